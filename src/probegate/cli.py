@@ -1,0 +1,199 @@
+"""The `probegate` command line: argument wiring only; the work is done by the modules it calls.
+
+Exit codes (SPEC section 8): 0 valid / all healthy, 1 invalid / something unhealthy, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import yaml
+from rich.console import Console
+
+from probegate import __version__, explain
+from probegate.config import arm
+from probegate.config.effective import effective_probes
+from probegate.config.load import LoadedConfig, load_document, load_file, parse_text
+from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.errors import ConfigError, UsageError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+EXAMPLES = """\
+examples:
+  probegate validate -c examples/gateway.yaml
+  probegate explain -c examples/gateway.yaml --json
+  probegate import-arm template.json --parameters template.parameters.json > gateway.yaml
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="probegate",
+        description="A self-hosted application gateway that knows why each backend can or cannot take traffic.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"probegate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a configuration file and list every problem in it",
+        description="Check a configuration (YAML, JSON, ARM template or Azure CLI document). "
+        "Exit 0 when valid, 1 when not (every problem on stderr, with its JSON path).",
+    )
+    _config_arguments(validate)
+
+    explain_cmd = commands.add_parser(
+        "explain",
+        help="print the effective probe of every target and the rule behind each value",
+        description="Print, for every (server x settings) probe target, the method, URL, Host, "
+        "SNI, name to verify, timing and match the probe will use, each with the rule that decided it.",
+    )
+    _config_arguments(explain_cmd)
+    explain_cmd.add_argument("--json", action="store_true", help="print the targets as JSON data")
+
+    importer = commands.add_parser(
+        "import-arm",
+        help="convert an ARM template or Azure CLI gateway document into probegate YAML",
+        description="Convert an Azure ARM deployment template holding a "
+        "Microsoft.Network/applicationGateways resource, or the JSON the Azure CLI prints for a "
+        "gateway, into probegate YAML on stdout. Ignored fields are listed on stderr.",
+    )
+    importer.add_argument("file", type=Path, help="the template or CLI document (JSON)")
+    _parameter_arguments(importer)
+    importer.add_argument("-o", "--output", type=Path, help="write the YAML here instead of stdout")
+    return parser
+
+
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, required=True, help="the configuration file")
+    _parameter_arguments(parser)
+
+
+def _parameter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--parameters", type=Path, metavar="FILE", help="ARM parameters file (ARM templates only)"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one ARM template parameter (repeatable; wins over --parameters)",
+    )
+
+
+# ------------------------------------------------------------------------ commands
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, object] | None:
+    values: dict[str, object] = {}
+    if args.parameters is not None:
+        try:
+            document = parse_text(args.parameters.read_text(encoding="utf-8"), str(args.parameters))
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.parameters}: {exc.strerror}") from exc
+        values.update(arm.load_parameters_file(document))
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param takes NAME=VALUE, got '{item}'")
+        values[name] = value
+    return values if (args.parameters is not None or args.param) else None
+
+
+def _load(args: argparse.Namespace) -> LoadedConfig:
+    if not args.config.is_file():
+        raise UsageError(f"no such configuration file: {args.config}")
+    return load_file(args.config, _parameters(args))
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    plan = compile_plan(loaded)
+    print(f"{loaded.source}: valid ({len(plan.targets)} probe targets)")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    plan: GatewayPlan = compile_plan(loaded)
+    probes = effective_probes(plan)
+    if args.json:
+        print(json.dumps(explain.explain_data(plan, probes), indent=2))
+    else:
+        explain.render(_console(), plan, probes)
+    return EXIT_OK
+
+
+def cmd_import_arm(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise UsageError(f"no such file: {args.file}")
+    document = parse_text(args.file.read_text(encoding="utf-8"), str(args.file))
+    if not arm.is_arm_document(document):
+        raise UsageError(
+            f"{args.file} is neither an ARM template nor an Azure CLI gateway document"
+        )
+    converted = arm.convert_arm(document, _parameters(args))
+    _print_warnings([f"ignored: {line}" for line in converted.ignored])
+    text = yaml.safe_dump(converted.config, sort_keys=False, allow_unicode=True)
+    header = f"# probegate configuration imported from {args.file.name}\n"
+    if args.output is not None:
+        args.output.write_text(header + text, encoding="utf-8")
+    else:
+        sys.stdout.write(header + text)
+    base = (args.output or args.file).resolve().parent
+    try:
+        load_document(converted.config, "imported configuration", base)
+    except ConfigError as exc:
+        print(
+            "the imported configuration needs attention before probegate can run it:",
+            file=sys.stderr,
+        )
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _console() -> Console:
+    # Piped output keeps full lines so it stays searchable; a terminal gets its own width.
+    return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+
+
+COMMANDS = {"validate": cmd_validate, "explain": cmd_explain, "import-arm": cmd_import_arm}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
+    except UsageError as exc:
+        print(f"probegate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""The schema of a probegate configuration file (SPEC section 1), as pydantic models.
+
+Rules of this module:
+- property names are the Azure Application Gateway ARM names (camelCase); Python attributes are
+  their snake_case twins, and errors are reported with the camelCase path;
+- it checks the shape of each item on its own (types, ranges, enum values, unknown keys); rules that
+  look across items (references, SKU rules, files on disk) live in `rules.py`;
+- nothing after `plan.py` imports this module: the runtime reads frozen dataclasses, not pydantic.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+MAX_MATCH_BODY = 4090
+MAX_HOST_NAMES = 5
+
+
+class Sku(StrEnum):
+    STANDARD = "Standard"
+    WAF = "WAF"
+    STANDARD_V2 = "Standard_v2"
+    WAF_V2 = "WAF_v2"
+
+    @property
+    def is_v2(self) -> bool:
+        return self in (Sku.STANDARD_V2, Sku.WAF_V2)
+
+
+class Protocol(StrEnum):
+    HTTP = "Http"
+    HTTPS = "Https"
+
+
+class Affinity(StrEnum):
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+
+
+class RuleType(StrEnum):
+    BASIC = "Basic"
+    PATH_BASED = "PathBasedRouting"
+
+
+class RedirectType(StrEnum):
+    PERMANENT = "Permanent"
+    FOUND = "Found"
+    SEE_OTHER = "SeeOther"
+    TEMPORARY = "Temporary"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _any_case(enum: type[E]) -> BeforeValidator:
+    """Accept an enum value in any letter case (as the ARM API does) and return the member."""
+    by_folded = {member.value.casefold(): member for member in enum}
+    choices = ", ".join(f"'{m.value}'" for m in enum)
+
+    def convert(value: object) -> object:
+        if isinstance(value, str) and value.casefold() in by_folded:
+            return by_folded[value.casefold()]
+        raise PydanticCustomError(
+            "choice",
+            "must be one of {choices}, got {got}",
+            {"choices": choices, "got": repr(value)},
+        )
+
+    return BeforeValidator(convert)
+
+
+def _between(low: int, high: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise PydanticCustomError(
+                "range",
+                "must be between {low} and {high}, got {got}",
+                {"low": low, "high": high, "got": value},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _at_least(low: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if value < low:
+            raise PydanticCustomError(
+                "range", "must be {low} or more, got {got}", {"low": low, "got": value}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_empty(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("empty", "must not be empty")
+    return value
+
+
+def _body_length(value: str) -> str:
+    if len(value) > MAX_MATCH_BODY:
+        raise PydanticCustomError(
+            "too_long",
+            "must be at most {limit} characters, got {got}",
+            {"limit": MAX_MATCH_BODY, "got": len(value)},
+        )
+    return value
+
+
+Port = Annotated[int, _between(1, 65535)]
+Seconds = Annotated[int, _between(1, 86400)]
+Text = Annotated[str, AfterValidator(_not_empty)]
+SkuName = Annotated[Sku, _any_case(Sku)]
+ProtocolName = Annotated[Protocol, _any_case(Protocol)]
+
+
+class Item(BaseModel):
+    """Base of every configuration object: camelCase keys, unknown keys rejected, values strict."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=False,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+    )
+
+
+class Named(Item):
+    name: Text
+
+
+def _exactly_one(item: Item, first: str, second: str) -> None:
+    given = [k for k in (first, second) if getattr(item, k) is not None]
+    if len(given) != 1:
+        a, b = to_camel(first), to_camel(second)
+        raise PydanticCustomError(
+            "exactly_one",
+            "give exactly one of '{a}' or '{b}'{found}",
+            {"a": a, "b": b, "found": ", not both" if given else ""},
+        )
+
+
+# ------------------------------------------------------------------------ frontend
+
+
+class SslCertificate(Named):
+    cert_file: Text
+    key_file: Text
+
+
+class HttpListener(Named):
+    port: Port
+    protocol: ProtocolName
+    bind_address: str = "127.0.0.1"
+    host_names: list[Text] = Field(default_factory=list)
+    ssl_certificate: Text | None = None
+
+
+# ------------------------------------------------------------------------ backends
+
+
+class BackendAddress(Item):
+    ip_address: Text | None = None
+    fqdn: Text | None = None
+    port: Port | None = None
+
+    @model_validator(mode="after")
+    def _one_address(self) -> BackendAddress:
+        _exactly_one(self, "ip_address", "fqdn")
+        return self
+
+
+class BackendAddressPool(Named):
+    backend_addresses: list[BackendAddress] = Field(default_factory=list)
+
+
+class ConnectionDraining(Item):
+    enabled: bool
+    drain_timeout_in_sec: Annotated[int, _between(1, 3600)]
+
+
+class BackendHttpSettings(Named):
+    port: Port
+    protocol: ProtocolName
+    request_timeout: Seconds = 20
+    host_name: Text | None = None
+    pick_host_name_from_backend_address: bool = False
+    path: Text | None = None
+    probe: Text | None = None
+    cookie_based_affinity: Annotated[Affinity, _any_case(Affinity)] = Affinity.DISABLED
+    affinity_cookie_name: Text = "ApplicationGatewayAffinity"
+    connection_draining: ConnectionDraining | None = None
+    trusted_root_certificates: list[Text] = Field(default_factory=list)
+    authentication_certificates: list[Text] = Field(default_factory=list)
+    insecure_skip_verify: bool = False  # probegate extension, lab use only
+
+
+class ProbeMatch(Item):
+    status_codes: list[str] = Field(default_factory=lambda: ["200-399"])
+    body: Annotated[str, AfterValidator(_body_length)] | None = None
+
+
+class Probe(Named):
+    protocol: ProtocolName
+    host: Text | None = None
+    path: Text = "/"
+    port: Port | None = None
+    interval: Seconds = 30
+    timeout: Seconds = 30
+    unhealthy_threshold: Annotated[int, _between(0, 20)] = 3
+    pick_host_name_from_backend_http_settings: bool = False
+    min_servers: Annotated[int, _at_least(0)] = 0
+    match: ProbeMatch = Field(default_factory=ProbeMatch)
+
+
+class CertificateFile(Named):
+    """A trusted root (v2) or authentication certificate (v1): a file, or inline base64 `data`."""
+
+    cert_file: Text | None = None
+    data: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CertificateFile:
+        _exactly_one(self, "cert_file", "data")
+        return self
+
+
+# ------------------------------------------------------------------------ routing
+
+
+class RequestRoutingRule(Named):
+    rule_type: Annotated[RuleType, _any_case(RuleType)]
+    priority: Annotated[int, _between(1, 20000)] | None = None
+    http_listener: Text
+    backend_address_pool: Text | None = None
+    backend_http_settings: Text | None = None
+    url_path_map: Text | None = None
+    redirect_configuration: Text | None = None
+
+
+class PathRule(Named):
+    paths: Annotated[list[Text], Field(min_length=1)]
+    backend_address_pool: Text | None = None
+    backend_http_settings: Text | None = None
+    redirect_configuration: Text | None = None
+
+
+class UrlPathMap(Named):
+    default_backend_address_pool: Text | None = None
+    default_backend_http_settings: Text | None = None
+    default_redirect_configuration: Text | None = None
+    path_rules: Annotated[list[PathRule], Field(min_length=1)]
+
+
+class RedirectConfiguration(Named):
+    redirect_type: Annotated[RedirectType, _any_case(RedirectType)]
+    target_listener: Text | None = None
+    target_url: Text | None = None
+    include_path: bool = False
+    include_query_string: bool = False
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RedirectConfiguration:
+        _exactly_one(self, "target_listener", "target_url")
+        return self
+
+
+# ------------------------------------------------------------------------ the gateway
+
+
+class Admin(Item):
+    bind_address: str = "127.0.0.1"
+    port: Port = 9090
+    token: Text | None = None
+
+
+class GatewayConfig(Item):
+    """The whole file. Collections default to empty so a partial file gets precise errors."""
+
+    schema_: str | None = Field(default=None, alias="$schema")
+    sku: SkuName = Sku.STANDARD_V2
+    http_listeners: list[HttpListener] = Field(default_factory=list)
+    ssl_certificates: list[SslCertificate] = Field(default_factory=list)
+    backend_address_pools: list[BackendAddressPool] = Field(default_factory=list)
+    backend_http_settings_collection: list[BackendHttpSettings] = Field(default_factory=list)
+    probes: list[Probe] = Field(default_factory=list)
+    trusted_root_certificates: list[CertificateFile] = Field(default_factory=list)
+    authentication_certificates: list[CertificateFile] = Field(default_factory=list)
+    request_routing_rules: list[RequestRoutingRule] = Field(default_factory=list)
+    url_path_maps: list[UrlPathMap] = Field(default_factory=list)
+    redirect_configurations: list[RedirectConfiguration] = Field(default_factory=list)
+    dns_servers: list[Text] | None = None
+    admin: Admin = Field(default_factory=Admin)
+
+
+def aliases_of(model: type[BaseModel]) -> list[str]:
+    """The camelCase keys a model accepts (for "did you mean" suggestions)."""
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validates the object at `path` (a pydantic `loc`), if any."""
+    current: type[BaseModel] = GatewayConfig
+    for step in path:
+        if isinstance(step, int):
+            continue
+        field = next((f for n, f in current.model_fields.items() if (f.alias or n) == step), None)
+        if field is None:
+            return None
+        inner = _model_inside(field.annotation)
+        if inner is None:
+            return None
+        current = inner
+    return current
+
+
+def _model_inside(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_inside(arg)
+        if found is not None:
+            return found
+    return None

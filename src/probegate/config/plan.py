@@ -1,0 +1,427 @@
+"""The runtime plan: a validated configuration compiled into frozen dataclasses.
+
+Rules of this module:
+- it is the last module that touches the pydantic model; everything after it (effective probe,
+  prober, proxy, admin) reads these dataclasses only;
+- references are resolved into objects, routing rules are put in matching order, certificate files
+  are read once, here;
+- the probe targets are (server × settings) pairs bound by a rule (SPEC section 2), keyed by pool,
+  settings and server, never by address alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from probegate.config import certs, syntax
+from probegate.config import model as m
+from probegate.config.load import LoadedConfig
+
+Protocol = m.Protocol
+
+
+class Tier(StrEnum):
+    V1 = "v1"
+    V2 = "v2"
+
+
+class AddressKind(StrEnum):
+    IP = "ip"
+    FQDN = "fqdn"
+
+
+REDIRECT_STATUS = {
+    m.RedirectType.PERMANENT: 301,
+    m.RedirectType.FOUND: 302,
+    m.RedirectType.SEE_OTHER: 303,
+    m.RedirectType.TEMPORARY: 307,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    address: str
+    kind: AddressKind
+    port: int | None  # probegate extension: overrides the settings' port for this member
+
+    @property
+    def is_ip(self) -> bool:
+        return self.kind is AddressKind.IP
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    name: str
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMatch:
+    ranges: tuple[tuple[int, int], ...]
+    body: str | None
+
+    def accepts(self, status: int) -> bool:
+        return any(low <= status <= high for low, high in self.ranges)
+
+    def describe(self) -> str:
+        return ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.ranges)
+
+
+DEFAULT_MATCH = StatusMatch(ranges=((200, 399),), body=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    name: str
+    protocol: Protocol
+    host: str | None
+    path: str
+    port: int | None
+    interval: int
+    timeout: int
+    unhealthy_threshold: int
+    pick_host_name_from_backend_http_settings: bool
+    min_servers: int
+    match: StatusMatch
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """A trusted root or authentication certificate: every certificate its file holds, as DER."""
+
+    name: str
+    ders: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Draining:
+    enabled: bool
+    timeout: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    name: str
+    port: int
+    protocol: Protocol
+    request_timeout: int
+    host_name: str | None
+    pick_host_name_from_backend_address: bool
+    path: str | None
+    probe: ProbeSpec | None
+    cookie_based_affinity: bool
+    affinity_cookie_name: str
+    draining: Draining | None
+    trusted_roots: tuple[Certificate, ...]
+    authentication_certificates: tuple[Certificate, ...]
+    insecure_skip_verify: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FrontendCertificate:
+    name: str
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    name: str
+    bind_address: str
+    port: int
+    protocol: Protocol
+    host_names: tuple[str, ...]  # empty: a basic listener
+    certificate: FrontendCertificate | None
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    name: str
+    status: int
+    target_listener: Listener | None
+    target_url: str | None
+    include_path: bool
+    include_query_string: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    pool: Pool
+    settings: Settings
+
+
+Destination = Backend | Redirect
+
+
+@dataclass(frozen=True, slots=True)
+class PathRule:
+    name: str
+    paths: tuple[str, ...]
+    destination: Destination
+
+
+@dataclass(frozen=True, slots=True)
+class PathMap:
+    name: str
+    default: Destination
+    rules: tuple[PathRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    priority: int | None
+    listener: Listener
+    destination: Destination | PathMap
+
+
+@dataclass(frozen=True, slots=True)
+class TargetKey:
+    """Identity of one probe target; health state is kept per key (never per address alone)."""
+
+    pool: str
+    settings: str
+    server: str  # address:port as reported, e.g. 127.0.0.11:8080
+
+    def __str__(self) -> str:
+        return f"{self.pool}~{self.settings}~{self.server}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    key: TargetKey
+    pool: Pool
+    settings: Settings
+    member: Member
+    port: int  # where traffic for this target goes (member port, else the settings' port)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPlan:
+    bind_address: str
+    port: int
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPlan:
+    sku: m.Sku
+    tier: Tier
+    listeners: tuple[Listener, ...]
+    pools: tuple[Pool, ...]
+    settings: tuple[Settings, ...]
+    rules: tuple[Rule, ...]  # in matching order: v2 by priority, v1 as listed
+    dns_servers: tuple[tuple[str, int], ...] | None
+    admin: AdminPlan
+    targets: tuple[Target, ...]
+    source: str
+
+
+def server_address(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+# ------------------------------------------------------------------------ compiling
+
+
+def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
+    """Compile a validated configuration. References are known to resolve (rules.py checked)."""
+    cfg = loaded.model
+    roots = {c.name: _certificate(c, loaded.base_dir) for c in cfg.trusted_root_certificates}
+    auths = {c.name: _certificate(c, loaded.base_dir) for c in cfg.authentication_certificates}
+    probes = {p.name: _probe(p) for p in cfg.probes}
+    pools = {p.name: _pool(p) for p in cfg.backend_address_pools}
+    settings = {
+        s.name: _settings(s, probes, roots, auths) for s in cfg.backend_http_settings_collection
+    }
+    listeners = {x.name: _listener(x, cfg, loaded.base_dir) for x in cfg.http_listeners}
+    redirects = {r.name: _redirect(r, listeners) for r in cfg.redirect_configurations}
+
+    def destination(pool: str | None, item: str | None, redirect: str | None) -> Destination:
+        if redirect is not None:
+            return redirects[redirect]
+        assert pool is not None
+        assert item is not None
+        return Backend(pools[pool], settings[item])
+
+    path_maps = {
+        pm.name: PathMap(
+            name=pm.name,
+            default=destination(
+                pm.default_backend_address_pool,
+                pm.default_backend_http_settings,
+                pm.default_redirect_configuration,
+            ),
+            rules=tuple(
+                PathRule(
+                    pr.name,
+                    tuple(pr.paths),
+                    destination(
+                        pr.backend_address_pool, pr.backend_http_settings, pr.redirect_configuration
+                    ),
+                )
+                for pr in pm.path_rules
+            ),
+        )
+        for pm in cfg.url_path_maps
+    }
+    rules = tuple(
+        Rule(
+            name=r.name,
+            priority=r.priority,
+            listener=listeners[r.http_listener],
+            destination=path_maps[r.url_path_map]
+            if r.url_path_map is not None
+            else destination(
+                r.backend_address_pool, r.backend_http_settings, r.redirect_configuration
+            ),
+        )
+        for r in _matching_order(cfg)
+    )
+    return GatewayPlan(
+        sku=cfg.sku,
+        tier=Tier.V2 if cfg.sku.is_v2 else Tier.V1,
+        listeners=tuple(listeners.values()),
+        pools=tuple(pools.values()),
+        settings=tuple(settings.values()),
+        rules=rules,
+        dns_servers=_resolvers(cfg.dns_servers),
+        admin=AdminPlan(cfg.admin.bind_address, cfg.admin.port, cfg.admin.token),
+        targets=probe_targets(rules, pools, settings),
+        source=loaded.source,
+    )
+
+
+def _matching_order(cfg: m.GatewayConfig) -> list[m.RequestRoutingRule]:
+    rules = list(cfg.request_routing_rules)
+    if cfg.sku.is_v2 and all(r.priority is not None for r in rules):
+        rules.sort(key=lambda r: r.priority or 0)
+    return rules
+
+
+def probe_targets(
+    rules: tuple[Rule, ...], pools: dict[str, Pool], settings: dict[str, Settings]
+) -> tuple[Target, ...]:
+    """One target per (member × settings) pair some rule binds; pools and settings in file order."""
+    bound: set[tuple[str, str]] = set()
+    for rule in rules:
+        found = rule.destination
+        candidates = (
+            [found.default, *(pr.destination for pr in found.rules)]
+            if isinstance(found, PathMap)
+            else [found]
+        )
+        bound.update((d.pool.name, d.settings.name) for d in candidates if isinstance(d, Backend))
+    targets = []
+    for pool in pools.values():
+        for item in settings.values():
+            if (pool.name, item.name) not in bound:
+                continue
+            for member in pool.members:
+                port = member.port or item.port
+                key = TargetKey(pool.name, item.name, server_address(member.address, port))
+                targets.append(Target(key, pool, item, member, port))
+    return tuple(targets)
+
+
+def _pool(pool: m.BackendAddressPool) -> Pool:
+    members = tuple(
+        Member(a.ip_address, AddressKind.IP, a.port)
+        if a.ip_address is not None
+        else Member((a.fqdn or "").rstrip(".").lower(), AddressKind.FQDN, a.port)
+        for a in pool.backend_addresses
+    )
+    return Pool(pool.name, members)
+
+
+def _probe(probe: m.Probe) -> ProbeSpec:
+    ranges = tuple(
+        r for r in map(syntax.status_range, probe.match.status_codes) if isinstance(r, tuple)
+    )
+    return ProbeSpec(
+        name=probe.name,
+        protocol=probe.protocol,
+        host=probe.host,
+        path=probe.path,
+        port=probe.port,
+        interval=probe.interval,
+        timeout=probe.timeout,
+        unhealthy_threshold=probe.unhealthy_threshold,
+        pick_host_name_from_backend_http_settings=probe.pick_host_name_from_backend_http_settings,
+        min_servers=probe.min_servers,
+        match=StatusMatch(ranges, probe.match.body),
+    )
+
+
+def _settings(
+    item: m.BackendHttpSettings,
+    probes: dict[str, ProbeSpec],
+    roots: dict[str, Certificate],
+    auths: dict[str, Certificate],
+) -> Settings:
+    draining = item.connection_draining
+    return Settings(
+        name=item.name,
+        port=item.port,
+        protocol=item.protocol,
+        request_timeout=item.request_timeout,
+        host_name=item.host_name,
+        pick_host_name_from_backend_address=item.pick_host_name_from_backend_address,
+        path=item.path,
+        probe=probes[item.probe] if item.probe is not None else None,
+        cookie_based_affinity=item.cookie_based_affinity is m.Affinity.ENABLED,
+        affinity_cookie_name=item.affinity_cookie_name,
+        draining=Draining(draining.enabled, draining.drain_timeout_in_sec) if draining else None,
+        trusted_roots=tuple(roots[n] for n in item.trusted_root_certificates),
+        authentication_certificates=tuple(auths[n] for n in item.authentication_certificates),
+        insecure_skip_verify=item.insecure_skip_verify,
+    )
+
+
+def _certificate(item: m.CertificateFile, base_dir: Path) -> Certificate:
+    if item.cert_file is not None:
+        path = Path(item.cert_file).expanduser()
+        loaded = certs.read_certificates(path if path.is_absolute() else base_dir / path)
+    else:
+        loaded = certs.decode_inline(item.data or "")
+    assert isinstance(loaded, list)
+    return Certificate(item.name, tuple(c.public_bytes(Encoding.DER) for c in loaded))
+
+
+def _listener(item: m.HttpListener, cfg: m.GatewayConfig, base_dir: Path) -> Listener:
+    cert = next((c for c in cfg.ssl_certificates if c.name == item.ssl_certificate), None)
+    frontend = (
+        FrontendCertificate(cert.name, base_dir / cert.cert_file, base_dir / cert.key_file)
+        if cert
+        else None
+    )
+    return Listener(
+        name=item.name,
+        bind_address=item.bind_address,
+        port=item.port,
+        protocol=item.protocol,
+        host_names=tuple(h.lower() for h in item.host_names),
+        certificate=frontend,
+    )
+
+
+def _redirect(item: m.RedirectConfiguration, listeners: dict[str, Listener]) -> Redirect:
+    return Redirect(
+        name=item.name,
+        status=REDIRECT_STATUS[item.redirect_type],
+        target_listener=listeners[item.target_listener] if item.target_listener else None,
+        target_url=item.target_url,
+        include_path=item.include_path,
+        include_query_string=item.include_query_string,
+    )
+
+
+def _resolvers(servers: list[str] | None) -> tuple[tuple[str, int], ...] | None:
+    if servers is None:
+        return None
+    parsed = (syntax.resolver_address(s) for s in servers)
+    return tuple(p for p in parsed if isinstance(p, tuple))

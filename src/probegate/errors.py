@@ -1,0 +1,46 @@
+"""The gateway's own error hierarchy.
+
+Probes *return* outcomes; exceptions are for bad input and for faults of the gateway itself.
+
+    ProbegateError                 root: everything probegate raises on purpose
+    ├── ConfigError                a configuration file (or an imported ARM document) is invalid;
+    │                              carries every issue found, each with its JSON path
+    └── UsageError                 the command line asks for something that cannot be done
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ProbegateError(Exception):
+    """Root of every error probegate raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem in a configuration document, located by its JSON path (`probes[1].port`)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(ProbegateError):
+    """A configuration could not be accepted; `issues` lists every problem found, in file order."""
+
+    def __init__(
+        self, issues: list[ConfigIssue] | tuple[ConfigIssue, ...], source: str = ""
+    ) -> None:
+        self.issues = tuple(issues)
+        self.source = source
+        head = f"{source}: " if source else ""
+        count = len(self.issues)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{head}{count} {noun}\n" + "\n".join(f"  {i}" for i in self.issues))
+
+
+class UsageError(ProbegateError):
+    """The command line is wrong in a way argparse cannot see (a file that does not exist, ...)."""

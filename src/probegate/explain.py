@@ -1,0 +1,110 @@
+"""`probegate explain`: the effective probe of every target, as a table or as data.
+
+Rules: reads the compiled plan and the effective probes only (no pydantic); rendering is here, the
+decisions are in `config/effective.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from probegate.config.effective import Decided, EffectiveProbe, TlsMode
+from probegate.config.plan import GatewayPlan, StatusMatch
+
+
+def explain_data(plan: GatewayPlan, probes: tuple[EffectiveProbe, ...]) -> dict[str, Any]:
+    return {
+        "source": plan.source,
+        "sku": plan.sku.value,
+        "rules": plan.tier.value,
+        "targets": [_target_data(p) for p in probes],
+    }
+
+
+def _target_data(probe: EffectiveProbe) -> dict[str, Any]:
+    target = probe.target
+    fields: dict[str, Decided[Any]] = {
+        "method": probe.method,
+        "protocol": probe.protocol,
+        "port": probe.port,
+        "path": probe.path,
+        "host": probe.host,
+        "sni": probe.sni,
+        "verifyName": probe.verify_name,
+        "tls": probe.tls,
+        "interval": probe.interval,
+        "timeout": probe.timeout,
+        "unhealthyThreshold": probe.unhealthy_threshold,
+        "minServers": probe.min_servers,
+    }
+    data: dict[str, Any] = {
+        "backendAddressPool": target.key.pool,
+        "backendHttpSettings": target.key.settings,
+        "server": target.key.server,
+        "probe": probe.probe_name,
+        "url": probe.url,
+    }
+    for key, decided in fields.items():
+        data[key] = {"value": decided.value, "rule": decided.rule}
+    data["match"] = {
+        "value": {"statusCodes": _status_list(probe.match.value), "body": probe.match.value.body},
+        "rule": probe.match.rule,
+    }
+    return data
+
+
+def _status_list(match: StatusMatch) -> list[str]:
+    return [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in match.ranges]
+
+
+# ------------------------------------------------------------------------ table
+
+
+def render(console: Console, plan: GatewayPlan, probes: tuple[EffectiveProbe, ...]) -> None:
+    head = f"{plan.source}: sku {plan.sku.value} ({plan.tier.value} rules), {len(probes)} probe target(s)"
+    console.print(Text(head, style="bold"))
+    if not probes:
+        console.print("No routing rule binds a backend pool to settings: nothing is probed.")
+    for probe in probes:
+        console.print(Group(_target_table(probe)))
+
+
+def _target_table(probe: EffectiveProbe) -> Table:
+    key = probe.target.key
+    which = f"probe '{probe.probe_name}'" if probe.probe_name else "default probe"
+    table = Table(
+        title=f"pool '{key.pool}' · settings '{key.settings}' · server {key.server} · {which}",
+        title_justify="left",
+        show_lines=False,
+        expand=False,
+    )
+    table.add_column("value", style="bold")
+    table.add_column("effective")
+    table.add_column("decided by", style="dim")
+    match = probe.match.value
+    shown_match = match.describe() + (f' and body contains "{match.body}"' if match.body else "")
+    rows: list[tuple[str, str, str]] = [
+        ("request", f"{probe.method.value} {probe.url}", f"port: {probe.port.rule}"),
+        ("path", probe.path.value, probe.path.rule),
+        ("Host header", probe.host.value, probe.host.rule),
+        ("TLS SNI", probe.sni.value or "(none)", probe.sni.rule),
+        ("name verified", probe.verify_name.value or "(not checked)", probe.verify_name.rule),
+        ("certificate trust", probe.tls.value.value, probe.tls.rule),
+        ("interval", f"{probe.interval.value} s", probe.interval.rule),
+        ("timeout", f"{probe.timeout.value} s", probe.timeout.rule),
+        (
+            "unhealthy threshold",
+            str(probe.unhealthy_threshold.value),
+            probe.unhealthy_threshold.rule,
+        ),
+        ("min servers", str(probe.min_servers.value), probe.min_servers.rule),
+        ("healthy when", shown_match, probe.match.rule),
+    ]
+    for name, value, rule in rows:
+        style = "bold red" if value == TlsMode.INSECURE_SKIP_VERIFY.value else None
+        table.add_row(name, Text(value, style=style or ""), rule)
+    return table

@@ -1,0 +1,152 @@
+"""The `probegate` command line in a subprocess: exit codes, stdout and stderr as a user sees them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "gateway.yaml"
+
+pytestmark = pytest.mark.e2e
+
+
+def probegate(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "probegate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def write(tmp_path: Path, text: str, name: str = "gateway.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+THREE_MISTAKES = """\
+    httpListeners:
+      - name: front
+        port: 8080
+        protocol: Http
+    backendAddressPools:
+      - name: web
+        backendAddresses: [{ipAddress: 127.0.0.11}]
+    backendHttpSettingsCollection:
+      - name: web-http
+        port: 8081
+        protocol: Http
+        probe: health
+    probes:
+      - name: health
+        protocol: Http
+        host: web.example.test
+        unhealthyThreshold: 25
+        intervall: 10
+    requestRoutingRules:
+      - name: all
+        ruleType: Basic
+        httpListener: front
+        backendAddressPool: webb
+        backendHttpSettings: web-http
+"""
+
+
+def test_validate_example_is_valid() -> None:
+    result = probegate("validate", "-c", EXAMPLE)
+    assert result.returncode == 0, result.stderr
+    assert "valid (4 probe targets)" in result.stdout
+
+
+def test_validate_lists_all_three_mistakes(tmp_path: Path) -> None:
+    result = probegate("validate", "-c", write(tmp_path, THREE_MISTAKES))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].endswith("gateway.yaml: 3 problems")
+    assert lines[1:] == [
+        "  probes[0].unhealthyThreshold: must be between 0 and 20, got 25",
+        "  probes[0].intervall: unknown key; did you mean 'interval'?",
+        "  requestRoutingRules[0].backendAddressPool: no item of 'backendAddressPools' is "
+        "named 'webb'; did you mean 'web'?",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "probes:\n  - name: a\n    protocol: [Http\n",
+            "invalid YAML at line 4, column 1",
+            id="yaml-syntax",
+        ),
+        pytest.param(
+            "sku: Standard_v2\nprobes: []\nsku: Standard\n",
+            "invalid YAML at line 3, column 1: duplicate key 'sku' (first given on line 1)",
+            id="yaml-duplicate-key",
+        ),
+        pytest.param(
+            '{"sku": "Standard_v2", "sku": "Standard"}',
+            "invalid JSON: duplicate key 'sku'",
+            id="json-duplicate-key",
+        ),
+        pytest.param('{"sku": }', "invalid JSON at line 1, column 9", id="json-syntax"),
+        pytest.param(
+            "", "the top level must be a mapping of collections, got an empty file", id="empty"
+        ),
+    ],
+)
+def test_unreadable_documents_say_where(tmp_path: Path, text: str, message: str) -> None:
+    result = probegate("validate", "-c", write(tmp_path, text))
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert probegate().returncode == 2
+    assert probegate("validate").returncode == 2
+    missing = probegate("validate", "-c", tmp_path / "nope.yaml")
+    assert missing.returncode == 2
+    assert "no such configuration file" in missing.stderr
+
+
+def test_explain_prints_every_target_of_the_example() -> None:
+    result = probegate("explain", "-c", EXAMPLE)
+    assert result.returncode == 0, result.stderr
+    for title in (
+        "pool 'web' · settings 'web-http' · server 127.0.0.11:8081 · default probe",
+        "pool 'web' · settings 'web-http' · server 127.0.0.12:8081 · default probe",
+        "pool 'api' · settings 'api-https' · server api-1.example.test:8443 · probe 'api-health'",
+        "pool 'api' · settings 'api-https' · server 127.0.0.21:9443 · probe 'api-health'",
+    ):
+        assert title in result.stdout
+    assert "GET https://api-1.example.test:8443/healthz" in result.stdout
+
+
+def test_explain_json_is_data() -> None:
+    result = probegate("explain", "-c", EXAMPLE, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["sku"] == "Standard_v2"
+    assert [t["server"] for t in data["targets"]] == [
+        "127.0.0.11:8081",
+        "127.0.0.12:8081",
+        "api-1.example.test:8443",
+        "127.0.0.21:9443",
+    ]
+    api = data["targets"][2]
+    assert api["host"]["value"] == "api.example.test"
+    assert api["sni"]["value"] == "api.example.test"
+    assert api["verifyName"]["value"] == "api.example.test"
+    assert api["tls"] == {"value": "trusted-roots", "rule": "v2: chain must end in example-root"}
+    assert api["match"]["value"] == {"statusCodes": ["200-299"], "body": '"status":"ok"'}
+    assert api["port"]["value"] == 8443
+    assert data["targets"][3]["port"]["rule"] == "the member's own port (probegate extension)"
