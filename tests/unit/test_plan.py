@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    load_pem_private_key,
+    pkcs12,
+)
 
 from probegate.config.load import load_document
 from probegate.config.plan import Backend, GatewayPlan, PathMap, Redirect, Tier, compile_plan
@@ -137,7 +145,8 @@ def test_certificates_are_read_relative_to_the_file(tmp_path: Path, ca: trustme.
     plan = plan_of(document, tmp_path)
     listener = plan.listeners[0]
     assert listener.certificate is not None
-    assert listener.certificate.key_file == tmp_path / "certs" / "gw.key"
+    assert listener.certificate.key_pem == leaf.private_key_pem.bytes()
+    assert listener.certificate.source == str(tmp_path / "certs" / "gw.pem")
     roots = plan.settings[0].trusted_roots
     assert [r.name for r in roots] == ["root"]
     assert roots[0].ders[0].startswith(b"\x30")  # DER: an ASN.1 SEQUENCE
@@ -156,3 +165,66 @@ def test_frontend_key_must_belong_to_its_certificate(tmp_path: Path, ca: trustme
         f"sslCertificates[0].keyFile: '{tmp_path}/other.key' is not the key of the certificate "
         f"in '{tmp_path}/one.pem'"
     ]
+
+
+def _pfx(ca: trustme.CA, password: bytes) -> str:
+    leaf = ca.issue_cert("gw.example.test")
+    key = load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
+    cert = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
+    blob = pkcs12.serialize_key_and_certificates(
+        b"gw",
+        key,
+        cert,
+        None,
+        BestAvailableEncryption(password),
+    )
+    return base64.b64encode(blob).decode()
+
+
+def test_frontend_certificate_from_arm_pfx_data(tmp_path: Path, ca: trustme.CA) -> None:
+    document = two_settings_one_pool()
+    document["httpListeners"][0].update(protocol="Https", sslCertificate="gw")
+    document["sslCertificates"] = [
+        {"name": "gw", "data": _pfx(ca, b"s3cret"), "password": "s3cret"}
+    ]
+    listener = plan_of(document, tmp_path).listeners[0]
+    assert listener.certificate is not None
+    assert listener.certificate.chain_pem.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert b"PRIVATE KEY" in listener.certificate.key_pem
+
+
+def test_pfx_with_the_wrong_password_is_refused(tmp_path: Path, ca: trustme.CA) -> None:
+    document = two_settings_one_pool()
+    document["httpListeners"][0].update(protocol="Https", sslCertificate="gw")
+    document["sslCertificates"] = [{"name": "gw", "data": _pfx(ca, b"s3cret"), "password": "wrong"}]
+    with pytest.raises(ConfigError) as caught:
+        load_document(document, "test.yaml", tmp_path)
+    assert [str(i) for i in caught.value.issues] == [
+        "sslCertificates[0].data: cannot be opened as a PFX (PKCS#12) file with the given password"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("certificate", "message"),
+    [
+        pytest.param(
+            {"name": "gw"}, "give 'certFile' and 'keyFile' (PEM), or 'data' (base64 PFX)", id="none"
+        ),
+        pytest.param({"name": "gw", "certFile": "a.pem"}, "'keyFile' is required too", id="no-key"),
+        pytest.param(
+            {"name": "gw", "certFile": "a.pem", "keyFile": "a.key", "data": "AAAA"},
+            "give 'certFile' and 'keyFile', or 'data', not both",
+            id="both",
+        ),
+    ],
+)
+def test_frontend_certificate_sources(
+    tmp_path: Path, certificate: dict[str, str], message: str
+) -> None:
+    document = two_settings_one_pool()
+    document["httpListeners"][0].update(protocol="Https", sslCertificate="gw")
+    document["sslCertificates"] = [certificate]
+    with pytest.raises(ConfigError) as caught:
+        load_document(document, "test.yaml", tmp_path)
+    assert str(caught.value.issues[0]) == f"sslCertificates[0]: {message}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs12
 
 
 def parse_certificates(data: bytes) -> list[x509.Certificate] | str:
@@ -69,3 +69,32 @@ def key_problem(cert_path: Path, key_path: Path) -> str | None:
         if mine == theirs
         else f"'{key_path}' is not the key of the certificate in '{cert_path}'"
     )
+
+
+def pfx_problem(data: str, password: str | None) -> str | None:
+    """Inline frontend certificate: base64 PFX (PKCS#12) holding a certificate and its key."""
+    try:
+        raw = base64.b64decode("".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return "is not valid base64"
+    try:
+        bundle = pkcs12.load_pkcs12(raw, password.encode() if password else None)
+    except ValueError:
+        return "cannot be opened as a PFX (PKCS#12) file with the given password"
+    if bundle.cert is None or bundle.key is None:
+        return "the PFX holds no certificate with its private key"
+    return None
+
+
+def pfx_to_pem(data: str, password: str | None) -> tuple[bytes, bytes]:
+    """A validated PFX → (PEM chain, leaf first; PEM key). Call after `pfx_problem` said None."""
+    raw = base64.b64decode("".join(data.split()))
+    bundle = pkcs12.load_pkcs12(raw, password.encode() if password else None)
+    assert bundle.cert is not None
+    assert bundle.key is not None
+    chain = [bundle.cert.certificate, *(c.certificate for c in bundle.additional_certs)]
+    pem_chain = b"".join(c.public_bytes(Encoding.PEM) for c in chain)
+    pem_key = bundle.key.private_bytes(
+        Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem_chain, pem_key

@@ -242,6 +242,10 @@ def certificate_files(doc: Doc) -> Issues:
                 if isinstance(decoded, str):
                     yield ConfigIssue(f"{path}.data", decoded)
     for path, item in doc.items(SSL_CERTS):
+        if (data := text(item, "data")) is not None and "certFile" not in item:
+            if problem := certs.pfx_problem(data, text(item, "password")):
+                yield ConfigIssue(f"{path}.data", problem)
+            continue
         cert_name, key_name = text(item, "certFile"), text(item, "keyFile")
         if cert_name is None or key_name is None:
             continue

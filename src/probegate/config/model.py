@@ -152,8 +152,31 @@ def _exactly_one(item: Item, first: str, second: str) -> None:
 
 
 class SslCertificate(Named):
-    cert_file: Text
-    key_file: Text
+    """Frontend TLS: PEM `certFile` + `keyFile`, or `data` (base64 PFX, as ARM carries it) with
+    an optional `password`."""
+
+    cert_file: Text | None = None
+    key_file: Text | None = None
+    data: Text | None = None
+    password: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SslCertificate:
+        files = self.cert_file is not None or self.key_file is not None
+        if files and self.data is not None:
+            raise PydanticCustomError(
+                "exactly_one", "give 'certFile' and 'keyFile', or 'data', not both"
+            )
+        if self.data is None and (self.cert_file is None or self.key_file is None):
+            missing = "keyFile" if self.cert_file is not None else "certFile"
+            if self.cert_file is None and self.key_file is None:
+                raise PydanticCustomError(
+                    "exactly_one", "give 'certFile' and 'keyFile' (PEM), or 'data' (base64 PFX)"
+                )
+            raise PydanticCustomError(
+                "missing_pair", "'{missing}' is required too", {"missing": missing}
+            )
+        return self
 
 
 class HttpListener(Named):
@@ -278,7 +301,7 @@ class RedirectConfiguration(Named):
 
 class Admin(Item):
     bind_address: str = "127.0.0.1"
-    port: Port = 9090
+    port: Annotated[int, _between(0, 65535)] = 9090  # 0: any free port (printed at start)
     token: Text | None = None
 
 

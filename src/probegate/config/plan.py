@@ -123,9 +123,12 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class FrontendCertificate:
+    """The listener's certificate chain and key, as PEM, read once from files or an inline PFX."""
+
     name: str
-    cert_file: Path
-    key_file: Path
+    chain_pem: bytes
+    key_pem: bytes
+    source: str  # where it came from, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,8 +387,7 @@ def _settings(
 
 def _certificate(item: m.CertificateFile, base_dir: Path) -> Certificate:
     if item.cert_file is not None:
-        path = Path(item.cert_file).expanduser()
-        loaded = certs.read_certificates(path if path.is_absolute() else base_dir / path)
+        loaded = certs.read_certificates(_resolve(base_dir, item.cert_file))
     else:
         loaded = certs.decode_inline(item.data or "")
     assert isinstance(loaded, list)
@@ -394,19 +396,30 @@ def _certificate(item: m.CertificateFile, base_dir: Path) -> Certificate:
 
 def _listener(item: m.HttpListener, cfg: m.GatewayConfig, base_dir: Path) -> Listener:
     cert = next((c for c in cfg.ssl_certificates if c.name == item.ssl_certificate), None)
-    frontend = (
-        FrontendCertificate(cert.name, base_dir / cert.cert_file, base_dir / cert.key_file)
-        if cert
-        else None
-    )
     return Listener(
         name=item.name,
         bind_address=item.bind_address,
         port=item.port,
         protocol=item.protocol,
         host_names=tuple(h.lower() for h in item.host_names),
-        certificate=frontend,
+        certificate=_frontend(cert, base_dir) if cert else None,
     )
+
+
+def _frontend(cert: m.SslCertificate, base_dir: Path) -> FrontendCertificate:
+    if cert.data is not None:
+        chain, key = certs.pfx_to_pem(cert.data, cert.password)
+        return FrontendCertificate(cert.name, chain, key, f"sslCertificates '{cert.name}' data")
+    cert_path = _resolve(base_dir, cert.cert_file or "")
+    key_path = _resolve(base_dir, cert.key_file or "")
+    return FrontendCertificate(
+        cert.name, cert_path.read_bytes(), key_path.read_bytes(), str(cert_path)
+    )
+
+
+def _resolve(base_dir: Path, name: str) -> Path:
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else base_dir / path
 
 
 def _redirect(item: m.RedirectConfiguration, listeners: dict[str, Listener]) -> Redirect:
