@@ -8,19 +8,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import yaml
 from rich.console import Console
 
-from probegate import __version__, explain
+from probegate import __version__, commands, explain
 from probegate.config import arm
 from probegate.config.effective import effective_probes
 from probegate.config.load import LoadedConfig, load_document, load_file, parse_text
 from probegate.config.plan import GatewayPlan, compile_plan
-from probegate.errors import ConfigError, UsageError
+from probegate.errors import ConfigError, ProbegateError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -28,6 +28,11 @@ EXAMPLES = """\
 examples:
   probegate validate -c examples/gateway.yaml
   probegate explain -c examples/gateway.yaml --json
+  probegate run -c examples/gateway.yaml
+  probegate backend-health                      # from the gateway running on 127.0.0.1:9090
+  probegate backend-health -c gateway.yaml      # probe every target once, no gateway needed
+  probegate probe --pool web --settings web-http --path /ready --status 200
+  probegate diagnose https://127.0.0.1:8443/healthz --host app.example.test --trusted-root root.pem
   probegate import-arm template.json --parameters template.parameters.json > gateway.yaml
 """
 
@@ -75,7 +80,97 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path, help="the template or CLI document (JSON)")
     _parameter_arguments(importer)
     importer.add_argument("-o", "--output", type=Path, help="write the YAML here instead of stdout")
+    _health_commands(commands)
     return parser
+
+
+def _health_commands(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the gateway: probe every target and serve the admin API",
+        description="Run the gateway: probe every target continuously and serve the admin API "
+        "(backend health, on-demand probes, reload). SIGHUP reloads the file; SIGTERM stops.",
+    )
+    _config_arguments(run)
+
+    health = commands.add_parser(
+        "backend-health",
+        help="show the health of every backend server and why",
+        description="Show backend health: from a running gateway's admin API (default), or by "
+        "probing every target of a file once (-c). Exit 0 when every server is Healthy, else 1.",
+    )
+    _source_arguments(health, config_required=False)
+    health.add_argument("--json", action="store_true", help="the backend health document as JSON")
+    health.add_argument("--output", choices=["table", "json", "powershell"], default="table",
+                        help="'powershell' prints the PascalCase shape of Get-AzApplicationGatewayBackendHealth")  # fmt: skip
+    health.add_argument(
+        "--history", action="store_true", help="include the last results (API only)"
+    )
+    health.add_argument("--watch", action="store_true", help="refresh the table until Ctrl-C")
+    health.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between refreshes (--watch)"
+    )
+
+    probe = commands.add_parser(
+        "probe",
+        help="probe every server of a pool with a settings item now (on demand)",
+        description="An on-demand probe with optional overrides; it changes no state. Asks the "
+        "running gateway's admin API, or probes from a file with -c.",
+    )
+    _source_arguments(probe, config_required=False)
+    probe.add_argument("--pool", required=True, help="backend address pool name")
+    probe.add_argument("--settings", required=True, help="backend HTTP settings name")
+    probe.add_argument("--protocol", choices=["Http", "Https"])
+    probe.add_argument("--host", help="Host header (and SNI) to send")
+    probe.add_argument("--path", help="path to request, e.g. /healthz")
+    probe.add_argument("--timeout", type=int, help="seconds")
+    probe.add_argument("--pick-host-name", action="store_true",
+                       help="take the host from the settings (pickHostNameFromBackendHttpSettings)")  # fmt: skip
+    probe.add_argument(
+        "--status", action="append", metavar="NNN[-NNN]", help="healthy statuses (repeatable)"
+    )
+    probe.add_argument("--body", help="text the body must contain")
+    probe.add_argument("--json", action="store_true")
+
+    diag = commands.add_parser(
+        "diagnose",
+        help="run the probe phases one by one and explain the verdict",
+        description="Troubleshoot one URL, or configured targets (-c FILE --pool P): resolve, "
+        "connect, TLS (with the whole presented chain), response, then the verdict with its reason, "
+        "message and remedy.",
+    )
+    diag.add_argument("url", nargs="?", help="http:// or https:// URL to probe")
+    diag.add_argument("-c", "--config", type=Path, help="a configuration file, with --pool")
+    _parameter_arguments(diag)
+    diag.add_argument("--pool")
+    diag.add_argument("--settings")
+    diag.add_argument("--server", help="one server's address (or address:port)")
+    diag.add_argument("--host", help="Host header (default: the URL's host)")
+    diag.add_argument("--sni", help="TLS server name, when it differs from --host")
+    diag.add_argument("--trusted-root", type=Path, action="append", default=[], metavar="FILE",
+                      help="trusted root certificate, PEM or DER (repeatable; v1: authentication certificate)")  # fmt: skip
+    diag.add_argument(
+        "--expect", action="append", metavar="NNN[-NNN]", help="healthy statuses (default 200-399)"
+    )
+    diag.add_argument("--body", help="text the body must contain")
+    diag.add_argument("--timeout", type=int, help="seconds (default 10)")
+    diag.add_argument("--dns-server", metavar="HOST:PORT", help="resolve through this DNS server")
+    diag.add_argument("--sku", choices=["v1", "v2"], default="v2", help="which TLS rules apply")
+    diag.add_argument("--json", action="store_true")
+    for parser in (health, probe, diag):
+        parser.add_argument(
+            "--lang", choices=["en", "ko"], default="en", help="language of messages"
+        )
+
+
+def _source_arguments(parser: argparse.ArgumentParser, *, config_required: bool) -> None:
+    parser.add_argument("-c", "--config", type=Path, required=config_required,
+                        help="probe from this configuration file instead of asking a running gateway")  # fmt: skip
+    _parameter_arguments(parser)
+    parser.add_argument(
+        "--url", default=commands.DEFAULT_ADMIN, help="the admin API (default %(default)s)"
+    )
+    parser.add_argument("--token", help="admin bearer token (or PROBEGATE_TOKEN)")
 
 
 def _config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,7 +275,21 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
 
 
-COMMANDS = {"validate": cmd_validate, "explain": cmd_explain, "import-arm": cmd_import_arm}
+def _with_parameters(
+    handler: Callable[[argparse.Namespace, dict[str, object] | None], int],
+) -> Callable[[argparse.Namespace], int]:
+    return lambda args: handler(args, _parameters(args))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "validate": cmd_validate,
+    "explain": cmd_explain,
+    "import-arm": cmd_import_arm,
+    "run": _with_parameters(commands.cmd_run),
+    "backend-health": _with_parameters(commands.cmd_backend_health),
+    "probe": _with_parameters(commands.cmd_probe),
+    "diagnose": _with_parameters(commands.cmd_diagnose),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"probegate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ProbegateError as exc:
+        print(f"probegate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,187 @@
+"""Composition root: configuration → plan → store, resolver, prober, scheduler, admin API.
+
+Rules of this module:
+- the only place that knows every part; the parts know only what they are handed;
+- a reload that fails keeps the running configuration and reports every problem;
+- signals: SIGTERM/SIGINT stop, SIGHUP reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from probegate.admin.api import build_app
+from probegate.config.effective import EffectiveProbe, effective_probes
+from probegate.config.load import load_file
+from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.errors import ConfigError, ProbegateError
+from probegate.health import reasons
+from probegate.health.prober import Prober
+from probegate.health.resolver import Resolver
+from probegate.health.result import ProbeResult
+from probegate.health.scheduler import Scheduler
+from probegate.health.transitions import Event, Record
+from probegate.state.snapshot import Snapshot
+from probegate.state.store import HealthStore
+
+log = logging.getLogger("probegate")
+
+
+class Gateway:
+    """A running gateway: what `probegate run` starts and the admin API reads."""
+
+    def __init__(self, config: Path, parameters: Mapping[str, object] | None = None) -> None:
+        self.config_path = config
+        self.parameters = parameters
+        loaded = load_file(config, parameters)
+        for line in loaded.warnings:
+            log.warning("%s", line)
+        self._plan = compile_plan(loaded)
+        self.store = HealthStore(
+            self._plan.tier,
+            effective_probes(self._plan),
+            monotonic=time.monotonic,
+            on_event=self._event,
+        )
+        self._prober = Prober(Resolver(self._plan.dns_servers))
+        self.scheduler = Scheduler(self.store, self._prober)
+        self.stopping = asyncio.Event()
+
+    @property
+    def plan(self) -> GatewayPlan:
+        return self._plan
+
+    @property
+    def prober(self) -> Prober:
+        return self._prober
+
+    def snapshot(self) -> Snapshot:
+        return self.store.view()
+
+    def histories(self) -> dict[str, tuple[ProbeResult, ...]]:
+        return {str(p.target.key): self.store.history_of(p.target.key) for p in self.store.probes}
+
+    async def reload(self) -> list[str]:
+        """Adopt the file as it is now; on any problem keep running the old plan."""
+        try:
+            loaded = load_file(self.config_path, self.parameters)
+            plan = compile_plan(loaded)
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays: %s", exc)
+            return [str(issue) for issue in exc.issues]
+        if plan.dns_servers != self._plan.dns_servers:
+            self._prober.resolver = Resolver(plan.dns_servers)
+        self._plan = plan
+        self.store.reload(plan.tier, effective_probes(plan))
+        self.scheduler.reload()
+        log.info("reloaded %s: %d probe targets", self.config_path, len(plan.targets))
+        return []
+
+    def _event(self, event: Event, record: Record) -> None:
+        detail = ""
+        if record.last_result is not None:
+            detail = reasons.message(record.reason, record.last_result.facts)
+        log.warning(
+            "health %s: %s → %s (%s) %s",
+            event.target,
+            event.from_state.value,
+            event.to_state.value,
+            event.to_reason.value,
+            detail,
+        )
+
+    async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Run until `stopping` is set: the scheduler and the admin API, in this event loop."""
+        admin = self._plan.admin
+        sock = bind(admin.bind_address, admin.port)
+        host, port = sock.getsockname()[:2]
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        server = _QuietServer(
+            uvicorn.Config(
+                build_app(self, admin.token), log_level="warning", access_log=False, lifespan="off"
+            )
+        )
+        scheduler = asyncio.get_running_loop().create_task(self.scheduler.run())
+        api = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+        while not server.started and not api.done():
+            await asyncio.sleep(0.01)
+        if api.done():
+            await api
+        if on_ready is not None:
+            on_ready(url)
+        await self.stopping.wait()
+        server.should_exit = True
+        scheduler.cancel()
+        await self.scheduler.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(api, scheduler)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the gateway owns SIGTERM, SIGINT and SIGHUP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(address: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((address, port), reuse_port=False)
+    except OSError as exc:
+        raise ProbegateError(
+            f"the admin API cannot listen on {address}:{port}: {exc.strerror}"
+        ) from exc
+
+
+async def probe_all_once(plan: GatewayPlan) -> list[tuple[EffectiveProbe, ProbeResult]]:
+    """One probe of every target, all at once (bounded by the prober's connect cap)."""
+    prober = Prober(Resolver(plan.dns_servers))
+    probes = effective_probes(plan)
+    outcomes = await asyncio.gather(*(prober.probe(p) for p in probes))
+    return [(p, o.result) for p, o in zip(probes, outcomes, strict=True)]
+
+
+def run(config: Path, parameters: Mapping[str, object] | None = None) -> int:
+    """`probegate run`: returns the process exit code."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+
+    async def main() -> None:
+        gateway = Gateway(config, parameters)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, gateway.stopping.set)
+        loop.add_signal_handler(signal.SIGINT, gateway.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(gateway.reload()))
+
+        def ready(url: str) -> None:
+            print(
+                f"probegate: probing {len(gateway.plan.targets)} targets; admin API at {url}",
+                flush=True,
+            )
+
+        await gateway.serve(ready)
+
+    run_loop(main())
+    return 0
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up of the event loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        asyncio.run(main)
+        return
+    uvloop.run(main)

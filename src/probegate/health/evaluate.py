@@ -1,0 +1,174 @@
+"""Observation → result: which reason decides one probe, and the facts that back it (SPEC section 4).
+
+Rules of this module:
+- a pure function of what the runner saw, the effective probe and the certificate verdict;
+- phases are judged in order — resolve, connect, TLS handshake, certificate, response, status,
+  body — and the first failure decides; nothing later can hide an earlier failure;
+- every fact a message names is put here, as text, under the key `reasons.py` uses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from probegate.config.effective import EffectiveProbe, TlsMode
+from probegate.health.codes import Reason
+from probegate.health.observation import Failure, Observation
+from probegate.health.result import HealthWarning, ProbeResult, WarningCode
+from probegate.health.tlscheck import CertVerdict
+
+EXCERPT_CHARS = 120
+
+_DNS = {Failure.DNS_NXDOMAIN, Failure.DNS_NO_RECORDS, Failure.DNS_TIMEOUT, Failure.DNS_ERROR}
+_CONNECT = {
+    Failure.CONNECT_REFUSED,
+    Failure.CONNECT_TIMEOUT,
+    Failure.CONNECT_RESET,
+    Failure.CONNECT_UNREACHABLE,
+}
+_HANDSHAKE = {Failure.TLS_HANDSHAKE, Failure.TLS_TIMEOUT}
+_BROKEN_RESPONSE = {Failure.RESPONSE_CLOSED, Failure.RESPONSE_MALFORMED}
+
+
+def evaluate(
+    observation: Observation, probe: EffectiveProbe, certificate: CertVerdict | None
+) -> ProbeResult:
+    facts = _base_facts(observation, probe)
+    reason = _decide(observation, probe, certificate, facts)
+    warnings = _warnings(observation, probe, certificate) if reason is Reason.SUCCESS else ()
+    return ProbeResult(
+        reason=reason,
+        facts=facts,
+        at=observation.started_at,
+        duration_ms=round(observation.duration_ms, 1),
+        phases_ms={phase.value: round(ms, 1) for phase, ms in observation.timings_ms.items()},
+        status=observation.http.status if observation.http else None,
+        warnings=warnings,
+        certificate_expiry=_earliest_expiry(certificate),
+    )
+
+
+def _decide(
+    observation: Observation,
+    probe: EffectiveProbe,
+    certificate: CertVerdict | None,
+    facts: dict[str, str],
+) -> Reason:
+    failure = observation.failure
+    if failure in _DNS:
+        return Reason.DNS_RESOLUTION_ERROR
+    if failure in _CONNECT:
+        return Reason.TCP_CONNECT_ERROR
+    if failure in _HANDSHAKE:
+        return Reason.TLS_HANDSHAKE_ERROR
+    if certificate is not None and certificate.reason is not Reason.SUCCESS:
+        facts.update(certificate.facts)
+        return certificate.reason
+    if failure is Failure.RESPONSE_TIMEOUT:
+        return Reason.BACKEND_SERVER_TIMEOUT
+    if failure in _BROKEN_RESPONSE or observation.http is None:
+        return Reason.INVALID_HTTP_RESPONSE
+    match = probe.match.value
+    if not match.accepts(observation.http.status):
+        return Reason.HTTP_STATUS_CODE_MISMATCH
+    if match.body is not None and match.body.encode() not in observation.http.body:
+        return Reason.HTTP_RESPONSE_BODY_MISMATCH
+    return Reason.SUCCESS
+
+
+def _base_facts(observation: Observation, probe: EffectiveProbe) -> dict[str, str]:
+    target = probe.target
+    facts = {
+        "url": probe.url,
+        "server": target.key.server,
+        "address": observation.connected_to or target.key.server,
+        "path": probe.path.value,
+        "host": probe.host.value,
+        "timeout_ms": str(probe.timeout.value * 1000),
+        "duration_ms": f"{observation.duration_ms:.0f}",
+        "expected": probe.match.value.describe(),
+        "detail": observation.detail or "no detail",
+    }
+    if observation.resolution is not None:
+        facts.update(_resolution_facts(observation, target.member.address))
+    if observation.http is not None:
+        facts.update(_http_facts(observation, probe))
+    return facts
+
+
+def _resolution_facts(observation: Observation, name: str) -> dict[str, str]:
+    resolution = observation.resolution
+    assert resolution is not None
+    host, _, port = resolution.resolver.rpartition(":")
+    return {
+        "name": name,
+        "resolver": resolution.resolver,
+        "resolver_host": host.strip("[]") or resolution.resolver,
+        "resolver_port": port if host else "53",
+        "answer": resolution.answer or "no answer",
+        "addresses": ", ".join(resolution.addresses) or "none",
+    }
+
+
+def _http_facts(observation: Observation, probe: EffectiveProbe) -> dict[str, str]:
+    http = observation.http
+    assert http is not None
+    return {
+        "status": str(http.status),
+        "received": str(http.status),
+        "reason_phrase": http.reason,
+        "expected_body": probe.match.value.body or "",
+        "excerpt": excerpt(http.body),
+    }
+
+
+def excerpt(body: bytes) -> str:
+    """The start of a body as one printable line, for messages."""
+    text = body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    flat = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    if not flat:
+        return "(empty body)"
+    return repr(flat[:EXCERPT_CHARS] + ("…" if len(flat) > EXCERPT_CHARS else ""))
+
+
+def _warnings(
+    observation: Observation, probe: EffectiveProbe, certificate: CertVerdict | None
+) -> tuple[HealthWarning, ...]:
+    found: list[HealthWarning] = []
+    resolution = observation.resolution
+    if resolution is not None and resolution.from_last_good:
+        found.append(
+            HealthWarning(
+                WarningCode.DNS_LAST_GOOD,
+                {
+                    "name": probe.target.member.address,
+                    "resolver": resolution.resolver,
+                    "answer": resolution.answer,
+                    "addresses": ", ".join(resolution.addresses),
+                },
+            )
+        )
+    if probe.tls.value is TlsMode.INSECURE_SKIP_VERIFY:
+        found.append(HealthWarning(WarningCode.INSECURE_SKIP_VERIFY, {}))
+    for soon in certificate.expiring if certificate is not None else ():
+        found.append(
+            HealthWarning(
+                WarningCode.CERTIFICATE_EXPIRING,
+                {
+                    "subject": soon.subject,
+                    "not_after": soon.not_after.isoformat(),
+                    "days_left": str(soon.days_left),
+                },
+            )
+        )
+    return tuple(found)
+
+
+def _earliest_expiry(certificate: CertVerdict | None) -> float | None:
+    if certificate is None or not certificate.chain:
+        return None
+    return min(c.not_after for c in certificate.chain).astimezone(UTC).timestamp()
+
+
+def now_utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)

@@ -1,0 +1,100 @@
+"""One probe from start to verdict: run the phases, judge the certificate, evaluate.
+
+Rules of this module:
+- the async edge of the health core: `runner` does the I/O, `tlscheck` and `evaluate` (pure)
+  decide; this module only wires them and never raises for a backend's fault;
+- trust material (system store, uploaded roots) is prepared once, not per probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from probegate.config.effective import EffectiveProbe, TlsMode
+from probegate.health import runner
+from probegate.health.evaluate import evaluate, now_utc
+from probegate.health.observation import Observation
+from probegate.health.resolver import Resolver
+from probegate.health.result import ProbeResult
+from probegate.health.tlscheck import CertVerdict, SystemStore, TrustPolicy, check_chain
+
+DEFAULT_CONNECT_LIMIT = 256
+DEFAULT_WARN_DAYS = 14
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    observation: Observation
+    certificate: CertVerdict | None
+    result: ProbeResult
+
+
+class Prober:
+    def __init__(
+        self,
+        resolver: Resolver,
+        *,
+        connect_limit: int = DEFAULT_CONNECT_LIMIT,
+        warn_days: int = DEFAULT_WARN_DAYS,
+        system_store: SystemStore | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resolver = resolver
+        self.warn_days = warn_days
+        self._connect_slots = asyncio.Semaphore(connect_limit)
+        self._system_store = system_store
+        self._wall_clock = wall_clock
+        self._monotonic = monotonic
+
+    async def probe(self, probe: EffectiveProbe) -> Outcome:
+        observation = await runner.run_probe(
+            probe,
+            self.resolver,
+            connect_slots=self._connect_slots,
+            wall_clock=self._wall_clock,
+            monotonic=self._monotonic,
+        )
+        certificate = self.judge_certificate(observation, probe)
+        return Outcome(observation, certificate, evaluate(observation, probe, certificate))
+
+    def judge_certificate(
+        self, observation: Observation, probe: EffectiveProbe
+    ) -> CertVerdict | None:
+        tls = observation.tls
+        if tls is None or not tls.chain or probe.tls.value is TlsMode.NONE:
+            return None
+        return check_chain(
+            tls.chain,
+            trust_policy(probe),
+            now_utc(observation.started_at),
+            warn_days=self.warn_days,
+            system_store=self._system_store_for(probe),
+        )
+
+    def _system_store_for(self, probe: EffectiveProbe) -> SystemStore | None:
+        if probe.tls.value is not TlsMode.SYSTEM_STORE:
+            return None
+        if self._system_store is None:
+            self._system_store = SystemStore()
+        return self._system_store
+
+
+def trust_policy(probe: EffectiveProbe) -> TrustPolicy:
+    settings = probe.target.settings
+    mode = probe.tls.value
+    if mode is TlsMode.TRUSTED_ROOTS:
+        certificates = settings.trusted_roots
+    elif mode is TlsMode.AUTHENTICATION_CERTIFICATES:
+        certificates = settings.authentication_certificates
+    else:
+        certificates = ()
+    return TrustPolicy(
+        mode=mode,
+        anchors=tuple(der for c in certificates for der in c.ders),
+        anchor_names=tuple(c.name for c in certificates),
+        expected_name=probe.verify_name.value,
+    )

@@ -1,0 +1,372 @@
+"""The reason table (SPEC section 4): each code's message and remedy, in English and Korean.
+
+Rules of this module:
+- a message is one sentence naming the observed facts; a remedy is the concrete steps to fix it;
+- templates name facts as `{key}`; a missing fact renders as `?` rather than failing, so an
+  incomplete observation still explains itself;
+- the fact keys used here are the ones `evaluate.py` and `tlscheck.py` put into results;
+- the state of each code lives in `codes.py`; this file only holds words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from probegate.health.codes import Reason
+from probegate.health.result import WarningCode
+
+
+class Lang(StrEnum):
+    EN = "en"
+    KO = "ko"
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    en: str
+    ko: str
+
+    def in_(self, lang: Lang) -> str:
+        return self.ko if lang is Lang.KO else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    message: Words
+    remedy: Words
+
+
+TABLE: dict[Reason, Entry] = {
+    Reason.SUCCESS: Entry(
+        Words(
+            "{url} answered {status} in {duration_ms} ms.",
+            "{url} 이(가) {duration_ms} ms 만에 {status} 을(를) 응답했습니다.",
+        ),
+        Words("Nothing to do.", "조치할 것이 없습니다."),
+    ),
+    Reason.BACKEND_SERVER_TIMEOUT: Entry(
+        Words(
+            "Connected to {address}, but {detail} (probe timeout {timeout_ms} ms).",
+            "{address} 에 연결했지만 {detail} (프로브 제한 시간 {timeout_ms} ms).",
+        ),
+        Words(
+            "Check why the application at {address} answers {path} slowly (its logs, CPU, the "
+            "database it waits on). If the slowness is expected, raise the probe 'timeout' or point "
+            "the probe at a cheaper health path.",
+            "{address} 의 애플리케이션이 {path} 에 늦게 응답하는 원인(로그, CPU, 기다리는 DB 등)을 "
+            "확인하세요. 느린 것이 정상이라면 프로브 'timeout' 을 늘리거나 더 가벼운 헬스 경로로 "
+            "프로브를 바꾸세요.",
+        ),
+    ),
+    Reason.DNS_RESOLUTION_ERROR: Entry(
+        Words(
+            "{name} could not be resolved: {resolver} answered {answer}, and no earlier answer is "
+            "known.",
+            "{name} 을(를) 해석할 수 없습니다: {resolver} 의 응답은 {answer} 이며, 이전에 받은 "
+            "주소도 없습니다.",
+        ),
+        Words(
+            "Check the member's spelling in backendAddresses, then ask the same resolver: "
+            "`dig @{resolver_host} -p {resolver_port} {name}`. Create the record, or fix "
+            "'dnsServers' if the wrong resolver is asked.",
+            "backendAddresses 의 이름 철자를 확인하고, 같은 리졸버에 직접 물어보세요: "
+            "`dig @{resolver_host} -p {resolver_port} {name}`. 레코드를 만들거나, 다른 리졸버에 "
+            "묻고 있다면 'dnsServers' 를 고치세요.",
+        ),
+    ),
+    Reason.TCP_CONNECT_ERROR: Entry(
+        Words(
+            "TCP connection to {address} failed: {detail}.",
+            "{address} 로의 TCP 연결에 실패했습니다: {detail}.",
+        ),
+        Words(
+            "Refused: start the service or fix the port in the settings (on the backend, "
+            "`ss -ltnp` lists what listens). Timed out: the server is overloaded (full accept queue) "
+            "or a firewall drops the packets. Unreachable: check the address and routes.",
+            "거부됨: 서비스를 시작하거나 설정의 포트를 고치세요 (백엔드에서 `ss -ltnp` 로 "
+            "리스닝 중인 포트를 확인). 시간 초과: 서버 과부하(accept 큐 가득 참) 또는 방화벽이 "
+            "패킷을 버리는 경우입니다. 도달 불가: 주소와 라우팅을 확인하세요.",
+        ),
+    ),
+    Reason.HTTP_STATUS_CODE_MISMATCH: Entry(
+        Words(
+            "GET {path} (Host: {host}) returned {received}; the probe expects {expected}.",
+            "GET {path} (Host: {host}) 의 응답은 {received} 이며, 프로브는 {expected} 을(를) "
+            "기대합니다.",
+        ),
+        Words(
+            "Make {path} answer a status in {expected}, or add {received} to the probe's "
+            "match.statusCodes if it means healthy.",
+            "{path} 가 {expected} 범위의 상태 코드를 응답하게 하거나, {received} 가 정상을 "
+            "뜻한다면 프로브의 match.statusCodes 에 추가하세요.",
+        ),
+    ),
+    Reason.HTTP_RESPONSE_BODY_MISMATCH: Entry(
+        Words(
+            'The response ({status}) does not contain "{expected_body}"; it begins: {excerpt}',
+            '응답({status})에 "{expected_body}" 가 없습니다. 응답의 시작 부분: {excerpt}',
+        ),
+        Words(
+            "Make {path} include the expected text (the match is a case-sensitive substring of the "
+            "first 64 KiB, not a pattern), or correct the probe's match.body.",
+            "{path} 의 응답에 기대하는 문자열이 들어가게 하거나 (대소문자를 구분하는 부분 문자열 "
+            "비교이며, 앞 64 KiB 만 봅니다. 정규식이 아닙니다) 프로브의 match.body 를 고치세요.",
+        ),
+    ),
+    Reason.CERTIFICATE_INVALID_CA: Entry(
+        Words(
+            "The certificate of {subject} was issued by {issuer}, which is not a well-known CA.",
+            "{subject} 의 인증서는 {issuer} 가 발급했으며, 이는 잘 알려진 CA 가 아닙니다.",
+        ),
+        Words(
+            "Upload the root of this chain as a trusted root certificate and list it in the "
+            "settings' trustedRootCertificates, or install a certificate from a public CA on the "
+            "backend.",
+            "이 체인의 루트 인증서를 신뢰할 수 있는 루트 인증서로 올리고 설정의 "
+            "trustedRootCertificates 에 추가하거나, 백엔드에 공인 CA 인증서를 설치하세요.",
+        ),
+    ),
+    Reason.TRUSTED_ROOT_MISMATCH: Entry(
+        Words(
+            "The chain of {subject} ends at {chain_root}, which is none of the trusted roots "
+            "({roots}).",
+            "{subject} 의 체인은 {chain_root} 에서 끝나며, 신뢰할 수 있는 루트({roots}) 중 어느 "
+            "것도 아닙니다.",
+        ),
+        Words(
+            "Upload the root certificate that issued the backend's chain (export it from the "
+            "backend: `openssl s_client -connect {address} -showcerts`), or install on the backend "
+            "a certificate issued under one of the trusted roots.",
+            "백엔드 체인을 발급한 루트 인증서를 올리거나 (백엔드에서 `openssl s_client -connect "
+            "{address} -showcerts` 로 확인), 신뢰하는 루트 아래에서 발급된 인증서를 백엔드에 "
+            "설치하세요.",
+        ),
+    ),
+    Reason.INTERMEDIATE_MISSING: Entry(
+        Words(
+            "The server sent the certificate of {subject} without its issuer {missing_issuer}.",
+            "서버가 {subject} 의 인증서를 보내면서 발급자 {missing_issuer} 인증서를 보내지 "
+            "않았습니다.",
+        ),
+        Words(
+            "Configure the backend to send the full chain: leaf first, then every intermediate "
+            "(for nginx, put them in ssl_certificate after the leaf; for IIS, install the "
+            "intermediates in the computer's Intermediate store).",
+            "백엔드가 전체 체인을 보내도록 설정하세요: 리프 인증서 다음에 모든 중간 인증서 순서로 "
+            "(nginx 는 ssl_certificate 파일에서 리프 뒤에 이어 붙이고, IIS 는 중간 인증 기관 "
+            "저장소에 설치).",
+        ),
+    ),
+    Reason.LEAF_NOT_TOPMOST: Entry(
+        Words(
+            "The server sent {first_subject} (a CA) first; the leaf {leaf_subject} must come first.",
+            "서버가 CA 인 {first_subject} 를 먼저 보냈습니다. 리프 인증서 {leaf_subject} 가 맨 "
+            "앞에 와야 합니다.",
+        ),
+        Words(
+            "Reorder the backend's certificate file: the leaf first, then the intermediates, each "
+            "followed by its issuer.",
+            "백엔드 인증서 파일의 순서를 바꾸세요: 리프 인증서가 먼저, 그 다음 각 인증서의 발급자 "
+            "순서로 중간 인증서를 두세요.",
+        ),
+    ),
+    Reason.NAME_MISMATCH: Entry(
+        Words(
+            "The certificate names {presented}, but the probe expects {expected}.",
+            "인증서에는 {presented} 가 있지만 프로브는 {expected} 를 기대합니다.",
+        ),
+        Words(
+            "Issue the backend a certificate whose SAN includes {expected}, or change the name the "
+            "probe uses (the probe's host, or the settings' hostName) to one the certificate holds.",
+            "SAN 에 {expected} 가 포함된 인증서를 백엔드에 발급하거나, 프로브가 쓰는 이름(프로브의 "
+            "host 또는 설정의 hostName)을 인증서에 있는 이름으로 바꾸세요.",
+        ),
+    ),
+    Reason.CERTIFICATE_EXPIRED_OR_NOT_YET_VALID: Entry(
+        Words(
+            "The certificate of {which} is {validity}: valid from {not_before} to {not_after}, "
+            "checked at {now}.",
+            "{which} 의 인증서는 {validity} 상태입니다: 유효 기간 {not_before} ~ {not_after}, "
+            "확인 시각 {now}.",
+        ),
+        Words(
+            "Renew the certificate on the backend (or fix the clock of whichever machine is wrong "
+            "when it is not yet valid).",
+            "백엔드의 인증서를 갱신하세요 (아직 유효하지 않은 경우라면 시계가 틀린 쪽 서버의 "
+            "시간을 맞추세요).",
+        ),
+    ),
+    Reason.AUTHENTICATION_CERTIFICATE_MISMATCH: Entry(
+        Words(
+            "The backend presented {subject} (SHA-256 {sha256}), which is none of the "
+            "authentication certificates ({configured}).",
+            "백엔드가 제시한 {subject} (SHA-256 {sha256}) 는 인증 인증서({configured}) 중 어느 "
+            "것과도 같지 않습니다.",
+        ),
+        Words(
+            "Upload the backend's current certificate as an authentication certificate (export "
+            "its public part as .cer), or install the expected certificate on the backend.",
+            "백엔드의 현재 인증서 공개 부분을 .cer 로 내보내 인증 인증서로 올리거나, 기대하는 "
+            "인증서를 백엔드에 설치하세요.",
+        ),
+    ),
+    Reason.CERTIFICATE_VERIFICATION_FAILED: Entry(
+        Words(
+            "Certificate verification failed: OpenSSL error {openssl_code} ({openssl_error}) at "
+            "depth {depth}.",
+            "인증서 검증에 실패했습니다: OpenSSL 오류 {openssl_code} ({openssl_error}), "
+            "깊이 {depth}.",
+        ),
+        Words(
+            "Inspect the chain with `probegate diagnose` or `openssl s_client -connect {address} "
+            "-showcerts`, and replace the certificate the error points at.",
+            "`probegate diagnose` 또는 `openssl s_client -connect {address} -showcerts` 로 "
+            "체인을 살펴보고, 오류가 가리키는 인증서를 교체하세요.",
+        ),
+    ),
+    Reason.TLS_HANDSHAKE_ERROR: Entry(
+        Words(
+            "The TLS handshake with {address} failed: {detail}.",
+            "{address} 와의 TLS 핸드셰이크에 실패했습니다: {detail}.",
+        ),
+        Words(
+            "Check that {address} serves TLS (a plain-HTTP port needs Http settings), and that it "
+            "accepts TLS 1.2 or 1.3 with a modern cipher.",
+            "{address} 가 TLS 를 제공하는지 (평문 HTTP 포트라면 설정을 Http 로), TLS 1.2 또는 "
+            "1.3 과 최신 암호 스위트를 허용하는지 확인하세요.",
+        ),
+    ),
+    Reason.INVALID_HTTP_RESPONSE: Entry(
+        Words(
+            "{address} did not answer with a valid HTTP/1.x response: {detail}.",
+            "{address} 가 올바른 HTTP/1.x 응답을 보내지 않았습니다: {detail}.",
+        ),
+        Words(
+            "Check that the port in the settings is the application's HTTP port (not a database, "
+            "a TLS port or an HTTP/2-only listener) and that the application does not crash while "
+            "answering {path}.",
+            "설정의 포트가 애플리케이션의 HTTP 포트인지 (DB, TLS 포트, HTTP/2 전용 리스너가 "
+            "아닌지), {path} 에 응답하는 도중 애플리케이션이 죽지 않는지 확인하세요.",
+        ),
+    ),
+    Reason.NOT_YET_PROBED: Entry(
+        Words(
+            "No probe result yet; the first probe starts within 2 seconds of start or reload.",
+            "아직 프로브 결과가 없습니다. 첫 프로브는 시작 또는 재적재 후 2초 이내에 시작됩니다.",
+        ),
+        Words("Wait for the first probe.", "첫 프로브를 기다리세요."),
+    ),
+    Reason.PROBE_STALE: Entry(
+        Words(
+            "No probe result for more than 3 intervals ({interval} s each): the prober is stuck "
+            "or overloaded.",
+            "3회 주기(각 {interval} 초) 넘게 프로브 결과가 없습니다: 프로버가 멈췄거나 과부하 "
+            "상태입니다.",
+        ),
+        Words(
+            "This is a fault of the gateway, not of the backend: check the gateway's CPU and logs, "
+            "and reduce the number of targets or lengthen intervals if it is overloaded.",
+            "백엔드가 아니라 게이트웨이의 문제입니다: 게이트웨이의 CPU 와 로그를 확인하고, "
+            "과부하라면 대상 수를 줄이거나 주기를 늘리세요.",
+        ),
+    ),
+    Reason.DRAINING: Entry(
+        Words(
+            "Draining: no new requests; in-flight requests may finish within {drain_timeout} s.",
+            "드레이닝 중: 새 요청은 받지 않으며, 진행 중인 요청은 {drain_timeout} 초 안에 "
+            "끝날 수 있습니다.",
+        ),
+        Words("Nothing to do; the member leaves when draining ends.", "조치할 것이 없습니다."),
+    ),
+}
+
+# Status-specific remedies for http-status-code-mismatch (SPEC section 11, row 7).
+STATUS_REMEDIES: dict[int, Words] = {
+    401: Words(
+        "The probe sends no credentials. Probe a path that needs no authentication, or add 401 to "
+        "match.statusCodes if a 401 proves the application is up.",
+        "프로브는 인증 정보를 보내지 않습니다. 인증이 필요 없는 경로를 프로브하거나, 401 도 "
+        "애플리케이션이 살아 있다는 뜻이면 match.statusCodes 에 401 을 추가하세요.",
+    ),
+    403: Words(
+        "The backend forbids the probe: allow requests from the gateway's address and Host {host} "
+        "on {path} (IP allow-lists, WAF rules), or add 403 to match.statusCodes.",
+        "백엔드가 프로브를 거부합니다: {path} 에 대해 게이트웨이 주소와 Host {host} 의 요청을 "
+        "허용하거나 (IP 허용 목록, WAF 규칙), match.statusCodes 에 403 을 추가하세요.",
+    ),
+    404: Words(
+        "Path {path} does not exist for Host {host}: fix the probe's path (or the settings' host "
+        "name, if the backend routes by Host).",
+        "Host {host} 에 {path} 경로가 없습니다: 프로브의 path 를 고치세요 (백엔드가 Host 로 "
+        "라우팅한다면 설정의 호스트 이름도).",
+    ),
+    405: Words(
+        "Probes always use GET: make {path} accept GET, or probe a path that does.",
+        "프로브는 항상 GET 을 씁니다: {path} 가 GET 을 받도록 하거나 GET 을 받는 경로를 "
+        "프로브하세요.",
+    ),
+    500: Words(
+        "The application failed while answering {path}: read its error log on the backend.",
+        "애플리케이션이 {path} 응답 중 오류를 냈습니다: 백엔드의 오류 로그를 확인하세요.",
+    ),
+    502: Words(
+        "Something behind the backend (its own upstream) failed: check the service it proxies to.",
+        "백엔드 뒤의 업스트림이 실패했습니다: 백엔드가 프록시하는 서비스를 확인하세요.",
+    ),
+    503: Words(
+        "The application says it is unavailable (starting, overloaded or in maintenance): check "
+        "its readiness and capacity.",
+        "애플리케이션이 사용 불가라고 응답합니다 (기동 중, 과부하, 점검 중): 준비 상태와 "
+        "용량을 확인하세요.",
+    ),
+}
+
+
+class _Facts(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _fill(template: str, facts: Mapping[str, str]) -> str:
+    return template.format_map(_Facts(facts))
+
+
+def message(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> str:
+    return _fill(TABLE[reason].message.in_(lang), facts)
+
+
+def remedy(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> str:
+    words = TABLE[reason].remedy
+    if reason is Reason.HTTP_STATUS_CODE_MISMATCH:
+        received = facts.get("received", "")
+        specific = STATUS_REMEDIES.get(int(received)) if received.isdigit() else None
+        if specific is not None:
+            return _fill(specific.in_(lang), facts) + " " + _fill(words.in_(lang), facts)
+    return _fill(words.in_(lang), facts)
+
+
+WARNINGS: dict[WarningCode, Words] = {
+    WarningCode.CERTIFICATE_EXPIRING: Words(
+        "The certificate of {subject} expires on {not_after} ({days_left} days left): renew it "
+        "before it does.",
+        "{subject} 의 인증서가 {not_after} 에 만료됩니다 ({days_left}일 남음). 만료 전에 "
+        "갱신하세요.",
+    ),
+    WarningCode.DNS_LAST_GOOD: Words(
+        "{resolver} now answers {answer} for {name}; probing the last good addresses "
+        "({addresses}) until it resolves again.",
+        "{resolver} 가 {name} 에 대해 지금 {answer} 를 응답합니다. 다시 해석될 때까지 마지막으로 "
+        "성공한 주소({addresses})로 프로브합니다.",
+    ),
+    WarningCode.INSECURE_SKIP_VERIFY: Words(
+        "insecureSkipVerify is on: the backend's certificate is not verified (lab use only).",
+        "insecureSkipVerify 가 켜져 있습니다: 백엔드 인증서를 검증하지 않습니다 (실험용으로만 "
+        "쓰세요).",
+    ),
+}
+
+
+def warning_text(code: WarningCode, facts: Mapping[str, str], lang: Lang = Lang.EN) -> str:
+    return _fill(WARNINGS[code].in_(lang), facts)

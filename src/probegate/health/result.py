@@ -1,0 +1,42 @@
+"""The verdict of one probe: a reason code, the facts that back it, and any warnings.
+
+Rules: plain frozen values; the message and remedy are rendered from `reason` + `facts` by
+`reasons.py` in the operator's language, so a result never carries prose of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from probegate.health.codes import Reason
+
+
+class WarningCode(StrEnum):
+    CERTIFICATE_EXPIRING = "certificate-expiring-soon"
+    DNS_LAST_GOOD = "dns-last-good-addresses"
+    INSECURE_SKIP_VERIFY = "insecure-skip-verify"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthWarning:
+    """Something an operator must know about a target that is still routable."""
+
+    code: WarningCode
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    reason: Reason
+    facts: dict[str, str]  # values named in the reason's message and remedy
+    at: float  # wall-clock seconds when the probe started
+    duration_ms: float
+    phases_ms: dict[str, float]
+    status: int | None = None
+    warnings: tuple[HealthWarning, ...] = ()
+    certificate_expiry: float | None = None  # earliest not_after of the presented chain (epoch)
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is Reason.SUCCESS

@@ -1,0 +1,497 @@
+"""One probe of one target: resolve, connect, TLS, request/response — timed, bounded, never raising.
+
+Rules of this module:
+- `run_probe` always returns an `Observation`; every exception is converted here, once, at the
+  edge (an unexpected one becomes a failure carrying its text); only cancellation propagates;
+- the phases run in the order of SPEC section 4 and the first that fails decides; each records
+  its time in `timings_ms` and the phase reached is the last one entered (MATCH once a response
+  head arrived: `evaluate` judges status and body, this module judges nothing);
+- the whole probe shares one deadline, `probe.timeout` after it started: each phase gets what
+  remains. One `asyncio.timeout_at` per probe (no task or timer per phase) and the phase it
+  interrupted names the failure. Waiting for a connect slot is the gateway's queue, not the
+  backend's slowness, so that wait is not charged to the deadline;
+- the certificate is not judged here: the handshake accepts any chain and records it exactly as
+  presented, for `tlscheck` to classify;
+- reads are bounded: the head and the body each stop at `READ_CAP` bytes;
+- lean on purpose (SPEC: thousands of probes per second on one core): one protocol object per
+  connection fed by httptools callbacks, one future to wait on, SSL context built once.
+"""
+
+from __future__ import annotations
+
+import _ssl
+import asyncio
+import errno
+import functools
+import ssl
+import time
+from collections.abc import Callable
+from typing import cast
+
+import httptools
+
+import probegate
+from probegate.config.effective import EffectiveProbe
+from probegate.config.plan import Protocol, server_address
+from probegate.health.observation import (
+    Failure,
+    HttpFacts,
+    Observation,
+    Phase,
+    Resolution,
+    TlsFacts,
+)
+from probegate.health.resolver import Resolver
+
+READ_CAP = 64 * 1024  # bytes of response head, and of body, a probe reads at most
+EXCERPT_BYTES = 48  # bytes of a malformed response quoted in the detail
+USER_AGENT = f"probegate-probe/{probegate.__version__}"
+
+_UNREACHABLE = {errno.EHOSTUNREACH: "host unreachable", errno.ENETUNREACH: "network unreachable"}
+
+
+@functools.cache
+def client_context() -> ssl.SSLContext:
+    """The one client context of every probe: it accepts any certificate, because verification
+    happens afterwards in the pure core, from the chain as presented (SPEC section 5)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def run_probe(
+    probe: EffectiveProbe,
+    resolver: Resolver,
+    *,
+    connect_slots: asyncio.Semaphore | None = None,
+    wall_clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Observation:
+    """Run one probe and say what it saw. Never raises, except CancelledError."""
+    run = _Run(probe, wall_clock(), monotonic)
+    exchange = _Exchange(probe)
+    try:
+        await _phases(run, exchange, resolver, connect_slots)
+    except Exception as exc:  # the edge: a gateway bug must not look like a backend outage
+        run.fail(_failure_for_unexpected(run.phase), f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        exchange.close(clean=run.failure is None)
+    return run.observation()
+
+
+# -------------------------------------------------------------------- per-probe state
+
+
+class _Run:
+    """What the probe has seen so far; `observation()` freezes it."""
+
+    __slots__ = (
+        "connected_to",
+        "detail",
+        "failure",
+        "http",
+        "mark",
+        "monotonic",
+        "phase",
+        "probe",
+        "resolution",
+        "start",
+        "started_at",
+        "timings",
+        "tls",
+    )
+
+    def __init__(
+        self, probe: EffectiveProbe, started_at: float, monotonic: Callable[[], float]
+    ) -> None:
+        self.probe = probe
+        self.started_at = started_at
+        self.monotonic = monotonic
+        self.start = self.mark = monotonic()
+        self.phase = Phase.CONNECT if probe.target.member.is_ip else Phase.RESOLVE
+        self.failure: Failure | None = None
+        self.detail = ""
+        self.timings: dict[Phase, float] = {}
+        self.resolution: Resolution | None = None
+        self.connected_to: str | None = None
+        self.tls: TlsFacts | None = None
+        self.http: HttpFacts | None = None
+
+    def enter(self, phase: Phase) -> None:
+        self.phase = phase
+        self.mark = self.monotonic()
+
+    def done(self) -> float:
+        """Close the current phase's timing; returns its milliseconds."""
+        elapsed = (self.monotonic() - self.mark) * 1000
+        self.timings[self.phase] = elapsed
+        return elapsed
+
+    def fail(self, failure: Failure, detail: str) -> None:
+        if self.phase not in self.timings and self.phase is not Phase.MATCH:
+            self.done()
+        self.failure, self.detail = failure, detail
+
+    def observation(self) -> Observation:
+        return Observation(
+            started_at=self.started_at,
+            phase=self.phase,
+            failure=self.failure,
+            detail=self.detail,
+            timings_ms=self.timings,
+            duration_ms=(self.monotonic() - self.start) * 1000,
+            resolution=self.resolution,
+            connected_to=self.connected_to,
+            tls=self.tls,
+            http=self.http,
+        )
+
+
+def _failure_for_unexpected(phase: Phase) -> Failure:
+    """An unexpected exception is reported against the phase it happened in."""
+    return {
+        Phase.RESOLVE: Failure.DNS_ERROR,
+        Phase.CONNECT: Failure.CONNECT_UNREACHABLE,
+        Phase.TLS: Failure.TLS_HANDSHAKE,
+    }.get(phase, Failure.RESPONSE_MALFORMED)
+
+
+# -------------------------------------------------------------------- the phases
+
+
+async def _phases(
+    run: _Run, exchange: _Exchange, resolver: Resolver, slots: asyncio.Semaphore | None
+) -> None:
+    probe = run.probe
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + probe.timeout.value
+    addresses = await _resolve(run, resolver, deadline - loop.time())
+    if addresses is None:
+        return
+    try:
+        async with asyncio.timeout_at(deadline) as budget:
+            if not await _connect(run, exchange, addresses, slots, budget):
+                return
+            if probe.protocol.value is Protocol.HTTPS and not await _handshake(run, exchange):
+                return
+            await _request(run, exchange)
+    except TimeoutError:
+        _timed_out(run, exchange)
+
+
+async def _resolve(run: _Run, resolver: Resolver, timeout: float) -> tuple[str, ...] | None:
+    """FQDN members only; the resolver keeps its own time, so last-good can still answer."""
+    member = run.probe.target.member
+    if member.is_ip:
+        return (member.address,)
+    run.enter(Phase.RESOLVE)
+    resolved = await resolver.resolve(member.address, timeout=max(timeout, 0.0))
+    run.done()
+    run.resolution = resolved.resolution
+    if resolved.failure is not None:
+        run.fail(resolved.failure, f"{resolved.resolution.resolver}: {resolved.resolution.answer}")
+        return None
+    return resolved.resolution.addresses
+
+
+async def _connect(
+    run: _Run,
+    exchange: _Exchange,
+    addresses: tuple[str, ...],
+    slots: asyncio.Semaphore | None,
+    budget: asyncio.Timeout,
+) -> bool:
+    """TCP connect to each address in turn until one answers or the deadline passes, holding
+    one connect slot (when the prober caps concurrent connects) for the whole phase."""
+    run.enter(Phase.CONNECT)
+    if slots is None:
+        return await _connect_any(run, exchange, addresses)
+    await _take_slot(slots, budget)
+    run.enter(Phase.CONNECT)  # timed from when a slot was free: the wait is not the backend's
+    try:
+        return await _connect_any(run, exchange, addresses)
+    finally:
+        slots.release()
+
+
+async def _connect_any(run: _Run, exchange: _Exchange, addresses: tuple[str, ...]) -> bool:
+    loop = asyncio.get_running_loop()
+    port = run.probe.port.value
+    tried: list[str] = []
+    error: OSError | None = None
+    for address in addresses:
+        tried.append(server_address(address, port))
+        try:
+            await loop.create_connection(lambda: exchange, address, port)
+        except OSError as exc:
+            error = exc
+            continue
+        run.connected_to = tried[-1]
+        run.done()
+        return True
+    assert error is not None
+    failure, words = _connect_failure(error)
+    run.fail(failure, words if len(tried) == 1 else f"{words} (tried {', '.join(tried)})")
+    return False
+
+
+async def _take_slot(slots: asyncio.Semaphore, budget: asyncio.Timeout) -> None:
+    """Wait for a connect slot with the deadline paused: the queue is ours, not the backend's."""
+    loop = asyncio.get_running_loop()
+    when = budget.when()
+    if not slots.locked() or when is None or budget.expired():
+        await slots.acquire()  # free now, or the deadline already fired: nothing to pause
+        return
+    paused_at = loop.time()
+    budget.reschedule(None)
+    try:
+        await slots.acquire()
+    finally:
+        budget.reschedule(when + loop.time() - paused_at)
+
+
+def _connect_failure(error: OSError) -> tuple[Failure, str]:
+    if isinstance(error, ConnectionRefusedError):
+        return Failure.CONNECT_REFUSED, "refused"
+    if isinstance(error, ConnectionResetError):
+        return Failure.CONNECT_RESET, "reset"
+    if isinstance(error, TimeoutError):  # the kernel gave up (ETIMEDOUT) before our deadline
+        return Failure.CONNECT_TIMEOUT, "timed out (the operating system gave up)"
+    words = _UNREACHABLE.get(error.errno or 0)
+    if words is not None:
+        return Failure.CONNECT_UNREACHABLE, words
+    return Failure.CONNECT_UNREACHABLE, (error.strerror or str(error)).lower()
+
+
+async def _handshake(run: _Run, exchange: _Exchange) -> bool:
+    """TLS with the chain recorded as presented; any certificate is accepted here."""
+    run.enter(Phase.TLS)
+    if exchange.early:
+        run.fail(Failure.TLS_HANDSHAKE, f"the backend spoke first: {_excerpt(exchange.early)}")
+        return False
+    sni = run.probe.sni.value
+    raw = exchange.transport
+    assert raw is not None
+    loop = asyncio.get_running_loop()
+    try:
+        secured = await loop.start_tls(raw, exchange, client_context(), server_hostname=sni)
+    except ssl.SSLError as exc:
+        run.fail(Failure.TLS_HANDSHAKE, _ssl_words(exc))
+        return False
+    except (ConnectionError, EOFError) as exc:
+        run.fail(Failure.TLS_HANDSHAKE, _closed_words(exc, "during the TLS handshake"))
+        return False
+    if secured is None:  # the connection was lost as the handshake completed
+        run.fail(Failure.TLS_HANDSHAKE, "closed by the backend during the TLS handshake")
+        return False
+    exchange.secured(secured)
+    run.tls = _tls_facts(secured, sni)
+    run.done()
+    return True
+
+
+def _tls_facts(transport: asyncio.BaseTransport, sni: str | None) -> TlsFacts:
+    ssl_object = transport.get_extra_info("ssl_object")
+    # the chain as the server sent it; the verified chain would be rebuilt and reordered
+    chain = ssl_object._sslobj.get_unverified_chain() or []
+    cipher = ssl_object.cipher()
+    return TlsFacts(
+        chain=tuple(cert.public_bytes(_ssl.ENCODING_DER) for cert in chain),
+        version=ssl_object.version() or "",
+        cipher=cipher[0] if cipher else "",
+        sni=sni,
+    )
+
+
+def _ssl_words(exc: ssl.SSLError) -> str:
+    """The library's reason without the source location: '[SSL: WRONG_VERSION_NUMBER] wrong ...'."""
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    return text.split(" (_ssl.c:")[0]
+
+
+def _closed_words(exc: BaseException, when: str) -> str:
+    if isinstance(exc, ConnectionResetError):
+        return f"reset by the backend {when}"
+    return f"closed by the backend {when}"
+
+
+async def _request(run: _Run, exchange: _Exchange) -> None:
+    """Send the GET in one write, then wait for the head (and the body when it is judged)."""
+    run.enter(Phase.RESPONSE)
+    exchange.send(_request_bytes(run.probe))
+    await exchange.finished
+    _settle(run, exchange)
+
+
+def _request_bytes(probe: EffectiveProbe) -> bytes:
+    host = probe.host.value
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return (
+        f"GET {probe.path.value} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
+        "Accept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1")
+
+
+def _settle(run: _Run, exchange: _Exchange) -> None:
+    """The response phase ended (head, body, close or garbage): record what it was."""
+    elapsed = run.done()
+    if exchange.error is not None:
+        run.fail(Failure.RESPONSE_MALFORMED, exchange.error)
+    elif not exchange.head_done:
+        words = _closed_words(exchange.lost or EOFError(), "before the response head")
+        run.fail(
+            Failure.RESPONSE_CLOSED, f"{words} ({exchange.received} bytes after {elapsed:.0f} ms)"
+        )
+    else:
+        run.http = exchange.facts()
+        run.enter(Phase.MATCH)
+
+
+def _timed_out(run: _Run, exchange: _Exchange) -> None:
+    """The deadline passed: the phase it interrupted names the failure."""
+    elapsed = run.done()
+    if run.phase is Phase.CONNECT:
+        run.fail(Failure.CONNECT_TIMEOUT, f"timed out after {elapsed:.0f} ms")
+    elif run.phase is Phase.TLS:
+        run.fail(Failure.TLS_TIMEOUT, f"TLS handshake not complete after {elapsed:.0f} ms")
+    elif exchange.head_done:
+        run.http = exchange.facts()
+        run.fail(Failure.RESPONSE_TIMEOUT, f"body incomplete after {elapsed:.0f} ms")
+    else:
+        run.fail(Failure.RESPONSE_TIMEOUT, f"no response head within {elapsed:.0f} ms")
+
+
+def _excerpt(data: bytes) -> str:
+    """The first bytes as one printable, quoted line, for a detail."""
+    shown = data[:EXCERPT_BYTES]
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in shown)
+    return repr(text + ("…" if len(data) > EXCERPT_BYTES else ""))
+
+
+# -------------------------------------------------------------------- the connection
+
+
+class _Exchange(asyncio.Protocol):
+    """One probe connection: bytes in, httptools callbacks, one future that ends the wait.
+
+    The callbacks run on every chunk of every probe, so they stay inline and allocate little.
+    """
+
+    def __init__(self, probe: EffectiveProbe) -> None:
+        self.want_body = probe.match.value.body is not None
+        self.tls_pending = probe.protocol.value is Protocol.HTTPS
+        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.raw: asyncio.Transport | None = None  # the TCP transport under TLS
+        self.early = b""  # bytes that arrived before the TLS handshake
+        self.first = b""  # the first bytes of the response, quoted when they are not HTTP
+        self.received = 0
+        self.status = 0
+        self.reason = bytearray()
+        self.headers: list[tuple[str, str]] = []
+        self.body = bytearray()
+        self.truncated = False
+        self.head_done = False
+        self.error: str | None = None
+        self.lost: BaseException | None = None
+
+    # ---------------------------------------------------------------- transport side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a TCP transport; uvloop's does not subclass asyncio.Transport, hence the cast
+        self.transport = self.raw = cast(asyncio.Transport, transport)
+
+    def secured(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.tls_pending = False
+
+    def send(self, request: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        if self.finished.done():
+            return
+        if self.tls_pending:
+            self.early += data[: READ_CAP - len(self.early)]
+            return
+        if len(self.first) < EXCERPT_BYTES:
+            self.first += data[: EXCERPT_BYTES - len(self.first)]
+        self.received += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._finish()  # a 101/upgrade head is still a complete head
+        except httptools.HttpParserError as exc:
+            self.error = f"not HTTP/1.x ({exc}): {_excerpt(self.first)}"
+            self._finish()
+            return
+        if not self.head_done and self.received > READ_CAP:
+            self.error = f"response head larger than {READ_CAP} bytes: {_excerpt(self.first)}"
+            self._finish()
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost ends the wait
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+        self._finish()
+
+    def close(self, *, clean: bool) -> None:
+        """Close after a complete plain exchange; abort otherwise (and always under TLS, whose
+        polite shutdown would wait on the backend's close_notify)."""
+        for transport in (self.transport, self.raw):
+            if transport is None or transport.is_closing():
+                continue
+            if clean and transport is self.raw and self.transport is self.raw:
+                transport.close()
+            else:
+                transport.abort()
+
+    def _finish(self) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    # ---------------------------------------------------------------- httptools callbacks
+
+    def on_status(self, status: bytes) -> None:
+        self.reason += status
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:  # interim (100 Continue): the real head follows
+            self.reason.clear()
+            self.headers.clear()
+            return
+        self.status = status
+        self.head_done = True
+        if not self.want_body:
+            self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        room = READ_CAP - len(self.body)
+        if len(body) > room:
+            self.truncated = True
+            body = body[:room]
+        self.body += body
+        if self.truncated and self.want_body:
+            self._finish()
+
+    def on_message_complete(self) -> None:
+        if self.head_done:
+            self._finish()
+
+    def facts(self) -> HttpFacts:
+        return HttpFacts(
+            status=self.status,
+            reason=self.reason.decode("latin-1"),
+            headers=tuple(self.headers),
+            body=bytes(self.body),
+            body_truncated=self.truncated,
+        )

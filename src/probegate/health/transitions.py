@@ -1,0 +1,143 @@
+"""The state machine of one target (SPEC section 6): result + record → new record + transition.
+
+Rules of this module:
+- everything that affects a target's state lives here, and nowhere else;
+- pure functions over frozen values; time is passed in (`now`: monotonic seconds), never read;
+- one success → Healthy at once (no rise threshold) and the failure count resets;
+- consecutive failures reach `unhealthyThreshold` → Unhealthy (0: the first failure does);
+  before that the state is kept and the report shows the latest failing reason and the count;
+- a target starts Unknown / not-yet-probed and is never routable before its first success;
+- no result for 3 intervals → Unknown / probe-stale (a fault of the prober, not of the backend);
+- an event is produced when the state changes, or when an Unhealthy target's reason changes
+  (the explanation an operator acts on); never once per probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from probegate.config.plan import Tier
+from probegate.health.codes import Reason, State
+from probegate.health.result import ProbeResult
+
+STALE_INTERVALS = 3
+V1_RETRY_SECONDS = 1.0  # v1 re-probes a failing target this soon, until the threshold decides
+
+
+class Change(StrEnum):
+    UNCHANGED = "unchanged"  # same state, same reason
+    PENDING = "pending"  # failing, but the threshold has not decided yet
+    CHANGED = "changed"  # the state or the reason shown changed
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    state: State
+    reason: Reason
+    consecutive_failures: int = 0
+    last_result: ProbeResult | None = None
+    last_success_at: float | None = None  # wall clock, for reports
+    last_result_mono: float | None = None  # monotonic, for staleness
+    since: float | None = None  # wall clock of the last state change
+
+
+NEW_RECORD = Record(state=State.UNKNOWN, reason=Reason.NOT_YET_PROBED)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at: float  # wall clock
+    target: str
+    from_state: State
+    to_state: State
+    from_reason: Reason
+    to_reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    record: Record
+    change: Change
+    event: Event | None
+
+
+def apply(
+    record: Record, result: ProbeResult, threshold: int, now: float, target: str
+) -> Transition:
+    """Fold one probe result into a target's record."""
+    if result.passed:
+        new = Record(
+            state=State.HEALTHY,
+            reason=Reason.SUCCESS,
+            consecutive_failures=0,
+            last_result=result,
+            last_success_at=result.at,
+            last_result_mono=now,
+            since=record.since,
+        )
+    else:
+        failures = record.consecutive_failures + 1
+        down = failures >= max(threshold, 1)
+        kept = State.UNKNOWN if record.state in (State.UNKNOWN, State.DRAINING) else record.state
+        new = replace(
+            record,
+            state=State.UNHEALTHY if down else kept,
+            reason=result.reason,
+            consecutive_failures=failures,
+            last_result=result,
+            last_result_mono=now,
+        )
+    return _transition(record, new, result.at, target)
+
+
+def _transition(old: Record, new: Record, at: float, target: str) -> Transition:
+    state_changed = new.state is not old.state
+    explanation_changed = new.state is State.UNHEALTHY and new.reason is not old.reason
+    if state_changed or explanation_changed:
+        changed = replace(new, since=at if state_changed else old.since)
+        event = Event(at, target, old.state, new.state, old.reason, new.reason)
+        return Transition(changed, Change.CHANGED, event)
+    pending = new.consecutive_failures > 0 and new.state is not State.UNHEALTHY
+    return Transition(new, Change.PENDING if pending else Change.UNCHANGED, None)
+
+
+def stale(record: Record, interval: float, now: float, started: float) -> Record:
+    """The record as shown at `now`: Unknown / probe-stale when results stopped arriving."""
+    last = record.last_result_mono if record.last_result_mono is not None else started
+    if now - last <= STALE_INTERVALS * interval or record.state is State.DRAINING:
+        return record
+    return replace(record, state=State.UNKNOWN, reason=Reason.PROBE_STALE)
+
+
+def next_delay(record: Record, tier: Tier, interval: float, threshold: int) -> float:
+    """Seconds until the next probe of this target (before jitter)."""
+    failing = 0 < record.consecutive_failures < max(threshold, 1)
+    if tier is Tier.V1 and failing:
+        return min(V1_RETRY_SECONDS, interval)
+    return interval
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    routable: bool
+    by_min_servers: bool = False
+
+
+def routing(records: Sequence[Record], min_servers: int) -> tuple[Routing, ...]:
+    """Which targets of one (pool, settings) pair take traffic, given `minServers`.
+
+    Healthy targets always do. When fewer than `minServers` are Healthy, the others with the most
+    recent success (then in config order) are added until that number is reached; draining
+    targets never are.
+    """
+    result = [Routing(r.state is State.HEALTHY) for r in records]
+    missing = min_servers - sum(r.routable for r in result)
+    if missing <= 0:
+        return tuple(result)
+    spare = [i for i, r in enumerate(records) if r.state not in (State.HEALTHY, State.DRAINING)]
+    spare.sort(key=lambda i: (-(records[i].last_success_at or float("-inf")), i))
+    for i in spare[:missing]:
+        result[i] = Routing(routable=True, by_min_servers=True)
+    return tuple(result)

@@ -1,0 +1,53 @@
+"""Frozen views of health state, as the proxy, the API, the CLI and metrics read them.
+
+Rules: immutable values only; built by the store, never changed after; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from probegate.config.effective import EffectiveProbe
+from probegate.config.plan import Target, Tier
+from probegate.health.codes import Reason
+from probegate.health.transitions import Record, Routing
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKey:
+    """A (pool, settings) pair: the unit of routing, of minServers and of the model's report."""
+
+    pool: str
+    settings: str
+
+    def __str__(self) -> str:
+        return f"{self.pool}~{self.settings}"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteGroup:
+    """What the proxy needs for one (pool, settings) pair."""
+
+    routable: tuple[Target, ...]
+    total: int
+    failing_reasons: tuple[Reason, ...]  # reasons of the targets not passing, for 502 bodies
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    probe: EffectiveProbe
+    record: Record  # as shown now: staleness applied
+    routing: Routing
+    group: GroupKey
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    targets: tuple[TargetView, ...]  # in plan order: pool, settings, member
+    tier: Tier
+
+    def groups(self) -> dict[GroupKey, list[TargetView]]:
+        found: dict[GroupKey, list[TargetView]] = {}
+        for view in self.targets:
+            found.setdefault(view.group, []).append(view)
+        return found

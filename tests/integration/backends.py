@@ -1,0 +1,495 @@
+"""Backends built to misbehave: real servers on loopback for integration, scenario tests and the demo.
+
+Rules of this module:
+- loopback only: every server binds 127.0.0.x (or ::1) on port 0 and reads the port back;
+- each server is a context manager running its own event loop in a daemon thread, so a test's
+  own `asyncio.run(...)` (or uvloop) never shares a loop with the backend it probes;
+- each class misbehaves one way, and only that way; what it saw (connections, requests, TLS
+  server names) is recorded for the test to assert;
+- stopping is prompt and clean: pending delays are cancelled, open connections aborted, nothing
+  left for a ResourceWarning (the test suite turns warnings into errors).
+
+The toolkit:
+
+| class / helper      | behaviour                                                              |
+|---------------------|------------------------------------------------------------------------|
+| `HttpBackend`       | answers `status` with `body` and `headers`, optionally after `delay` s |
+| `EndlessBody`       | answers 200 and streams body bytes until the client goes away          |
+| `CloseOnAccept`     | closes (or resets, `reset=True`) each connection right after accept    |
+| `RawBytes`          | sends fixed bytes (`GARBAGE`, `PARTIAL_HEAD`, `HTTP2_SETTINGS`), closes |
+| `Silent`            | accepts and never answers (handshake or response timeouts)            |
+| `TlsBackend`        | `HttpBackend` over TLS presenting a given chain; records the SNI seen  |
+| `FullAcceptQueue`   | listening socket whose accept queue is full: connects time out         |
+| `closed_port()`     | a port on which nothing listens (connects are refused)                 |
+
+A plain `HttpBackend` answers anything that is not HTTP with a 400 and closes, as real servers
+do; that is what a TLS client meets on "plain HTTP on a TLS port".
+
+Accept-queue finding (Linux 6.x loopback, `tcp_syncookies=1`, `tcp_abort_on_overflow=0`): with
+`listen(backlog)` the queue holds `backlog + 1` established connections; once that many are
+connected and never accepted, the kernel drops every further SYN (syncookies do not apply to a
+full *accept* queue), so a client connect hangs in SYN_SENT and times out; measured: 4 of 4
+connects hit a 1 s client timeout. `FullAcceptQueue` fills the queue and checks it is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import select
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httptools
+from typing_extensions import override
+
+T = TypeVar("T")
+
+GARBAGE = b"\x00\x17garbage \xff\xfe not HTTP at all\r\n\r\n"
+PARTIAL_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/pl"
+# What an HTTP/2-only server sends first: an empty SETTINGS frame.
+HTTP2_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+START_TIMEOUT = 5.0  # seconds a backend may take to start or stop before the test fails
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+    """Poll `predicate` until it holds; fail after `timeout` seconds (never a bare sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.005)
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port on `host` where nothing listens: bound, then closed (connects are refused)."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def shown(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+# -------------------------------------------------------------------- the event-loop thread
+
+
+class LoopThread:
+    """An event loop in a daemon thread; `call` runs a coroutine there and waits for it."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.errors: list[dict[str, Any]] = []  # what the loop would have logged
+        self.loop.set_exception_handler(lambda _loop, context: self.errors.append(context))
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = START_TIMEOUT) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(START_TIMEOUT)
+        self.loop.close()
+
+
+# -------------------------------------------------------------------- the base server
+
+
+class Backend:
+    """A TCP server on `host`:0 (port read back) whose `serve` misbehaves as the subclass says."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.connections = 0  # accepted connections (TLS: handshakes completed)
+        self._sock = socket.socket(_family(host), socket.SOCK_STREAM)
+        self._sock.bind((host, 0))
+        self.port: int = self._sock.getsockname()[1]
+        self._thread = LoopThread(f"backend-{self.address}")
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def address(self) -> str:
+        """'127.0.0.1:port' or '[::1]:port', as probe observations name it."""
+        return shown(self.host, self.port)
+
+    @property
+    def loop_errors(self) -> list[dict[str, Any]]:
+        return self._thread.errors
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return None
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> Self:
+        self._sock.listen(128)
+        self._thread.start()
+        self._thread.call(self._open())
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._thread.call(self._close())
+        finally:
+            self._thread.stop()
+            self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _open(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, sock=self._sock, ssl=self.ssl_context()
+        )
+
+    async def _close(self) -> None:
+        """Abort first: a handler blocked on a client that stopped reading must not hold us."""
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self.serve(reader, writer)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass  # the probe hung up first: normal for a misbehaving backend's client
+        finally:
+            self._tasks.discard(task)
+            await _close_writer(writer)
+            self._writers.discard(writer)
+
+
+async def _close_writer(writer: asyncio.StreamWriter) -> None:
+    if writer.transport.is_closing():
+        return
+    writer.close()
+    with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
+        await writer.wait_closed()
+
+
+# -------------------------------------------------------------------- HTTP backends
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRequest:
+    """A request head as a backend received it."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+class _RequestHead:
+    """httptools callbacks collecting one request head."""
+
+    def __init__(self) -> None:
+        self.path = b""
+        self.headers: list[tuple[str, str]] = []
+        self.complete = False
+
+    def on_url(self, url: bytes) -> None:
+        self.path += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.complete = True
+
+
+async def read_request(reader: asyncio.StreamReader) -> SeenRequest | None:
+    """The request head, or None when the bytes are not HTTP (the caller answers 400)."""
+    head = _RequestHead()
+    parser = httptools.HttpRequestParser(head)
+    while not head.complete:
+        data = await reader.read(65536)
+        if not data:
+            raise asyncio.IncompleteReadError(b"", None)
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserError:
+            return None
+    method = parser.get_method().decode("ascii")
+    return SeenRequest(method, head.path.decode("latin-1"), tuple(head.headers))
+
+
+def response_head(status: int, reason: str, headers: Sequence[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class HttpBackend(Backend):
+    """Answers every request with `status`, `body` and `headers` (after `delay` seconds), then
+    closes. Anything that is not HTTP gets a 400, as nginx would answer a TLS ClientHello."""
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes = b"ok",
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        reason: str = "Whatever",
+        delay: float = 0.0,
+        host: str = "127.0.0.1",
+    ) -> None:
+        super().__init__(host)
+        self.status, self.body, self.headers = status, body, tuple(headers)
+        self.reason, self.delay = reason, delay
+        self.requests: list[SeenRequest] = []
+        self.not_http = 0  # connections that sent something other than an HTTP request
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await read_request(reader)
+        if request is None:
+            self.not_http += 1
+            writer.write(response_head(400, "Bad Request", [("Connection", "close")]))
+            await writer.drain()
+            return
+        self.requests.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        await self.respond(writer)
+
+    async def respond(self, writer: asyncio.StreamWriter) -> None:
+        fixed = [("Content-Length", str(len(self.body))), ("Connection", "close")]
+        writer.write(response_head(self.status, self.reason, [*fixed, *self.headers]) + self.body)
+        await writer.drain()
+
+
+class EndlessBody(HttpBackend):
+    """Answers 200 with no length and streams `chunk` forever: only a read cap ends the read."""
+
+    def __init__(self, chunk: bytes = b"x" * 16384, *, host: str = "127.0.0.1") -> None:
+        super().__init__(200, b"", host=host)
+        self.chunk = chunk
+        self.sent = 0
+
+    async def respond(self, writer: asyncio.StreamWriter) -> None:
+        writer.write(response_head(200, "OK", [("Content-Type", "text/plain")]))
+        while True:
+            writer.write(self.chunk)
+            self.sent += len(self.chunk)
+            await writer.drain()
+
+
+class TlsBackend(HttpBackend):
+    """`HttpBackend` over TLS presenting `chain` (PEM certificates) exactly in the given order.
+
+    OpenSSL sends the certificate whose key is `key` first and the others after it, in file order
+    (checked: [intermediate, leaf] with the intermediate's key is sent as [intermediate, leaf]).
+    So to present "intermediate first", pass the intermediate's key. `ciphers` (an OpenSSL cipher
+    string) limits the server to TLS 1.2 with those ciphers: TLS 1.3 suites cannot be restricted
+    that way, so a cipher mismatch needs TLS 1.2. `server_names` records the SNI of each
+    handshake (None: the client sent none)."""
+
+    def __init__(
+        self,
+        chain: Sequence[bytes],
+        key: bytes,
+        status: int = 200,
+        body: bytes = b"ok",
+        *,
+        ciphers: str | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self._context = _server_context(chain, key)  # first: a bad chain must not leak a socket
+        if ciphers is not None:
+            self._context.maximum_version = ssl.TLSVersion.TLSv1_2
+            self._context.set_ciphers(ciphers)
+        self._context.sni_callback = self._saw_name
+        super().__init__(status, body, host=host)
+        self.server_names: list[str | None] = []
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return self._context
+
+    def _saw_name(self, _obj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        self.server_names.append(name)
+
+
+def _server_context(chain: Sequence[bytes], key: bytes) -> ssl.SSLContext:
+    """load_cert_chain reads files: the chain is written in the given order, the key beside it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = os.path.join(folder, "chain.pem"), os.path.join(folder, "key.pem")
+        with open(cert_file, "wb") as out:
+            out.write(b"".join(_pem_line_end(pem) for pem in chain))
+        with open(key_file, "wb") as out:
+            out.write(key)
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _pem_line_end(pem: bytes) -> bytes:
+    return pem if pem.endswith(b"\n") else pem + b"\n"
+
+
+# -------------------------------------------------------------------- broken connections
+
+
+class CloseOnAccept(Backend):
+    """Closes each connection right after accept; `reset=True` sends a RST instead of a FIN.
+
+    A client may see that reset while its connect completes (ECONNRESET from connect) or on its
+    first read: which one is a race the kernel decides, not this server."""
+
+    def __init__(self, *, reset: bool = False, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
+        self.reset = reset
+
+    @override
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.reset:
+            reset(writer)
+
+
+class RawBytes(Backend):
+    """Sends `data` (after reading the request, unless `wait_for_request=False`), then closes;
+    with `reset=True` it resets instead, and with `hold_open=True` it keeps the connection open
+    until the client closes it.
+
+    `GARBAGE` is not HTTP at all, `PARTIAL_HEAD` stops inside the head, `HTTP2_SETTINGS` is what
+    an HTTP/2-only server speaks first; a complete head with a short body and `hold_open` is a
+    body that never completes; `RawBytes(b"", reset=True)` resets right after the request."""
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        wait_for_request: bool = True,
+        hold_open: bool = False,
+        reset: bool = False,
+        host: str = "127.0.0.1",
+    ) -> None:
+        super().__init__(host)
+        self.data = data
+        self.wait_for_request = wait_for_request
+        self.hold_open = hold_open
+        self.reset = reset
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.wait_for_request:
+            await read_request(reader)
+        writer.write(self.data)
+        await writer.drain()
+        if self.reset:
+            reset(writer)
+        elif self.hold_open:
+            await _until_closed(reader)
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Drop the connection with a RST (SO_LINGER 0), not a FIN."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+class Silent(Backend):
+    """Accepts and never says a word: the client's handshake or request waits for its timeout."""
+
+    @override
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _until_closed(reader)
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65536):
+        pass  # whatever the client sends is ignored
+
+
+# -------------------------------------------------------------------- a full accept queue
+
+
+class FullAcceptQueue:
+    """A listening socket that never accepts, with its accept queue filled: further connects hang
+    in SYN_SENT (the kernel drops their SYNs) until the client's timeout. See the module header."""
+
+    def __init__(self, host: str = "127.0.0.1", backlog: int = 0) -> None:
+        self.host = host
+        self.backlog = backlog
+        self._listener = socket.socket(_family(host), socket.SOCK_STREAM)
+        self._listener.bind((host, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+
+    @property
+    def address(self) -> str:
+        return shown(self.host, self.port)
+
+    def __enter__(self) -> Self:
+        try:
+            self._listener.listen(self.backlog)
+            for _ in range(self.backlog + 1):  # Linux queues backlog + 1 established connections
+                filler = socket.socket(_family(self.host), socket.SOCK_STREAM)
+                self._fillers.append(filler)
+                filler.settimeout(START_TIMEOUT)
+                filler.connect((self.host, self.port))
+            self._check_full()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._listener.close()
+
+    def _check_full(self) -> None:
+        """One more connect must stay pending for a while: the queue really is full."""
+        with socket.socket(_family(self.host), socket.SOCK_STREAM) as extra:
+            extra.setblocking(False)
+            code = extra.connect_ex((self.host, self.port))
+            assert code == errno.EINPROGRESS, f"unexpected connect result {os.strerror(code)}"
+            _, writable, _ = select.select([], [extra], [], 0.2)
+            assert not writable, "the accept queue is not full: connects would not time out"

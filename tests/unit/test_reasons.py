@@ -1,0 +1,73 @@
+"""The reason table: every code explained in both languages, facts filled in, never a crash."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from probegate.health import reasons
+from probegate.health.codes import Reason, State
+from probegate.health.reasons import Lang
+from probegate.health.result import WarningCode
+
+PLACEHOLDER = re.compile(r"{(\w+)}")
+
+
+@pytest.mark.parametrize("reason", list(Reason), ids=str)
+@pytest.mark.parametrize("lang", list(Lang), ids=str)
+def test_every_reason_has_a_message_and_remedy(reason: Reason, lang: Lang) -> None:
+    entry = reasons.TABLE[reason]
+    for template in (entry.message.in_(lang), entry.remedy.in_(lang)):
+        assert template.strip()
+        facts = {name: f"<{name}>" for name in PLACEHOLDER.findall(template)}
+        rendered = template.format_map(facts)
+        assert "{" not in rendered
+        for value in facts.values():
+            assert value in rendered
+
+
+def test_korean_is_not_english() -> None:
+    for reason in Reason:
+        entry = reasons.TABLE[reason]
+        assert entry.message.ko != entry.message.en
+        assert re.search("[가-힣]", entry.message.ko), reason
+
+
+def test_missing_facts_render_as_question_marks() -> None:
+    assert reasons.message(Reason.TCP_CONNECT_ERROR, {}) == "TCP connection to ? failed: ?."
+
+
+def test_states_of_codes() -> None:
+    assert Reason.SUCCESS.state is State.HEALTHY
+    assert Reason.PROBE_STALE.state is State.UNKNOWN
+    assert Reason.NOT_YET_PROBED.state is State.UNKNOWN
+    assert Reason.DRAINING.state is State.DRAINING
+    assert Reason.INTERMEDIATE_MISSING.state is State.UNHEALTHY
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        pytest.param("401", "sends no credentials", id="401"),
+        pytest.param("403", "forbids the probe", id="403"),
+        pytest.param("404", "does not exist", id="404"),
+        pytest.param("405", "always use GET", id="405"),
+        pytest.param("500", "error log", id="500"),
+        pytest.param("503", "unavailable", id="503"),
+        pytest.param("418", "add 418 to the probe's match.statusCodes", id="other"),
+    ],
+)
+def test_status_mismatch_remedy_fits_the_status(status: str, words: str) -> None:
+    facts = {
+        "received": status,
+        "expected": "200-399",
+        "path": "/health",
+        "host": "app.example.test",
+    }
+    assert words in reasons.remedy(Reason.HTTP_STATUS_CODE_MISMATCH, facts)
+
+
+@pytest.mark.parametrize("code", list(WarningCode), ids=str)
+def test_warnings_in_both_languages(code: WarningCode) -> None:
+    assert reasons.warning_text(code, {}, Lang.EN) != reasons.warning_text(code, {}, Lang.KO)
