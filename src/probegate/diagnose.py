@@ -25,6 +25,7 @@ from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.config.syntax import is_ip
 from probegate.errors import UsageError
 from probegate.health import reasons
+from probegate.health.codes import Reason
 from probegate.health.evaluate import excerpt
 from probegate.health.observation import Observation
 from probegate.health.prober import Prober
@@ -208,6 +209,7 @@ def _tls(d: Diagnosis) -> dict[str, Any] | None:
         "nameVerified": d.probe.verify_name.value,
         "chain": [_cert(c) for c in d.chain],
         "verdict": d.certificate.reason.value if d.certificate else None,
+        "assessment": chain_assessment(d),
     }
 
 
@@ -226,8 +228,14 @@ def _http(obs: Observation) -> dict[str, Any] | None:
 
 def render(console: Console, d: Diagnosis, lang: Lang) -> None:
     data = as_data(d, lang)
+    key = d.probe.target.key
+    label = (
+        data["url"]
+        if key.pool == NAME
+        else f"pool '{key.pool}' · settings '{key.settings}' · {key.server}"
+    )
     console.print(
-        Text(f"diagnose {data['target']}  ({data['url']}, Host: {data['host']})", style="bold")
+        Text(f"diagnose {label}  (GET {data['url']}, Host: {data['host']})", style="bold")
     )
     steps = Table(show_header=True, title_justify="left")
     steps.add_column("phase", no_wrap=True)
@@ -238,6 +246,7 @@ def render(console: Console, d: Diagnosis, lang: Lang) -> None:
     console.print(steps)
     if d.chain:
         console.print(_chain_table(d.chain))
+        console.print(chain_assessment(d))
     verdict = data["verdict"]
     style = "bold green" if verdict["reason"] == "success" else "bold red"
     console.print(Text(f"{verdict['state']} · {verdict['reason']}", style=style))
@@ -280,6 +289,18 @@ def _phase_rows(d: Diagnosis, data: dict[str, Any]) -> list[tuple[str, str, str]
 
 def _ms(phases: dict[str, float], name: str) -> str:
     return f"{phases[name]:.1f}" if name in phases else ""
+
+
+def chain_assessment(d: Diagnosis) -> str:
+    """Order and completeness of the presented chain, in one line."""
+    if not d.chain:
+        return "no certificate was presented"
+    order = "a CA first: wrong order" if d.chain[0].is_ca else "leaf first: right order"
+    reason = d.certificate.reason if d.certificate else None
+    if reason is Reason.INTERMEDIATE_MISSING and d.certificate is not None:
+        missing = d.certificate.facts.get("missing_issuer", "an intermediate")
+        return f"chain: {order}; incomplete: {missing} was not sent"
+    return f"chain: {order}; complete as far as the presented certificates show"
 
 
 def _chain_table(chain: tuple[CertificateInfo, ...]) -> Table:

@@ -150,3 +150,63 @@ def test_explain_json_is_data() -> None:
     assert api["match"]["value"] == {"statusCodes": ["200-299"], "body": '"status":"ok"'}
     assert api["port"]["value"] == 8443
     assert data["targets"][3]["port"]["rule"] == "the member's own port (probegate extension)"
+
+
+ARM = ROOT / "tests" / "fixtures" / "arm"
+
+
+def test_explain_prints_every_target_of_the_arm_template() -> None:
+    result = probegate(
+        "explain",
+        "-c",
+        ARM / "template.json",
+        "--parameters",
+        ARM / "template.parameters.json",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    servers = [
+        (t["backendAddressPool"], t["backendHttpSettings"], t["server"])
+        for t in json.loads(result.stdout)["targets"]
+    ]
+    assert servers == [
+        ("pool-web", "settings-web", "127.0.0.11:8080"),
+        ("pool-web", "settings-web", "127.0.0.12:8080"),
+        ("pool-api", "settings-api", "api-backend.shop.test:443"),
+    ]
+    assert "warning: ignored: resources[2].properties.gatewayIPConfigurations" in result.stderr
+
+
+def test_import_arm_writes_yaml_that_validates(tmp_path: Path) -> None:
+    out = tmp_path / "gateway.yaml"
+    result = probegate(
+        "import-arm",
+        ARM / "template.json",
+        "--parameters",
+        ARM / "template.parameters.json",
+        "-o",
+        out,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ignored: resources[1]: Microsoft.Network/publicIPAddresses" in result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# probegate configuration imported from template.json")
+    assert "sku: Standard_v2" in text
+    validated = probegate("validate", "-c", out)
+    assert validated.returncode == 0, validated.stderr
+    assert "valid (3 probe targets)" in validated.stdout
+
+
+def test_import_arm_reports_what_still_needs_a_hand() -> None:
+    result = probegate("import-arm", ARM / "cli-gateway.json")
+    assert result.returncode == 1
+    assert "backendAddressPools:" in result.stdout  # the YAML is written all the same
+    assert "the imported configuration needs attention" in result.stderr
+    assert "sslCertificates[0]" in result.stderr
+
+
+def test_import_arm_needs_a_parameter_without_default(tmp_path: Path) -> None:
+    result = probegate("import-arm", ARM / "template.json")
+    assert result.returncode == 1
+    assert "sslCertificateData" in result.stderr
+    assert probegate("import-arm", tmp_path / "missing.json").returncode == 2

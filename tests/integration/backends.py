@@ -47,6 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -115,7 +116,11 @@ class LoopThread:
 
 
 class Backend:
-    """A TCP server on `host`:0 (port read back) whose `serve` misbehaves as the subclass says."""
+    """A TCP server on `host`:0 (port read back) whose `serve` misbehaves as the subclass says.
+
+    The port is bound when the object is made, so it can go into a configuration before the
+    server starts; use it as a context manager (`with HttpBackend() as backend:`), which starts
+    it and always stops it, closing the socket and the loop."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -123,7 +128,7 @@ class Backend:
         self._sock = socket.socket(_family(host), socket.SOCK_STREAM)
         self._sock.bind((host, 0))
         self.port: int = self._sock.getsockname()[1]
-        self._thread = LoopThread(f"backend-{self.address}")
+        self._thread = LoopThread(f"backend-{self.address}")  # its loop is closed by stop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -272,16 +277,18 @@ class HttpBackend(Backend):
         body: bytes = b"ok",
         *,
         headers: Sequence[tuple[str, str]] = (),
-        reason: str = "Whatever",
+        reason: str | None = None,
         delay: float = 0.0,
         host: str = "127.0.0.1",
     ) -> None:
         super().__init__(host)
         self.status, self.body, self.headers = status, body, tuple(headers)
-        self.reason, self.delay = reason, delay
+        self.reason = reason if reason is not None else _phrase(status)
+        self.delay = delay
         self.requests: list[SeenRequest] = []
         self.not_http = 0  # connections that sent something other than an HTTP request
 
+    @override
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await read_request(reader)
         if request is None:
@@ -300,6 +307,13 @@ class HttpBackend(Backend):
         await writer.drain()
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
 class EndlessBody(HttpBackend):
     """Answers 200 with no length and streams `chunk` forever: only a read cap ends the read."""
 
@@ -308,6 +322,7 @@ class EndlessBody(HttpBackend):
         self.chunk = chunk
         self.sent = 0
 
+    @override
     async def respond(self, writer: asyncio.StreamWriter) -> None:
         writer.write(response_head(200, "OK", [("Content-Type", "text/plain")]))
         while True:
@@ -344,6 +359,7 @@ class TlsBackend(HttpBackend):
         super().__init__(status, body, host=host)
         self.server_names: list[str | None] = []
 
+    @override
     def ssl_context(self) -> ssl.SSLContext:
         return self._context
 
@@ -411,6 +427,7 @@ class RawBytes(Backend):
         self.hold_open = hold_open
         self.reset = reset
 
+    @override
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.wait_for_request:
             await read_request(reader)

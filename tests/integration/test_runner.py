@@ -146,7 +146,7 @@ def test_200_with_facts(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -
     assert seen.phase is Phase.MATCH
     assert seen.connected_to == f"127.0.0.11:{backend.port}"
     assert seen.http is not None
-    assert (seen.http.status, seen.http.reason, seen.http.body) == (200, "Whatever", b"all good")
+    assert (seen.http.status, seen.http.reason, seen.http.body) == (200, "OK", b"all good")
     assert ("X-App", "one") in seen.http.headers
     assert set(seen.timings_ms) == {Phase.CONNECT, Phase.RESPONSE}
     assert seen.duration_ms >= sum(seen.timings_ms.values())

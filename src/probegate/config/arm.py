@@ -136,47 +136,25 @@ class _Converter(Reader):
     def _no_gateway(self, where: str, found: list[Obj]) -> None:
         nested = [(obj, path) for obj in found if (path := _nested_gateway(obj)) is not None]
         for deployment, path in nested:
-            self.issue(
-                path,
-                "the application gateway is defined in the nested deployment "
-                f"{deployment.path} {show_json(deployment.peek('name'))}, which probegate does "
-                "not expand: convert that deployment's properties.template as a template of its "
-                "own, giving the values its properties.parameters pass with --param",
-            )
+            name = f"{deployment.path} {show_json(deployment.peek('name'))}"
+            self.issue(path, _NESTED.format(name=name))
         if not nested:
             linked = [f"{obj.path} {show_json(obj.peek('name'))}" for obj in found if _linked(obj)]
-            fetch = (
-                f" ({', '.join(linked)} links a template by URI, which probegate does not "
-                "fetch: download it and convert it on its own)"
-                if linked
-                else ""
+            hint = f" ({', '.join(linked)} {_LINKED})" if linked else ""
+            self.issue(
+                where, f"no Microsoft.Network/applicationGateways resource in this template{hint}"
             )
-            message = "no Microsoft.Network/applicationGateways resource in this template"
-            self.issue(where, message + fetch)
 
     def _left_out(self, resource: Obj) -> str:
         """Why a resource beside the gateway is left out, and what to do if it joins a pool."""
         why = "only the application gateway is converted"
-        pools, addresses = [], []
-        for ids, address in _pool_joins(resource.raw):
-            pools += [name for ref in ids if (name := self._pool_name(ref)) not in pools]
+        pools: list[str] = []
+        addresses: list[str] = []
+        for refs, address in _pool_joins(resource.raw):
+            pools.extend(name for ref in refs if (name := self._pool_name(ref)) not in pools)
             if isinstance(address, str) and address and not address.startswith("["):
                 addresses.append(address)
-        if not pools:
-            return why
-        where = (
-            f"backend pool {pools[0]}" if len(pools) == 1 else f"backend pools {', '.join(pools)}"
-        )
-        there = (
-            "under backendAddresses there" if len(pools) == 1 else "under their backendAddresses"
-        )
-        if addresses:
-            them = "it" if len(addresses) == 1 else "them"
-            return f"{why}; it adds {', '.join(addresses)} to {where}: list {them} {there}"
-        return (
-            f"{why}; it adds its addresses to {where}, and Azure assigns them at deployment: "
-            f"list them {there}"
-        )
+        return f"{why}; {_membership(pools, addresses)}" if pools else why
 
     def _pool_name(self, ref: object) -> str:
         raw = peek(ref, "id") if isinstance(ref, Mapping) else ref
@@ -254,6 +232,28 @@ def _resources(raw: object, path: str) -> list[Obj]:
             if _type_of(obj) != _GATEWAY_TYPE:
                 found.extend(_resources(obj.peek("resources"), obj.spelling("resources")))
     return found
+
+
+_NESTED = (
+    "the application gateway is defined in the nested deployment {name}, which probegate does "
+    "not expand: convert that deployment's properties.template as a template of its own, giving "
+    "the values its properties.parameters pass with --param"
+)
+_LINKED = (
+    "links a template by URI, which probegate does not fetch: download it and convert it on its own"
+)
+
+
+def _membership(pools: list[str], addresses: list[str]) -> str:
+    """What to do about a resource (a NIC, a scale set) that puts addresses in gateway pools."""
+    where = f"backend pool {pools[0]}" if len(pools) == 1 else f"backend pools {', '.join(pools)}"
+    there = "under backendAddresses there" if len(pools) == 1 else "under their backendAddresses"
+    if addresses:
+        them = "it" if len(addresses) == 1 else "them"
+        return f"it adds {', '.join(addresses)} to {where}: list {them} {there}"
+    return (
+        f"it adds its addresses to {where}, and Azure assigns them at deployment: list them {there}"
+    )
 
 
 def _pool_joins(raw: object) -> Iterator[tuple[list[object], object]]:

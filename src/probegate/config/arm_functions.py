@@ -163,27 +163,19 @@ def _to_lower(_: TemplateScope, args: list[object]) -> object:
 
 
 def _substring(_: TemplateScope, args: list[object]) -> object:
-    if (
-        not 2 <= len(args) <= 3
-        or not isinstance(args[0], str)
-        or not all(_whole(a) for a in args[1:])
-    ):
+    numbers = [arg for arg in args[1:] if isinstance(arg, int) and not isinstance(arg, bool)]
+    if not 2 <= len(args) <= 3 or not isinstance(args[0], str) or len(numbers) != len(args) - 1:
         raise ExpressionError("substring() takes a string, a start index and an optional length")
-    text, start = args[0], int(str(args[1]))
+    text, start = args[0], numbers[0]
+    end = len(text) if len(numbers) == 1 else start + numbers[1]
     token = _TOKEN.search(text)
-    known = text if token is None else text[: token.start()]
-    end = len(text) if len(args) == 2 else start + int(str(args[2]))
-    if token is not None and (len(args) == 2 or end > len(known)):
+    if token is not None and (len(numbers) == 1 or end > token.start()):
         raise NeedsDeployment(token.group())  # the cut reaches what Azure fills in
     if not 0 <= start <= end <= len(text):
         raise ExpressionError(
             f"substring() from {start} to {end} is outside the string of {len(text)} characters"
         )
     return text[start:end]
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _resource_group(scope: TemplateScope, args: list[object]) -> object:
@@ -204,12 +196,12 @@ def _no_arguments(function: str, args: list[object]) -> None:
         raise ExpressionError(f"{function}() takes no arguments here")
 
 
-def _at_deployment(function: str, arity: range) -> Function:
+def _at_deployment(function: str, least: int, most: int | None) -> Function:
     """A function whose value only Azure computes: a hash, the clock, a deployed resource."""
 
     def deferred(_: TemplateScope, args: list[object]) -> object:
-        if len(args) not in arity:
-            count = f"at least {arity.start}" if arity.stop > 9 else f"{arity[0]} to {arity[-1]}"
+        if len(args) < least or (most is not None and len(args) > most):
+            count = f"at least {least}" if most is None else f"{least} to {most}"
             raise ExpressionError(f"{function}() takes {count} argument(s)")
         raise NeedsDeployment
 
@@ -228,14 +220,14 @@ FUNCTIONS: dict[str, Function] = {
     "substring": _substring,
     "resourcegroup": _resource_group,
     "subscription": _subscription,
-    "uniquestring": _at_deployment("uniqueString", range(1, 99)),
-    "utcnow": _at_deployment("utcNow", range(2)),
-    "reference": _at_deployment("reference", range(1, 4)),
+    "uniquestring": _at_deployment("uniqueString", 1, None),
+    "utcnow": _at_deployment("utcNow", 0, 1),
+    "reference": _at_deployment("reference", 1, 3),
 }
 # The functions given deferred tokens in their arguments; any other returns the first token it
 # is given, since its result depends on it.
 PASSES_DEFERRED = frozenset(
-    [
+    (
         "concat",
         "format",
         "resourceid",
@@ -244,5 +236,5 @@ PASSES_DEFERRED = frozenset(
         "uniquestring",
         "utcnow",
         "reference",
-    ]
+    )
 )

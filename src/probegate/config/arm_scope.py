@@ -91,7 +91,7 @@ class TemplateScope:
     def deferred_in(self, value: object) -> Deferred | None:
         """The first deferred value anywhere inside `value`, if any."""
         index = next(deferred_indexes(value), None)
-        return None if index is None else self._deferred[index]
+        return None if index is None or index >= len(self._deferred) else self._deferred[index]
 
     def evaluate_string(self, text: str) -> object:
         source = expression_source(text)

@@ -74,6 +74,31 @@ class EffectiveProbe:
         return f"{self.protocol.value.value.lower()}://{shown}:{self.port.value}{self.path.value}"
 
 
+def identity(probe: EffectiveProbe) -> tuple[object, ...]:
+    """What makes two probes the same probe: a reload keeps the state of a target whose identity
+    is unchanged (other members joining the pool, or a new request timeout, do not reset it)."""
+    settings = probe.target.settings
+    return (
+        probe.target.key,
+        probe.target.member,
+        probe.method,
+        probe.protocol,
+        probe.port,
+        probe.path,
+        probe.host,
+        probe.sni,
+        probe.verify_name,
+        probe.tls,
+        probe.interval,
+        probe.timeout,
+        probe.unhealthy_threshold,
+        probe.min_servers,
+        probe.match,
+        settings.trusted_roots,
+        settings.authentication_certificates,
+    )
+
+
 def effective_probes(plan: GatewayPlan) -> tuple[EffectiveProbe, ...]:
     return tuple(effective_probe(t, plan.tier) for t in plan.targets)
 

@@ -87,7 +87,7 @@ class Resolver:
         if task is None:
             task = asyncio.get_running_loop().create_task(self._query(name))
             self._in_flight[name] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(name, None))
+            task.add_done_callback(lambda done: self._landed(name, done))
         try:
             async with asyncio.timeout(timeout):
                 # shield: one waiter giving up must not cancel the query the others share
@@ -97,6 +97,11 @@ class Resolver:
             return self._fallback(
                 name, Failure.DNS_TIMEOUT, self.name, f"no answer within {waited} ms"
             )
+
+    def _landed(self, name: str, task: asyncio.Task[Resolved]) -> None:
+        self._in_flight.pop(name, None)
+        if not task.cancelled():
+            task.exception()  # marked retrieved: a bug here reaches the waiters, not the log
 
     def forget(self, name: str) -> None:
         """Drop what is known about `name` (the member was removed from the configuration)."""
@@ -233,6 +238,12 @@ async def _ask_system(name: str) -> tuple[Resolution, Failure | None, float]:
     except socket.gaierror as exc:
         failure, text = _gai_failure(exc)
         return Resolution(SYSTEM_RESOLVER, (), answer=text), failure, 0.0
+    except UnicodeError as exc:  # IDNA encoding refused the name (e.g. a label over 63 bytes)
+        return (
+            Resolution(SYSTEM_RESOLVER, (), answer=f"invalid name: {exc}"),
+            Failure.DNS_ERROR,
+            0.0,
+        )
     addresses = tuple(dict.fromkeys(_address(info[4]) for info in infos))
     return Resolution(SYSTEM_RESOLVER, addresses, ttl=None), None, float(SYSTEM_TTL)
 

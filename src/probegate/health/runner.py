@@ -26,6 +26,7 @@ import functools
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import cast
 
 import httptools
@@ -69,7 +70,8 @@ async def run_probe(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Observation:
     """Run one probe and say what it saw. Never raises, except CancelledError."""
-    run = _Run(probe, wall_clock(), monotonic)
+    first = Phase.CONNECT if probe.target.member.is_ip else Phase.RESOLVE
+    run = _Run(probe, wall_clock(), monotonic, first)
     exchange = _Exchange(probe)
     try:
         await _phases(run, exchange, resolver, connect_slots)
@@ -83,40 +85,26 @@ async def run_probe(
 # -------------------------------------------------------------------- per-probe state
 
 
+@dataclass(slots=True)
 class _Run:
-    """What the probe has seen so far; `observation()` freezes it."""
+    """What the probe has seen so far (mutable while it runs); `observation()` freezes it."""
 
-    __slots__ = (
-        "connected_to",
-        "detail",
-        "failure",
-        "http",
-        "mark",
-        "monotonic",
-        "phase",
-        "probe",
-        "resolution",
-        "start",
-        "started_at",
-        "timings",
-        "tls",
-    )
+    probe: EffectiveProbe
+    started_at: float  # wall clock
+    monotonic: Callable[[], float]
+    phase: Phase
+    start: float = 0.0
+    mark: float = 0.0  # when the current phase began
+    failure: Failure | None = None
+    detail: str = ""
+    timings: dict[Phase, float] = field(default_factory=dict)
+    resolution: Resolution | None = None
+    connected_to: str | None = None
+    tls: TlsFacts | None = None
+    http: HttpFacts | None = None
 
-    def __init__(
-        self, probe: EffectiveProbe, started_at: float, monotonic: Callable[[], float]
-    ) -> None:
-        self.probe = probe
-        self.started_at = started_at
-        self.monotonic = monotonic
-        self.start = self.mark = monotonic()
-        self.phase = Phase.CONNECT if probe.target.member.is_ip else Phase.RESOLVE
-        self.failure: Failure | None = None
-        self.detail = ""
-        self.timings: dict[Phase, float] = {}
-        self.resolution: Resolution | None = None
-        self.connected_to: str | None = None
-        self.tls: TlsFacts | None = None
-        self.http: HttpFacts | None = None
+    def __post_init__(self) -> None:
+        self.start = self.mark = self.monotonic()
 
     def enter(self, phase: Phase) -> None:
         self.phase = phase

@@ -64,6 +64,10 @@ class Scheduler:
             self._push(now + spread, key)
         self._wake.set()
 
+    def pending(self) -> list[tuple[float, TargetKey]]:
+        """The timer heap in due order (for tests and the scale benchmark)."""
+        return [(due, key) for due, _, key in sorted(self._heap)]
+
     def reload(self) -> None:
         """After `store.reload`: targets that kept their record keep their rhythm; new ones start."""
         self.schedule_all()

@@ -17,12 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from probegate.config.effective import EffectiveProbe
+from probegate.config.effective import EffectiveProbe, identity
 from probegate.config.plan import Target, TargetKey, Tier
 from probegate.health import transitions
-from probegate.health.codes import Reason, State
 from probegate.health.result import ProbeResult
-from probegate.health.transitions import NEW_RECORD, Event, Record, Routing
+from probegate.health.transitions import NEW_RECORD, Change, Event, Record, Routing
 from probegate.state.snapshot import GroupKey, RouteGroup, Snapshot, TargetView
 
 HISTORY_LENGTH = 50
@@ -64,7 +63,8 @@ class HealthStore:
         self._slots = {}
         for probe in probes:
             kept = old.get(probe.target.key)
-            if kept is not None and kept.probe == probe:
+            if kept is not None and identity(kept.probe) == identity(probe):
+                kept.probe = probe  # the same probe; the plan objects around it are new
                 self._slots[probe.target.key] = kept
             else:
                 self._slots[probe.target.key] = _Slot(
@@ -80,15 +80,14 @@ class HealthStore:
             return None
         threshold = slot.probe.unhealthy_threshold.value
         step = transitions.apply(slot.record, result, threshold, self._monotonic(), str(key))
-        routable_before = slot.record.state is State.HEALTHY
         slot.record = step.record
         slot.history.append(result)
         if step.event is not None:
             self.events.append(step.event)
             if self._on_event is not None:
                 self._on_event(step.event, step.record)
-        if routable_before != (step.record.state is State.HEALTHY):
-            self.publish()
+        if step.change is Change.CHANGED:
+            self.publish()  # routability or the reasons a 502 names may have changed
         return step
 
     def sweep(self) -> None:
@@ -159,5 +158,6 @@ def _route_group(
     targets: list[Target], records: list[Record], routing: tuple[Routing, ...]
 ) -> RouteGroup:
     routable = tuple(t for t, r in zip(targets, routing, strict=True) if r.routable)
-    failing = sorted({r.reason for r in records if r.reason is not Reason.SUCCESS})
+    down = (rec for rec, r in zip(records, routing, strict=True) if not r.routable)
+    failing = sorted({rec.reason for rec in down})
     return RouteGroup(routable=routable, total=len(targets), failing_reasons=tuple(failing))

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Probe-engine scale benchmark: N targets on loopback probed by probegate's real scheduler, runner
+and store, with HAProxy's health checker on the same targets in the same invocation.
+
+    bench/probe_scale.py                      # 1,000 / 5,000 / 10,000 targets, 5 s interval
+    bench/probe_scale.py --targets 2000 --interval 5 --seconds 20
+
+What runs:
+- one nginx (1 worker, pinned to CPU1) listening on 127.0.0.1:20000-20999, answering 200 "ok";
+- probegate: a one-pool configuration whose N targets are those 1,000 ports × N/1000 settings
+  items; the real `Scheduler`, `Prober` (new TCP connection per probe) and `HealthStore` in one
+  process pinned to CPU0 (uvloop);
+- HAProxy (`nbthread 1`, pinned to CPU0, run after probegate, never at the same time) with one
+  backend of the same N servers, `check inter <interval>`, as the peer reference.
+
+Reported per N: probes/s achieved against offered (N / interval), failed probes, CPU % of the
+prober process and CPU µs per probe (utime+stime from /proc), and the lateness of probe starts
+against their schedule (p50 / p99). Loopback only; every process is stopped at the end.
+Installs nginx and HAProxy from Debian when they are missing (root, apt-get).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BASE_PORT = 20000
+PORTS = 1000
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def ensure_tools() -> None:
+    missing = [tool for tool in ("nginx", "haproxy") if shutil.which(tool) is None]
+    if not missing:
+        return
+    packages = {"nginx": "nginx-light", "haproxy": "haproxy"}
+    print(f"installing {', '.join(missing)} from Debian", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", *(packages[m] for m in missing)],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_nginx(folder: Path) -> subprocess.Popen[bytes]:
+    listens = "\n".join(f"    listen 127.0.0.1:{BASE_PORT + i} backlog=4096;" for i in range(PORTS))
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+worker_rlimit_nofile 65536;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log error;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+  keepalive_timeout 0;
+  server {{
+{listens}
+    location / {{ return 200 "ok"; }}
+  }}
+}}
+""")
+    process = subprocess.Popen(
+        ["taskset", "-c", "1", "nginx", "-c", str(conf), "-p", str(folder)], stderr=subprocess.DEVNULL
+    )
+    time.sleep(1.0)
+    if process.poll() is not None:
+        raise SystemExit(f"nginx did not start; see {folder}/nginx-error.log")
+    return process
+
+
+def probegate_config(targets: int, interval: int) -> dict[str, Any]:
+    settings_count = max(1, targets // PORTS)
+    per_pool = min(targets, PORTS)
+    members = [{"ipAddress": "127.0.0.1", "port": BASE_PORT + i} for i in range(per_pool)]
+    settings = [
+        {"name": f"s{k}", "port": 80, "protocol": "Http", "probe": "health"} for k in range(settings_count)
+    ]
+    path_rules = [
+        {"name": f"r{k}", "paths": [f"/s{k}/*"], "backendAddressPool": "fleet", "backendHttpSettings": f"s{k}"}
+        for k in range(1, settings_count)
+    ]
+    document: dict[str, Any] = {
+        "httpListeners": [{"name": "front", "port": 8080, "protocol": "Http"}],
+        "backendAddressPools": [{"name": "fleet", "backendAddresses": members}],
+        "backendHttpSettingsCollection": settings,
+        "probes": [
+            {"name": "health", "protocol": "Http", "host": "fleet.example.test", "interval": interval,
+             "timeout": interval, "unhealthyThreshold": 3}
+        ],  # fmt: skip
+        "admin": {"port": 0},
+    }
+    if path_rules:
+        document["urlPathMaps"] = [
+            {"name": "map", "defaultBackendAddressPool": "fleet", "defaultBackendHttpSettings": "s0",
+             "pathRules": path_rules}
+        ]  # fmt: skip
+        rule = {"name": "all", "ruleType": "PathBasedRouting", "httpListener": "front", "urlPathMap": "map"}
+    else:
+        rule = {"name": "all", "ruleType": "Basic", "httpListener": "front",
+                "backendAddressPool": "fleet", "backendHttpSettings": "s0"}  # fmt: skip
+    document["requestRoutingRules"] = [rule]
+    return document
+
+
+# ------------------------------------------------------------------------ the probegate worker
+
+
+def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[str, Any]:
+    """Runs inside the pinned child process: the real scheduler over `targets` targets."""
+    import resource  # noqa: PLC0415
+
+    import uvloop  # noqa: PLC0415
+
+    from probegate.config.effective import effective_probes  # noqa: PLC0415
+    from probegate.config.load import load_document  # noqa: PLC0415
+    from probegate.config.plan import compile_plan  # noqa: PLC0415
+    from probegate.health.prober import Prober  # noqa: PLC0415
+    from probegate.health.resolver import Resolver  # noqa: PLC0415
+    from probegate.health.scheduler import Scheduler  # noqa: PLC0415
+    from probegate.state.store import HealthStore  # noqa: PLC0415
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    plan = compile_plan(load_document(probegate_config(targets, interval), "bench", ROOT))
+    failures = 0
+
+    async def main() -> dict[str, Any]:
+        nonlocal failures
+        store = HealthStore(plan.tier, effective_probes(plan), monotonic=time.monotonic)
+        original = store.record
+
+        def counting(key: Any, result: Any) -> Any:
+            nonlocal failures
+            failures += not result.passed
+            return original(key, result)
+
+        store.record = counting  # type: ignore[method-assign]
+        scheduler = Scheduler(store, Prober(Resolver(None)))
+        task = asyncio.get_running_loop().create_task(scheduler.run())
+        await asyncio.sleep(warmup)
+        scheduler.lateness.clear()
+        done0, failed0, cpu0, t0 = scheduler.completed, failures, cpu_seconds(os.getpid()), time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(os.getpid()) - cpu0
+        done, failed = scheduler.completed - done0, failures - failed0
+        lateness = [x * 1000 for x in scheduler.lateness]
+        task.cancel()
+        await scheduler.stop()
+        return {
+            "probes_per_s": done / elapsed,
+            "failed": failed,
+            "cpu_percent": 100 * cpu / elapsed,
+            "cpu_us_per_probe": 1e6 * cpu / max(done, 1),
+            "lateness_p50_ms": percentile(lateness, 0.50),
+            "lateness_p99_ms": percentile(lateness, 0.99),
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+
+    return uvloop.run(main())
+
+
+def run_probegate(targets: int, interval: int, warmup: float, seconds: float) -> dict[str, Any]:
+    command = [
+        "taskset", "-c", "0", sys.executable, __file__, "--worker",
+        "--targets", str(targets), "--interval", str(interval),
+        "--warmup", str(warmup), "--seconds", str(seconds),
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# ------------------------------------------------------------------------ the HAProxy reference
+
+
+def run_haproxy(folder: Path, targets: int, interval: int, warmup: float, seconds: float) -> dict[str, Any]:
+    servers = "\n".join(
+        f"  server s{i} 127.0.0.1:{BASE_PORT + i % PORTS} check inter {interval}s fall 3 rise 1"
+        for i in range(targets)
+    )
+    conf = folder / "haproxy.cfg"
+    conf.write_text(f"""
+global
+  nbthread 1
+  maxconn 100000
+  spread-checks 5
+defaults
+  mode http
+  timeout connect {interval}s
+  timeout check {interval}s
+  timeout client 30s
+  timeout server 30s
+  option httpchk GET /
+  http-check send hdr Host fleet.example.test
+backend fleet
+{servers}
+""")
+    process = subprocess.Popen(["taskset", "-c", "0", "haproxy", "-f", str(conf)], stderr=subprocess.PIPE)
+    try:
+        time.sleep(warmup)
+        if process.poll() is not None:
+            raise SystemExit("haproxy stopped: " + (process.stderr.read().decode() if process.stderr else ""))
+        cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
+        time.sleep(seconds)
+        cpu, elapsed = cpu_seconds(process.pid) - cpu0, time.monotonic() - t0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+    offered = targets / interval
+    return {"cpu_percent": 100 * cpu / elapsed, "cpu_us_per_probe": 1e6 * cpu / (offered * elapsed)}
+
+
+# ------------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", type=int, action="append", help="N (repeatable); default 1000 5000 10000")
+    parser.add_argument("--interval", type=int, default=5)
+    parser.add_argument("--warmup", type=float, default=6.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.targets[0], args.interval, args.warmup, args.seconds)))
+        return
+    ensure_tools()
+    sizes = args.targets or [1000, 5000, 10000]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="probegate-bench-") as tmp:
+        folder = Path(tmp)
+        nginx = start_nginx(folder)
+        try:
+            for n in sizes:
+                ours = run_probegate(n, args.interval, args.warmup, args.seconds)
+                theirs = run_haproxy(folder, n, args.interval, args.warmup, args.seconds)
+                rows.append((n, ours, theirs))
+                print_row(n, args.interval, ours, theirs)
+        finally:
+            nginx.send_signal(signal.SIGQUIT)
+            nginx.wait(timeout=10)
+    print(json.dumps([{"targets": n, "probegate": o, "haproxy": h} for n, o, h in rows]))
+
+
+def print_row(n: int, interval: int, ours: dict[str, Any], theirs: dict[str, Any]) -> None:
+    offered = n / interval
+    print(
+        f"targets {n:>6} offered {offered:>7.0f}/s | probegate {ours['probes_per_s']:>7.0f}/s "
+        f"failed {ours['failed']:>5} cpu {ours['cpu_percent']:>5.1f}% "
+        f"{ours['cpu_us_per_probe']:>5.0f} us/probe lateness p50 {ours['lateness_p50_ms']:>6.1f} ms "
+        f"p99 {ours['lateness_p99_ms']:>7.1f} ms rss {ours['rss_mb']:>4.0f} MB | haproxy cpu "
+        f"{theirs['cpu_percent']:>5.1f}% {theirs['cpu_us_per_probe']:>5.0f} us/probe",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    statistics.mean([0.0])  # the module is importable without side effects; main() only as a script
+    main()

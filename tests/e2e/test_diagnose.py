@@ -1,0 +1,176 @@
+"""`probegate diagnose` in a subprocess against real backends: phases, the presented chain, verdict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from tests.certs import YEAR, Issued, make
+from tests.integration.backends import HttpBackend, TlsBackend, closed_port
+
+pytestmark = pytest.mark.e2e
+TODAY = datetime.now(UTC).replace(microsecond=0)
+
+
+def probegate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "probegate", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def pem(issued: Issued) -> bytes:
+    return issued.cert.public_bytes(Encoding.PEM)
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> tuple[Issued, Issued, Issued, Path]:
+    """A private CA valid today: root → intermediate → leaf; the root written to a file."""
+    start, end = TODAY - YEAR, TODAY + YEAR
+    root = make("Diagnose Root CA", ca=True, not_before=start, not_after=end)
+    intermediate = make(
+        "Diagnose Issuing CA", issuer=root, ca=True, not_before=start, not_after=end
+    )
+    leaf = make(
+        "app.example.test",
+        issuer=intermediate,
+        sans=("app.example.test",),
+        not_before=start,
+        not_after=end,
+    )
+    root_file = tmp_path / "root.pem"
+    root_file.write_bytes(pem(root))
+    return root, intermediate, leaf, root_file
+
+
+def key_pem(issued: Issued) -> bytes:
+    return issued.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+
+def test_missing_intermediate_shows_the_chain_and_names_the_issuer(
+    chain: tuple[Issued, Issued, Issued, Path],
+) -> None:
+    _, _, leaf, root_file = chain
+    with TlsBackend([pem(leaf)], key_pem(leaf)) as backend:
+        url = f"https://{backend.address}/health"
+        table = probegate(
+            "diagnose", url, "--host", "app.example.test", "--trusted-root", str(root_file)
+        )
+        data = probegate(
+            "diagnose",
+            url,
+            "--host",
+            "app.example.test",
+            "--trusted-root",
+            str(root_file),
+            "--json",
+        )
+    assert table.returncode == 1, table.stderr
+    assert "certificates as presented" in table.stdout
+    assert "CN=app.example.test" in table.stdout
+    assert "intermediate-certificate-missing" in table.stdout
+    assert "without its issuer CN=Diagnose Issuing CA" in table.stdout
+    assert "leaf first: right order; incomplete: CN=Diagnose Issuing CA" in table.stdout
+    report = json.loads(data.stdout)
+    assert report["verdict"]["reason"] == "intermediate-certificate-missing"
+    assert "CN=Diagnose Issuing CA" in report["verdict"]["message"]
+    (presented,) = report["tls"]["chain"]
+    assert (
+        presented["subject"].endswith("CN=app.example.test")
+        or "CN=app.example.test" in presented["subject"]
+    )
+    assert "Diagnose Issuing CA" in presented["issuer"]
+    assert report["tls"]["checkedAgainst"] == "trusted roots: root0"
+    assert report["tls"]["sniSent"] == "app.example.test"
+    assert set(report["phases"]) >= {"connect", "tls"}
+
+
+def test_complete_chain_is_healthy_and_shows_the_response(
+    chain: tuple[Issued, Issued, Issued, Path],
+) -> None:
+    _, intermediate, leaf, root_file = chain
+    with TlsBackend(
+        [pem(leaf), pem(intermediate)], key_pem(leaf), body=b'{"status":"ok"}'
+    ) as backend:
+        result = probegate(
+            "diagnose", f"https://{backend.address}/health", "--host", "app.example.test",
+            "--trusted-root", str(root_file), "--body", '"status":"ok"', "--json",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"]["reason"] == "success"
+    assert [c["isCA"] for c in report["tls"]["chain"]] == [False, True]
+    assert report["http"]["status"] == 200
+    assert "status" in report["http"]["bodyExcerpt"]
+
+
+def test_refused_connect_in_korean() -> None:
+    result = probegate("diagnose", f"http://127.0.0.1:{closed_port()}/", "--lang", "ko")
+    assert result.returncode == 1
+    assert "tcp-connect-error" in result.stdout
+    assert "TCP 연결에 실패" in result.stdout
+
+
+def test_diagnose_configured_targets(tmp_path: Path) -> None:
+    with HttpBackend(503, b"maintenance") as backend:
+        config = tmp_path / "gateway.yaml"
+        config.write_text(
+            f"""\
+httpListeners: [{{name: front, port: 8080, protocol: Http}}]
+backendAddressPools: [{{name: web, backendAddresses: [{{ipAddress: 127.0.0.1, port: {backend.port}}}]}}]
+backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http}}]
+requestRoutingRules:
+  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
+""",
+            encoding="utf-8",
+        )
+        result = probegate("diagnose", "-c", str(config), "--pool", "web", "--json")
+        missing = probegate("diagnose", "-c", str(config), "--pool", "nope")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["verdict"]["reason"] == "http-status-code-mismatch"
+    assert "returned 503" in report["verdict"]["message"]
+    assert "unavailable" in report["verdict"]["remedy"]
+    assert missing.returncode == 2
+    assert "no probe target matches pool 'nope'" in missing.stderr
+
+
+def test_diagnose_needs_a_target() -> None:
+    assert probegate("diagnose").returncode == 2
+    bad = probegate("diagnose", "ftp://127.0.0.1/")
+    assert bad.returncode == 2
+    assert "http:// or https:// URL" in bad.stderr
+
+
+def test_backend_health_from_a_file_probes_once(tmp_path: Path) -> None:
+    with HttpBackend(200) as backend:
+        config = tmp_path / "gateway.yaml"
+        config.write_text(
+            f"""\
+httpListeners: [{{name: front, port: 8080, protocol: Http}}]
+backendAddressPools:
+  - name: web
+    backendAddresses: [{{ipAddress: 127.0.0.1, port: {backend.port}}}, {{ipAddress: 127.0.0.1, port: {closed_port()}}}]
+backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http}}]
+requestRoutingRules:
+  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
+""",
+            encoding="utf-8",
+        )
+        table = probegate("backend-health", "-c", str(config))
+        data = probegate("backend-health", "-c", str(config), "--json")
+    assert table.returncode == 1
+    assert "Healthy" in table.stdout
+    assert "tcp-connect-error" in table.stdout
+    document = json.loads(data.stdout)
+    servers = document["backendAddressPools"][0]["backendHttpSettingsCollection"][0]["servers"]
+    assert [s["health"] for s in servers] == ["Healthy", "Unhealthy"]
