@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import signal
-import statistics
+import socket
 import subprocess
 import sys
 import tempfile
@@ -62,6 +62,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -89,7 +96,8 @@ http {{
 }}
 """)
     process = subprocess.Popen(
-        ["taskset", "-c", "1", "nginx", "-c", str(conf), "-p", str(folder)], stderr=subprocess.DEVNULL
+        ["taskset", "-c", "1", "nginx", "-c", str(conf), "-p", str(folder)],
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(1.0)
     if process.poll() is not None:
@@ -102,10 +110,16 @@ def probegate_config(targets: int, interval: int) -> dict[str, Any]:
     per_pool = min(targets, PORTS)
     members = [{"ipAddress": "127.0.0.1", "port": BASE_PORT + i} for i in range(per_pool)]
     settings = [
-        {"name": f"s{k}", "port": 80, "protocol": "Http", "probe": "health"} for k in range(settings_count)
+        {"name": f"s{k}", "port": 80, "protocol": "Http", "probe": "health"}
+        for k in range(settings_count)
     ]
     path_rules = [
-        {"name": f"r{k}", "paths": [f"/s{k}/*"], "backendAddressPool": "fleet", "backendHttpSettings": f"s{k}"}
+        {
+            "name": f"r{k}",
+            "paths": [f"/s{k}/*"],
+            "backendAddressPool": "fleet",
+            "backendHttpSettings": f"s{k}",
+        }
         for k in range(1, settings_count)
     ]
     document: dict[str, Any] = {
@@ -113,9 +127,15 @@ def probegate_config(targets: int, interval: int) -> dict[str, Any]:
         "backendAddressPools": [{"name": "fleet", "backendAddresses": members}],
         "backendHttpSettingsCollection": settings,
         "probes": [
-            {"name": "health", "protocol": "Http", "host": "fleet.example.test", "interval": interval,
-             "timeout": interval, "unhealthyThreshold": 3}
-        ],  # fmt: skip
+            {
+                "name": "health",
+                "protocol": "Http",
+                "host": "fleet.example.test",
+                "interval": interval,
+                "timeout": interval,
+                "unhealthyThreshold": 3,
+            }
+        ],
         "admin": {"port": 0},
     }
     if path_rules:
@@ -123,7 +143,12 @@ def probegate_config(targets: int, interval: int) -> dict[str, Any]:
             {"name": "map", "defaultBackendAddressPool": "fleet", "defaultBackendHttpSettings": "s0",
              "pathRules": path_rules}
         ]  # fmt: skip
-        rule = {"name": "all", "ruleType": "PathBasedRouting", "httpListener": "front", "urlPathMap": "map"}
+        rule = {
+            "name": "all",
+            "ruleType": "PathBasedRouting",
+            "httpListener": "front",
+            "urlPathMap": "map",
+        }
     else:
         rule = {"name": "all", "ruleType": "Basic", "httpListener": "front",
                 "backendAddressPool": "fleet", "backendHttpSettings": "s0"}  # fmt: skip
@@ -146,9 +171,10 @@ def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[s
     from probegate.health.prober import Prober  # noqa: PLC0415
     from probegate.health.resolver import Resolver  # noqa: PLC0415
     from probegate.health.scheduler import Scheduler  # noqa: PLC0415
+    from probegate.runtime import GcFreezer  # noqa: PLC0415
     from probegate.state.store import HealthStore  # noqa: PLC0415
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     plan = compile_plan(load_document(probegate_config(targets, interval), "bench", ROOT))
     failures = 0
@@ -165,10 +191,16 @@ def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[s
 
         store.record = counting  # type: ignore[method-assign]
         scheduler = Scheduler(store, Prober(Resolver(None)))
+        GcFreezer(asyncio.get_running_loop()).start()  # as `probegate run` does
         task = asyncio.get_running_loop().create_task(scheduler.run())
         await asyncio.sleep(warmup)
         scheduler.lateness.clear()
-        done0, failed0, cpu0, t0 = scheduler.completed, failures, cpu_seconds(os.getpid()), time.monotonic()
+        done0, failed0, cpu0, t0 = (
+            scheduler.completed,
+            failures,
+            cpu_seconds(os.getpid()),
+            time.monotonic(),
+        )
         await asyncio.sleep(seconds)
         elapsed = time.monotonic() - t0
         cpu = cpu_seconds(os.getpid()) - cpu0
@@ -203,7 +235,9 @@ def run_probegate(targets: int, interval: int, warmup: float, seconds: float) ->
 # ------------------------------------------------------------------------ the HAProxy reference
 
 
-def run_haproxy(folder: Path, targets: int, interval: int, warmup: float, seconds: float) -> dict[str, Any]:
+def run_haproxy(
+    folder: Path, targets: int, interval: int, warmup: float, seconds: float
+) -> dict[str, Any]:
     servers = "\n".join(
         f"  server s{i} 127.0.0.1:{BASE_PORT + i % PORTS} check inter {interval}s fall 3 rise 1"
         for i in range(targets)
@@ -212,7 +246,7 @@ def run_haproxy(folder: Path, targets: int, interval: int, warmup: float, second
     conf.write_text(f"""
 global
   nbthread 1
-  maxconn 100000
+  maxconn 2000
   spread-checks 5
 defaults
   mode http
@@ -222,14 +256,22 @@ defaults
   timeout server 30s
   option httpchk GET /
   http-check send hdr Host fleet.example.test
+frontend unused
+  bind 127.0.0.1:{free_port()}
+  default_backend fleet
 backend fleet
 {servers}
 """)
-    process = subprocess.Popen(["taskset", "-c", "0", "haproxy", "-f", str(conf)], stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", "haproxy", "-f", str(conf)],
+        stderr=subprocess.PIPE,
+    )
     try:
         time.sleep(warmup)
         if process.poll() is not None:
-            raise SystemExit("haproxy stopped: " + (process.stderr.read().decode() if process.stderr else ""))
+            raise SystemExit(
+                "haproxy stopped: " + (process.stderr.read().decode() if process.stderr else "")
+            )
         cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
         time.sleep(seconds)
         cpu, elapsed = cpu_seconds(process.pid) - cpu0, time.monotonic() - t0
@@ -244,8 +286,12 @@ backend fleet
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", type=int, action="append", help="N (repeatable); default 1000 5000 10000")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--targets", type=int, action="append", help="N (repeatable); default 1000 5000 10000"
+    )
     parser.add_argument("--interval", type=int, default=5)
     parser.add_argument("--warmup", type=float, default=6.0)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -285,5 +331,4 @@ def print_row(n: int, interval: int, ours: dict[str, Any], theirs: dict[str, Any
 
 
 if __name__ == "__main__":
-    statistics.mean([0.0])  # the module is importable without side effects; main() only as a script
     main()

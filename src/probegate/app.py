@@ -32,6 +32,7 @@ from probegate.health.resolver import Resolver
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import Scheduler
 from probegate.health.transitions import Event, Record
+from probegate.runtime import GcFreezer
 from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore
 
@@ -112,6 +113,7 @@ class Gateway:
                 build_app(self, admin.token), log_level="warning", access_log=False, lifespan="off"
             )
         )
+        freezer = GcFreezer(asyncio.get_running_loop()).start()
         scheduler = asyncio.get_running_loop().create_task(self.scheduler.run())
         api = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         while not server.started and not api.done():
@@ -122,6 +124,7 @@ class Gateway:
             on_ready(url)
         await self.stopping.wait()
         server.should_exit = True
+        freezer.stop()
         scheduler.cancel()
         await self.scheduler.stop()
         with contextlib.suppress(asyncio.CancelledError):

@@ -39,6 +39,7 @@ from probegate.config.plan import (
 from probegate.health.observation import Failure, Observation, Phase
 from probegate.health.resolver import Resolved, Resolver
 from probegate.health.runner import READ_CAP, USER_AGENT, run_probe
+from probegate.health.slots import Slots
 from tests.integration.backends import (
     GARBAGE,
     HTTP2_SETTINGS,
@@ -285,14 +286,16 @@ def test_full_accept_queue_times_out() -> None:
 
 def test_connect_slot_is_held_only_during_the_connect() -> None:
     async def scenario(backend: HttpBackend) -> tuple[bool, Observation]:
-        slots = asyncio.Semaphore(1)
+        slots = Slots(1)
         task = asyncio.ensure_future(
             run_probe(make_probe(backend.host, backend.port), Resolver(), connect_slots=slots)
         )
         while not backend.requests:  # the probe is now waiting for its response
             await asyncio.sleep(0.005)
-        locked_while_waiting = slots.locked()
-        return locked_while_waiting, await task
+        free_while_waiting = slots.try_take()
+        if free_while_waiting:
+            slots.release()
+        return not free_while_waiting, await task
 
     with HttpBackend(delay=0.3) as backend:
         locked, seen = run(scenario(backend))
@@ -302,8 +305,8 @@ def test_connect_slot_is_held_only_during_the_connect() -> None:
 
 def test_waiting_for_a_connect_slot_is_not_charged_to_the_backend() -> None:
     async def scenario(backend: HttpBackend) -> Observation:
-        slots = asyncio.Semaphore(1)
-        await slots.acquire()  # another probe holds the only slot past this probe's timeout
+        slots = Slots(1)
+        await slots.take()  # another probe holds the only slot past this probe's timeout
         asyncio.get_running_loop().call_later(1.1, slots.release)
         return await run_probe(
             make_probe(backend.host, backend.port, timeout=1), Resolver(), connect_slots=slots

@@ -8,7 +8,6 @@ Rules of this module:
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from probegate.health.evaluate import evaluate, now_utc
 from probegate.health.observation import Observation
 from probegate.health.resolver import Resolver
 from probegate.health.result import ProbeResult
+from probegate.health.slots import Slots
 from probegate.health.tlscheck import CertVerdict, SystemStore, TrustPolicy, check_chain
 
 DEFAULT_CONNECT_LIMIT = 256
@@ -45,7 +45,7 @@ class Prober:
     ) -> None:
         self.resolver = resolver
         self.warn_days = warn_days
-        self._connect_slots = asyncio.Semaphore(connect_limit)
+        self._connect_slots = Slots(connect_limit)
         self._system_store = system_store
         self._wall_clock = wall_clock
         self._monotonic = monotonic

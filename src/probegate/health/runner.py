@@ -43,6 +43,7 @@ from probegate.health.observation import (
     TlsFacts,
 )
 from probegate.health.resolver import Resolver
+from probegate.health.slots import Slots
 
 READ_CAP = 64 * 1024  # bytes of response head, and of body, a probe reads at most
 EXCERPT_BYTES = 48  # bytes of a malformed response quoted in the detail
@@ -65,7 +66,7 @@ async def run_probe(
     probe: EffectiveProbe,
     resolver: Resolver,
     *,
-    connect_slots: asyncio.Semaphore | None = None,
+    connect_slots: Slots | None = None,
     wall_clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Observation:
@@ -148,9 +149,7 @@ def _failure_for_unexpected(phase: Phase) -> Failure:
 # -------------------------------------------------------------------- the phases
 
 
-async def _phases(
-    run: _Run, exchange: _Exchange, resolver: Resolver, slots: asyncio.Semaphore | None
-) -> None:
+async def _phases(run: _Run, exchange: _Exchange, resolver: Resolver, slots: Slots | None) -> None:
     probe = run.probe
     loop = asyncio.get_running_loop()
     deadline = loop.time() + probe.timeout.value
@@ -187,7 +186,7 @@ async def _connect(
     run: _Run,
     exchange: _Exchange,
     addresses: tuple[str, ...],
-    slots: asyncio.Semaphore | None,
+    slots: Slots | None,
     budget: asyncio.Timeout,
 ) -> bool:
     """TCP connect to each address in turn until one answers or the deadline passes, holding
@@ -224,17 +223,19 @@ async def _connect_any(run: _Run, exchange: _Exchange, addresses: tuple[str, ...
     return False
 
 
-async def _take_slot(slots: asyncio.Semaphore, budget: asyncio.Timeout) -> None:
+async def _take_slot(slots: Slots, budget: asyncio.Timeout) -> None:
     """Wait for a connect slot with the deadline paused: the queue is ours, not the backend's."""
-    loop = asyncio.get_running_loop()
     when = budget.when()
-    if not slots.locked() or when is None or budget.expired():
-        await slots.acquire()  # free now, or the deadline already fired: nothing to pause
+    if slots.try_take():
         return
+    if when is None or budget.expired():
+        await slots.take()  # the deadline already fired (or none is set): nothing to pause
+        return
+    loop = asyncio.get_running_loop()
     paused_at = loop.time()
     budget.reschedule(None)
     try:
-        await slots.acquire()
+        await slots.take()
     finally:
         budget.reschedule(when + loop.time() - paused_at)
 

@@ -11,7 +11,6 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import random
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from probegate.config.plan import TargetKey
 from probegate.health import transitions
 from probegate.health.prober import Prober
+from probegate.health.slots import Slots
 from probegate.state.store import HealthStore
 
 FIRST_PROBE_WINDOW = 2.0
@@ -44,12 +44,12 @@ class Scheduler:
         self.prober = prober
         self._monotonic = monotonic
         self._rng = rng or random.Random()
-        self._slots = asyncio.Semaphore(in_flight)
+        self._slots = Slots(in_flight)
         self._heap: list[tuple[float, int, TargetKey]] = []
         self._seq = 0
         self._running: set[TargetKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)
         self.completed = 0
         self.schedule_all()
@@ -62,7 +62,7 @@ class Scheduler:
         for i, key in enumerate(keys):
             spread = FIRST_PROBE_WINDOW * (i + self._rng.random()) / max(len(keys), 1)
             self._push(now + spread, key)
-        self._wake.set()
+        self._wake()
 
     def pending(self) -> list[tuple[float, TargetKey]]:
         """The timer heap in due order (for tests and the scale benchmark)."""
@@ -73,6 +73,12 @@ class Scheduler:
         self.schedule_all()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def publish_soon() -> None:
+            loop.call_soon(self.store.flush)
+
+        self.store.publish_soon = publish_soon
         next_sweep = self._monotonic() + SWEEP_SECONDS
         while True:
             now = self._monotonic()
@@ -80,10 +86,24 @@ class Scheduler:
             if now >= next_sweep:
                 self.store.sweep()
                 next_sweep = now + SWEEP_SECONDS
-            wait = min(next_sweep, self._heap[0][0] if self._heap else next_sweep) - now
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.0))
+            until = min(next_sweep, self._heap[0][0] if self._heap else next_sweep)
+            await self._sleep(loop, max(until - now, 0.0))
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Sleep until the next due time, or until `_wake` says an earlier one was scheduled.
+        One future and one timer handle: no task per wait (this loop turns thousands of times)."""
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            _resolve(self._waiter)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -106,8 +126,11 @@ class Scheduler:
             probe = self.store.probe_of(key)
             if probe is None:
                 return
-            async with self._slots:
+            await self._slots.take()
+            try:
                 outcome = await self.prober.probe(probe)
+            finally:
+                self._slots.release()
             self.store.record(key, outcome.result)
             self.completed += 1
         finally:
@@ -122,9 +145,17 @@ class Scheduler:
             record, self.store.tier, probe.interval.value, probe.unhealthy_threshold.value
         )
         jittered = delay * (1 + self._rng.uniform(-JITTER, JITTER))
-        self._push(max(started + jittered, self._monotonic()), key)
-        self._wake.set()
+        due = max(started + jittered, self._monotonic())
+        earliest = self._heap[0][0] if self._heap else float("inf")
+        self._push(due, key)
+        if due < earliest:
+            self._wake()  # the loop sleeps until a later time: wake it for this one
 
     def _push(self, due: float, key: TargetKey) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (due, self._seq, key))
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
