@@ -174,3 +174,33 @@ requestRoutingRules:
     document = json.loads(data.stdout)
     servers = document["backendAddressPools"][0]["backendHttpSettingsCollection"][0]["servers"]
     assert [s["health"] for s in servers] == ["Healthy", "Unhealthy"]
+
+
+def test_probe_on_demand_from_a_file_with_overrides(tmp_path: Path) -> None:
+    with HttpBackend(200, b"ready") as backend:
+        config = tmp_path / "gateway.yaml"
+        config.write_text(
+            f"""\
+httpListeners: [{{name: front, port: 8080, protocol: Http}}]
+backendAddressPools: [{{name: web, backendAddresses: [{{ipAddress: 127.0.0.1, port: {backend.port}}}]}}]
+backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http}}]
+requestRoutingRules:
+  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
+""",
+            encoding="utf-8",
+        )
+        ok = probegate("probe", "-c", str(config), "--pool", "web", "--settings", "web-http",
+                       "--path", "/ready", "--host", "web.example.test", "--json")  # fmt: skip
+        strict = probegate("probe", "-c", str(config), "--pool", "web", "--settings", "web-http",
+                           "--status", "204", "--lang", "ko")  # fmt: skip
+        unknown = probegate("probe", "-c", str(config), "--pool", "nope", "--settings", "web-http")
+    assert ok.returncode == 0, ok.stderr
+    (server,) = json.loads(ok.stdout)["backendHealthHttpSettings"]["servers"]
+    assert server["health"] == "Healthy"
+    assert server["probe"]["url"].endswith("/ready")
+    assert backend.requests[0].header("host") == "web.example.test"
+    assert backend.requests[0].path == "/ready"
+    assert strict.returncode == 1
+    assert "http-status-code-mismatch" in strict.stdout
+    assert unknown.returncode == 2
+    assert "no backend address pool is named 'nope'" in unknown.stderr
