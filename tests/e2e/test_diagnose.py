@@ -113,6 +113,23 @@ def test_complete_chain_is_healthy_and_shows_the_response(
     assert "status" in report["http"]["bodyExcerpt"]
 
 
+def one_pool(folder: Path, *ports: int) -> Path:
+    """A gateway file with pool 'web' (127.0.0.1 on each port) and settings 'web-http'."""
+    members = ", ".join(f"{{ipAddress: 127.0.0.1, port: {port}}}" for port in ports)
+    config = folder / "gateway.yaml"
+    config.write_text(
+        f"""\
+httpListeners: [{{name: front, port: 8080, protocol: Http}}]
+backendAddressPools: [{{name: web, backendAddresses: [{members}]}}]
+backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http}}]
+requestRoutingRules:
+  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
 def test_refused_connect_in_korean() -> None:
     result = probegate("diagnose", f"http://127.0.0.1:{closed_port()}/", "--lang", "ko")
     assert result.returncode == 1
@@ -122,17 +139,7 @@ def test_refused_connect_in_korean() -> None:
 
 def test_diagnose_configured_targets(tmp_path: Path) -> None:
     with HttpBackend(503, b"maintenance") as backend:
-        config = tmp_path / "gateway.yaml"
-        config.write_text(
-            f"""\
-httpListeners: [{{name: front, port: 8080, protocol: Http}}]
-backendAddressPools: [{{name: web, backendAddresses: [{{ipAddress: 127.0.0.1, port: {backend.port}}}]}}]
-backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http}}]
-requestRoutingRules:
-  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
-""",
-            encoding="utf-8",
-        )
+        config = one_pool(tmp_path, backend.port)
         result = probegate("diagnose", "-c", str(config), "--pool", "web", "--json")
         missing = probegate("diagnose", "-c", str(config), "--pool", "nope")
     assert result.returncode == 1
@@ -153,19 +160,7 @@ def test_diagnose_needs_a_target() -> None:
 
 def test_backend_health_from_a_file_probes_once(tmp_path: Path) -> None:
     with HttpBackend(200) as backend:
-        config = tmp_path / "gateway.yaml"
-        config.write_text(
-            f"""\
-httpListeners: [{{name: front, port: 8080, protocol: Http}}]
-backendAddressPools:
-  - name: web
-    backendAddresses: [{{ipAddress: 127.0.0.1, port: {backend.port}}}, {{ipAddress: 127.0.0.1, port: {closed_port()}}}]
-backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http}}]
-requestRoutingRules:
-  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
-""",
-            encoding="utf-8",
-        )
+        config = one_pool(tmp_path, backend.port, closed_port())
         table = probegate("backend-health", "-c", str(config))
         data = probegate("backend-health", "-c", str(config), "--json")
     assert table.returncode == 1
@@ -178,17 +173,7 @@ requestRoutingRules:
 
 def test_probe_on_demand_from_a_file_with_overrides(tmp_path: Path) -> None:
     with HttpBackend(200, b"ready") as backend:
-        config = tmp_path / "gateway.yaml"
-        config.write_text(
-            f"""\
-httpListeners: [{{name: front, port: 8080, protocol: Http}}]
-backendAddressPools: [{{name: web, backendAddresses: [{{ipAddress: 127.0.0.1, port: {backend.port}}}]}}]
-backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http}}]
-requestRoutingRules:
-  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
-""",
-            encoding="utf-8",
-        )
+        config = one_pool(tmp_path, backend.port)
         ok = probegate("probe", "-c", str(config), "--pool", "web", "--settings", "web-http",
                        "--path", "/ready", "--host", "web.example.test", "--json")  # fmt: skip
         strict = probegate("probe", "-c", str(config), "--pool", "web", "--settings", "web-http",

@@ -85,6 +85,24 @@ SECOND_RULE = {
     "backendHttpSettings": "s1",
 }
 
+PATH_RULE_EDIT: Edit = (
+    "requestRoutingRules[0]",
+    {
+        "name": "r1",
+        "ruleType": "PathBasedRouting",
+        "priority": 10,
+        "httpListener": "front",
+        "urlPathMap": "paths",
+    },
+)
+
+
+def path_map(rules: list[dict[str, Any]]) -> Edit:
+    """An edit that adds the path map 'paths' (default: pool1 with s1) holding `rules`."""
+    default = {"defaultBackendAddressPool": "pool1", "defaultBackendHttpSettings": "s1"}
+    return ("urlPathMaps", [{"name": "paths", **default, "pathRules": rules}])
+
+
 CASES = [
     # ---------------------------------------------------------------- ranges and types
     pytest.param(
@@ -523,33 +541,16 @@ CASES = [
     ),
     pytest.param(
         [
-            (
-                "requestRoutingRules[0]",
-                {
-                    "name": "r1",
-                    "ruleType": "PathBasedRouting",
-                    "priority": 10,
-                    "httpListener": "front",
-                    "urlPathMap": "paths",
-                },
-            ),
-            (
-                "urlPathMaps",
+            PATH_RULE_EDIT,
+            path_map(
                 [
                     {
-                        "name": "paths",
-                        "defaultBackendAddressPool": "pool1",
-                        "defaultBackendHttpSettings": "s1",
-                        "pathRules": [
-                            {
-                                "name": "a",
-                                "paths": ["/a*/b"],
-                                "backendAddressPool": "pool1",
-                                "backendHttpSettings": "s1",
-                            }
-                        ],
+                        "name": "a",
+                        "paths": ["/a*/b"],
+                        "backendAddressPool": "pool1",
+                        "backendHttpSettings": "s1",
                     }
-                ],
+                ]
             ),
         ],
         [
@@ -562,27 +563,8 @@ CASES = [
     ),
     pytest.param(
         [
-            (
-                "requestRoutingRules[0]",
-                {
-                    "name": "r1",
-                    "ruleType": "PathBasedRouting",
-                    "priority": 10,
-                    "httpListener": "front",
-                    "urlPathMap": "paths",
-                },
-            ),
-            (
-                "urlPathMaps",
-                [
-                    {
-                        "name": "paths",
-                        "defaultBackendAddressPool": "pool1",
-                        "defaultBackendHttpSettings": "s1",
-                        "pathRules": [],
-                    }
-                ],
-            ),
+            PATH_RULE_EDIT,
+            path_map([]),
         ],
         [("urlPathMaps[0].pathRules", "must not be empty")],
         id="path-map-without-rules",
