@@ -58,6 +58,7 @@ class Gateway:
         self._prober = Prober(Resolver(self._plan.dns_servers))
         self.scheduler = Scheduler(self.store, self._prober)
         self.stopping = asyncio.Event()
+        self._scheduler_task: asyncio.Task[None] | None = None
 
     @property
     def plan(self) -> GatewayPlan:
@@ -66,6 +67,10 @@ class Gateway:
     @property
     def prober(self) -> Prober:
         return self._prober
+
+    def probing(self) -> bool:
+        """False once the scheduler has stopped (it should never, while the gateway runs)."""
+        return self._scheduler_task is not None and not self._scheduler_task.done()
 
     def snapshot(self) -> Snapshot:
         return self.store.view()
@@ -81,6 +86,10 @@ class Gateway:
         except ConfigError as exc:
             log.error("reload refused, the running configuration stays: %s", exc)
             return [str(issue) for issue in exc.issues]
+        if plan.admin != self._plan.admin:
+            problem = "admin: the admin listener and its token change only with a restart"
+            log.error("reload refused, the running configuration stays: %s", problem)
+            return [problem]
         if plan.dns_servers != self._plan.dns_servers:
             self._prober.resolver = Resolver(plan.dns_servers)
         self._plan = plan
@@ -115,6 +124,7 @@ class Gateway:
         )
         freezer = GcFreezer(asyncio.get_running_loop()).start()
         scheduler = asyncio.get_running_loop().create_task(self.scheduler.run())
+        self._scheduler_task = scheduler
         api = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         while not server.started and not api.done():
             await asyncio.sleep(0.01)

@@ -23,10 +23,11 @@ from rich.live import Live
 from probegate import app, diagnose, report
 from probegate.admin import views
 from probegate.admin.api import ondemand_document
+from probegate.admin.ondemand_request import parse_ondemand
 from probegate.config.load import load_file
-from probegate.config.plan import GatewayPlan, Protocol, compile_plan
+from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.errors import UsageError
-from probegate.health.ondemand import OnDemandError, Overrides, probe_now
+from probegate.health.ondemand import OnDemandError, probe_now
 from probegate.health.prober import Prober
 from probegate.health.reasons import Lang
 from probegate.health.resolver import Resolver
@@ -134,22 +135,13 @@ def _watch(args: argparse.Namespace, parameters: dict[str, object] | None, lang:
 # ------------------------------------------------------------------------ probe (on demand)
 
 
-def overrides_of(args: argparse.Namespace) -> Overrides:
-    return Overrides(
-        protocol=Protocol(args.protocol) if args.protocol else None,
-        host=args.host,
-        path=args.path,
-        timeout=args.timeout,
-        pick_host_name_from_backend_http_settings=True if args.pick_host_name else None,
-        status_codes=tuple(args.status) if args.status else None,
-        body=args.body,
-    )
-
-
 def cmd_probe(args: argparse.Namespace, parameters: dict[str, object] | None) -> int:
     lang = Lang(args.lang)
-    overrides = overrides_of(args)
     if args.config is not None:
+        try:  # the same checks as the admin API applies to its request body
+            _, _, overrides = parse_ondemand(_ondemand_body(args))
+        except OnDemandError as exc:
+            raise UsageError(str(exc)) from exc
         plan = _plan(args, parameters)
         try:
             results = asyncio.run(
@@ -229,7 +221,8 @@ def cmd_diagnose(args: argparse.Namespace, parameters: dict[str, object] | None)
     found = [asyncio.run(diagnose.diagnose(p, resolver)) for p in probes]
     if args.json:
         data = [diagnose.as_data(d, lang) for d in found]
-        print(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+        # One URL gives one object; configured targets (-c) always give a list.
+        print(json.dumps(data if args.config else data[0], indent=2, ensure_ascii=False))
     else:
         out = console()
         for d in found:

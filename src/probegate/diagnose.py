@@ -27,7 +27,7 @@ from probegate.errors import UsageError
 from probegate.health import reasons
 from probegate.health.codes import Reason
 from probegate.health.evaluate import excerpt
-from probegate.health.observation import Observation
+from probegate.health.observation import Observation, Phase
 from probegate.health.prober import Prober
 from probegate.health.reasons import Lang
 from probegate.health.resolver import Resolver
@@ -52,9 +52,15 @@ class UrlTarget:
 
 def plan_for_url(target: UrlTarget) -> GatewayPlan:
     """One pool, one settings item, one custom probe: the URL as a configuration."""
-    parts = urlsplit(target.url)
+    try:
+        parts = urlsplit(target.url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"'{target.url}' is not a usable URL: {exc}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"diagnose takes an http:// or https:// URL, got '{target.url}'")
+    if port == 0:
+        raise UsageError(f"'{target.url}': the port must be between 1 and 65535")
     protocol = "Https" if parts.scheme == "https" else "Http"
     address = parts.hostname
     member = {"ipAddress": address} if is_ip(address) else {"fqdn": address}
@@ -63,7 +69,7 @@ def plan_for_url(target: UrlTarget) -> GatewayPlan:
         {"name": f"root{i}", "certFile": str(p.resolve())}
         for i, p in enumerate(target.trusted_roots)
     ]
-    settings: dict[str, Any] = {"name": NAME, "port": parts.port or (443 if protocol == "Https" else 80),
+    settings: dict[str, Any] = {"name": NAME, "port": port or (443 if protocol == "Https" else 80),
                                 "protocol": protocol, "probe": NAME}  # fmt: skip
     if roots:
         settings["authenticationCertificates" if v1 else "trustedRootCertificates"] = [
@@ -266,7 +272,7 @@ def _phase_rows(d: Diagnosis, data: dict[str, Any]) -> list[tuple[str, str, str]
             ("resolve", _ms(ms, "resolve"), seen + (f" (TTL {r['ttl']} s)" if r["ttl"] else ""))
         )
     failure = d.observation.failure
-    if d.observation.connected_to or failure is not None:
+    if d.observation.connected_to or Phase.CONNECT in d.observation.timings_ms:
         rows.append(
             ("connect", _ms(ms, "connect"), d.observation.connected_to or d.observation.detail)
         )

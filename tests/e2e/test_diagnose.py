@@ -143,7 +143,7 @@ def test_diagnose_configured_targets(tmp_path: Path) -> None:
         result = probegate("diagnose", "-c", str(config), "--pool", "web", "--json")
         missing = probegate("diagnose", "-c", str(config), "--pool", "nope")
     assert result.returncode == 1
-    report = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)  # -c always gives a list
     assert report["verdict"]["reason"] == "http-status-code-mismatch"
     assert "returned 503" in report["verdict"]["message"]
     assert "unavailable" in report["verdict"]["remedy"]
@@ -151,11 +151,24 @@ def test_diagnose_configured_targets(tmp_path: Path) -> None:
     assert "no probe target matches pool 'nope'" in missing.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        pytest.param("ftp://127.0.0.1/", "http:// or https:// URL", id="scheme"),
+        pytest.param("http://127.0.0.11:99999/", "is not a usable URL", id="port-range"),
+        pytest.param("http://[::1/", "is not a usable URL", id="bracket"),
+        pytest.param("http://127.0.0.11:0/", "between 1 and 65535", id="port-zero"),
+    ],
+)
+def test_diagnose_refuses_bad_urls(url: str, words: str) -> None:
+    bad = probegate("diagnose", url)
+    assert bad.returncode == 2
+    assert words in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_diagnose_needs_a_target() -> None:
     assert probegate("diagnose").returncode == 2
-    bad = probegate("diagnose", "ftp://127.0.0.1/")
-    assert bad.returncode == 2
-    assert "http:// or https:// URL" in bad.stderr
 
 
 def test_backend_health_from_a_file_probes_once(tmp_path: Path) -> None:
@@ -189,3 +202,26 @@ def test_probe_on_demand_from_a_file_with_overrides(tmp_path: Path) -> None:
     assert "http-status-code-mismatch" in strict.stdout
     assert unknown.returncode == 2
     assert "no backend address pool is named 'nope'" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        pytest.param(["--path", "noslash"], "'path' must start with '/'", id="path"),
+        pytest.param(["--host", "a b"], "is not a valid host name", id="host"),
+        pytest.param(["--timeout", "-5"], "between 1 and 86400", id="timeout"),
+        pytest.param(
+            ["--pick-host-name"], "needs settings 'web-http' to have 'hostName'", id="pick-host"
+        ),
+    ],
+)
+def test_probe_overrides_are_checked_as_the_api_checks_them(
+    tmp_path: Path, options: list[str], words: str
+) -> None:
+    config = one_pool(tmp_path, closed_port())
+    result = probegate(
+        "probe", "-c", str(config), "--pool", "web", "--settings", "web-http", *options
+    )
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr

@@ -236,6 +236,49 @@ def test_token_protects_everything_but_healthz(tmp_path: Path, backend: int) -> 
         assert status == 401
         assert answer["error"]["code"] == "Unauthorized"
         assert gateway.get("/backendhealth", token="s3cret")[0] == 200
+        request = urllib.request.Request(gateway.url + "/backendhealth")
+        request.add_header("Authorization", "bearer s3cret")  # the scheme is case-insensitive
+        assert gateway.call(request, None)[0] == 200
+        with pytest.raises(urllib.error.HTTPError) as unauthorized:
+            urllib.request.urlopen(gateway.url + "/backendhealth", timeout=10)
+        assert unauthorized.value.headers["WWW-Authenticate"].startswith("Bearer")
+        unauthorized.value.close()
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("s3cret", "other"), encoding="utf-8"
+        )
+        status, answer = gateway.post("/reload", {}, token="s3cret")
+        assert status == 422
+        assert "change only with a restart" in answer["error"]["message"]
+    finally:
+        gateway.stop()
+
+
+def test_api_errors_are_json_with_their_headers(gateway_file: Path) -> None:
+    gateway = Gateway(gateway_file)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as wrong_method:
+            urllib.request.urlopen(gateway.url + "/reload", timeout=10)  # GET on a POST route
+        assert wrong_method.value.code == 405
+        assert "POST" in wrong_method.value.headers["Allow"]
+        assert json.load(wrong_method.value)["error"]["code"] == "MethodNotAllowed"
+        deep = gateway.call(
+            urllib.request.Request(
+                gateway.url + "/backendhealth/ondemand",
+                data=b"[" * 100_000 + b"]" * 100_000,
+                method="POST",
+            ),
+            None,
+        )
+        assert deep[0] == 400
+        status, answer = gateway.post(
+            "/backendhealth/ondemand",
+            {
+                "backendAddressPool": "web",
+                "backendHttpSettings": "web-http",
+                "match": {"status": ["200"]},
+            },
+        )
+        assert (status, answer["error"]["message"]) == (400, "unknown key 'match.status'")
     finally:
         gateway.stop()
 

@@ -436,3 +436,16 @@ def test_row22_leaf_expiring_in_five_days(tls: Any, private_ca: Any) -> None:
     assert "app.example.test" in text
     korean = reasons.warning_text(warning.code, warning.facts, Lang.KO)
     assert "5일 남음" in korean
+
+
+def test_a_chain_that_cannot_be_judged_is_a_verification_failure_not_a_crash(
+    tls: Any, private_ca: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(*_: object, **__: object) -> None:
+        raise ValueError("Duplicate 2.5.29.17 extension found")
+
+    monkeypatch.setattr("probegate.health.prober.check_chain", unreadable)
+    backend = tls([private_ca.leaf, private_ca.intermediate], private_ca.leaf)
+    verdict = decide(tls_doc(backend, roots=[private_ca.root]), probes=1)
+    assert verdict.reason is Reason.CERTIFICATE_VERIFICATION_FAILED
+    assert "Duplicate 2.5.29.17 extension found" in verdict.message

@@ -12,7 +12,7 @@ import pytest
 
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_document
-from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.config.plan import GatewayPlan, Tier, compile_plan
 from probegate.health.codes import Reason, State
 from probegate.health.observation import Observation, Phase
 from probegate.health.prober import Outcome
@@ -65,6 +65,7 @@ def plan_of(
                 "protocol": "Http",
                 "host": "web.example.test",
                 "interval": interval,
+                "timeout": 2,
                 "unhealthyThreshold": 3,
                 "minServers": min_servers,
             }
@@ -200,6 +201,51 @@ def test_staleness_unroutes_after_three_intervals() -> None:
     store.sweep()
     assert store.routes[GroupKey("web", "http")].routable == ()
     assert store.view().targets[0].record.reason is Reason.PROBE_STALE
+    store.record(key, ProbeResult(Reason.SUCCESS, {}, 0.0, 1.0, {}))  # results resume
+    assert store.routes[GroupKey("web", "http")].routable  # routed again at once
+    store.sweep()
+    assert store.routes[GroupKey("web", "http")].routable
+
+
+def test_a_target_added_by_reload_is_not_yet_probed_not_stale() -> None:
+    clock = Clock()
+    store = HealthStore(Tier.V2, effective_probes(plan_of(1, interval=5)), monotonic=clock)
+    clock.now += 100
+    bigger = plan_of(2, interval=5)
+    store.reload(bigger.tier, effective_probes(bigger))
+    reasons = [v.record.reason for v in store.view().targets]
+    assert reasons == [Reason.PROBE_STALE, Reason.NOT_YET_PROBED]
+
+
+def test_reload_during_a_probe_keeps_one_chain_per_target() -> None:
+    clock = Clock()
+    store, scheduler = build(plan_of(2), FakeProber(), clock)
+    busy = store.probes[0].target.key
+    scheduler._running.add(busy)  # its probe is in flight
+    scheduler.reload()
+    assert [key for _, key in scheduler.pending()] == [store.probes[1].target.key]
+
+
+class BrokenProber(FakeProber):
+    async def probe(self, probe: EffectiveProbe) -> Outcome:
+        raise RuntimeError(f"a bug of ours while probing {probe.target.key}")
+
+
+def test_a_fault_inside_the_gateway_is_logged_and_the_target_stays_scheduled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    store, scheduler = build(plan_of(1), BrokenProber(), clock)
+    (key,) = [p.target.key for p in store.probes]
+
+    async def go() -> None:
+        scheduler._heap.clear()
+        await scheduler._probe(key, clock.now)
+
+    asyncio.run(go())
+    assert scheduler.faults == 1
+    assert [k for _, k in scheduler.pending()] == [key]
+    assert "failed inside the gateway" in caplog.text
 
 
 def test_reload_keeps_unchanged_targets_and_resets_changed_ones() -> None:

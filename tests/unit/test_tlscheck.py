@@ -429,17 +429,18 @@ def test_expiry_warnings(
     assert verdict.expiring == expiring
 
 
-def test_days_left_round_down() -> None:
+def test_days_left_round_up() -> None:
+    """4 days and 23 hours left reads "5 days": a warning should not understate the time left."""
     verdict = check_chain((SOON.der, A.intermediate.der), ROOTS_A, NOW + timedelta(hours=1))
-    assert [w.days_left for w in verdict.expiring] == [4]
+    assert [w.days_left for w in verdict.expiring] == [5]
 
 
 # ------------------------------------------------------------------------------------ names
 
 WILDCARD = leaf("*.example.test")
-IPS = leaf("10.1.2.3", "2001:db8::1")
+IPS = leaf("127.1.2.3", "2001:db8::1")
 CN_ONLY = leaf(cn="cn.example.test")
-CN_IP = leaf(cn="10.9.8.7")
+CN_IP = leaf(cn="127.9.8.7")
 SAN_AND_CN = leaf("san.example.test", cn="cn.example.test")
 NO_NAMES = leaf(cn=None)
 IDN = leaf("xn--bcher-kva.example.test")
@@ -460,15 +461,15 @@ IDN = leaf("xn--bcher-kva.example.test")
         pytest.param(
             leaf("app.*.test"), "app.example.test", "DNS:app.*.test", id="wildcard-not-leftmost"
         ),
-        pytest.param(IPS, "10.1.2.3", None, id="ip-san"),
+        pytest.param(IPS, "127.1.2.3", None, id="ip-san"),
         pytest.param(IPS, "2001:DB8:0::1", None, id="ipv6-san-any-spelling"),
-        pytest.param(IPS, "10.1.2.4", "IP:10.1.2.3, IP:2001:db8::1", id="other-ip"),
-        pytest.param(A.leaf, "10.1.2.3", "DNS:app.example.test", id="ip-against-dns-only-san"),
+        pytest.param(IPS, "127.1.2.4", "IP:127.1.2.3, IP:2001:db8::1", id="other-ip"),
+        pytest.param(A.leaf, "127.1.2.3", "DNS:app.example.test", id="ip-against-dns-only-san"),
         pytest.param(CN_ONLY, "cn.example.test", None, id="cn-when-no-san"),
         pytest.param(
             CN_ONLY, "other.example.test", "CN=cn.example.test (no SAN)", id="cn-mismatch"
         ),
-        pytest.param(CN_IP, "10.9.8.7", None, id="cn-ip-when-no-san"),
+        pytest.param(CN_IP, "127.9.8.7", None, id="cn-ip-when-no-san"),
         pytest.param(
             SAN_AND_CN, "cn.example.test", "DNS:san.example.test", id="cn-ignored-beside-san"
         ),
@@ -615,7 +616,7 @@ def test_describe_chain() -> None:
     assert (intermediate_info.is_ca, intermediate_info.self_signed) == (True, False)
     assert leaf_info.sha256 == ":".join(f"{b:02X}" for b in hashlib.sha256(A.leaf.der).digest())
     assert describe_chain((A.root.der,))[0].self_signed
-    assert describe_chain((IPS.der,))[0].sans == ("10.1.2.3", "2001:db8::1")
+    assert describe_chain((IPS.der,))[0].sans == ("127.1.2.3", "2001:db8::1")
 
 
 def test_the_platform_store_does_not_know_a_test_ca() -> None:

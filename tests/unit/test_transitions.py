@@ -19,6 +19,7 @@ from probegate.health.transitions import (
     next_delay,
     routing,
     stale,
+    stale_after,
 )
 
 TARGET = "web~http~127.0.0.11:8080"
@@ -117,14 +118,27 @@ def test_events_carry_from_and_to() -> None:
 )
 def test_stale_after_three_intervals(age: float, expected: Reason) -> None:
     record = apply(NEW_RECORD, result(OK), 3, now=100.0, target=TARGET).record
-    shown = stale(record, interval=10, now=100.0 + age, started=0.0)
+    shown = stale(record, limit=stale_after(10, 5), now=100.0 + age, since=0.0)
     assert shown.reason is expected
     assert shown.state is (H if expected is Reason.SUCCESS else K)
 
 
 def test_never_probed_becomes_stale_from_start() -> None:
-    assert stale(NEW_RECORD, interval=5, now=16.0, started=0.0).reason is Reason.PROBE_STALE
-    assert stale(NEW_RECORD, interval=5, now=14.0, started=0.0).reason is Reason.NOT_YET_PROBED
+    assert stale(NEW_RECORD, limit=15, now=16.0, since=0.0).reason is Reason.PROBE_STALE
+    assert stale(NEW_RECORD, limit=15, now=14.0, since=0.0).reason is Reason.NOT_YET_PROBED
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout", "limit"),
+    [
+        pytest.param(10, 5, 30, id="three-intervals"),
+        pytest.param(1, 5, 6, id="slow-probe-still-in-flight"),
+    ],
+)
+def test_stale_after_is_never_shorter_than_one_probe(
+    interval: int, timeout: int, limit: float
+) -> None:
+    assert stale_after(interval, timeout) == limit
 
 
 @pytest.mark.parametrize(
@@ -157,7 +171,13 @@ def rec(state: State, last_success: float | None) -> Record:
             id="most-recent-success-first",
         ),
         pytest.param(
-            [rec(U, None), rec(U, None)], 1, [(True, True), (False, False)], id="then-config-order"
+            [rec(U, 3), rec(U, 3)], 1, [(True, True), (False, False)], id="then-config-order"
+        ),
+        pytest.param(
+            [rec(K, None), rec(U, None)],
+            2,
+            [(False, False), (False, False)],
+            id="never-passed-never-added",
         ),
         pytest.param(
             [rec(H, 1), rec(U, 1), rec(State.DRAINING, 9)],

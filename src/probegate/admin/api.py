@@ -44,6 +44,7 @@ class GatewayAccess(Protocol):
     def snapshot(self) -> Snapshot: ...
     def histories(self) -> dict[str, tuple[ProbeResult, ...]]: ...
     async def reload(self) -> list[str]: ...
+    def probing(self) -> bool: ...
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -57,9 +58,11 @@ def language(request: Request) -> Lang:
 
 def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
     async def healthz(_: Request) -> Response:
-        return JSONResponse(
-            {"status": "ok", "version": __version__, "targets": len(gateway.plan.targets)}
-        )
+        body: dict[str, Any] = {"version": __version__, "targets": len(gateway.plan.targets)}
+        if not gateway.probing():
+            problem = "the prober has stopped; backend health is no longer measured"
+            return JSONResponse({"status": "failing", "problem": problem, **body}, status_code=503)
+        return JSONResponse({"status": "ok", **body})
 
     async def backend_health(request: Request) -> Response:
         expand = request.query_params.get("expand", "")
@@ -77,6 +80,8 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
             return error(
                 400, "InvalidJson", f"the body is not JSON: {exc.msg} at position {exc.pos}"
             )
+        except RecursionError:
+            return error(400, "InvalidJson", "the body is nested too deeply")
         try:
             pool, settings, overrides = parse_ondemand(body)
             results = await probe_now(gateway.prober, gateway.plan, pool, settings, overrides)
@@ -96,7 +101,9 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
     async def not_found(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = "NotFound" if exc.status_code == 404 else "MethodNotAllowed"
-        return error(exc.status_code, code, str(exc.detail))
+        answer = error(exc.status_code, code, str(exc.detail))
+        answer.headers.update(exc.headers or {})  # 405 keeps its Allow header
+        return answer
 
     async def crashed(_: Request, exc: Exception) -> Response:
         return error(500, "InternalError", f"{type(exc).__name__}: {exc}")
@@ -131,12 +138,15 @@ def ondemand_document(
 class BearerToken(BaseHTTPMiddleware):
     def __init__(self, app: Any, token: str) -> None:
         super().__init__(app)
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.url.path == "/healthz":
             return await call_next(request)
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, self._expected):
-            return error(401, "Unauthorized", "send 'Authorization: Bearer <admin.token>'")
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        valid = hmac.compare_digest(given.strip().encode(), self._expected)
+        if scheme.lower() != "bearer" or not valid:  # the scheme is case-insensitive (RFC 9110)
+            answer = error(401, "Unauthorized", "send 'Authorization: Bearer <admin.token>'")
+            answer.headers["WWW-Authenticate"] = 'Bearer realm="probegate"'
+            return answer
         return await call_next(request)

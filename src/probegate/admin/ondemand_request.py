@@ -61,6 +61,8 @@ def _overrides(body: dict[str, Any]) -> Overrides:
     if timeout is not None and not 1 <= timeout <= 86400:
         raise OnDemandError(f"'timeout' must be between 1 and 86400, got {timeout}")
     match = _optional(body, "match", dict) or {}
+    if unknown := sorted(set(match) - {"statusCodes", "body"}):
+        raise OnDemandError(f"unknown key 'match.{unknown[0]}'")
     codes = match.get("statusCodes")
     if codes is not None and not (
         isinstance(codes, list) and all(isinstance(c, str) for c in codes)

@@ -85,6 +85,14 @@ def override_probe(target: Target, overrides: Overrides, plan: GatewayPlan) -> E
         spec = replace(spec, host=None)
     if spec.host is None and not spec.pick_host_name_from_backend_http_settings:
         spec = replace(spec, host="127.0.0.1")
+    settings_host = (
+        target.settings.host_name is not None or target.settings.pick_host_name_from_backend_address
+    )
+    if spec.host is None and not settings_host:
+        raise OnDemandError(
+            f"pickHostNameFromBackendHttpSettings needs settings '{target.settings.name}' to have "
+            "'hostName' or 'pickHostNameFromBackendAddress: true'; give 'host' instead"
+        )
     settings = replace(target.settings, probe=spec)
     return effective_probe(replace(target, settings=settings), plan.tier)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from probegate.config.effective import EffectiveProbe, TlsMode
 from probegate.health import runner
+from probegate.health.codes import Reason
 from probegate.health.evaluate import evaluate, now_utc
 from probegate.health.observation import Observation
 from probegate.health.resolver import Resolver
@@ -58,7 +59,10 @@ class Prober:
             wall_clock=self._wall_clock,
             monotonic=self._monotonic,
         )
-        certificate = self.judge_certificate(observation, probe)
+        try:
+            certificate = self.judge_certificate(observation, probe)
+        except Exception as exc:
+            certificate = unreadable(exc)
         return Outcome(observation, certificate, evaluate(observation, probe, certificate))
 
     def judge_certificate(
@@ -98,3 +102,13 @@ def trust_policy(probe: EffectiveProbe) -> TrustPolicy:
         anchor_names=tuple(c.name for c in certificates),
         expected_name=probe.verify_name.value,
     )
+
+
+def unreadable(exc: Exception) -> CertVerdict:
+    """The verdict when the presented chain could not be judged at all."""
+    facts = {
+        "openssl_code": "none",
+        "openssl_error": f"the chain could not be read: {exc}",
+        "depth": "?",
+    }
+    return CertVerdict(Reason.CERTIFICATE_VERIFICATION_FAILED, facts, ())

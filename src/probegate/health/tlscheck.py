@@ -165,10 +165,14 @@ def _parse_all(chain: Sequence[bytes]) -> list[x509.Certificate | None]:
 
 
 def _try_parse(der: bytes) -> x509.Certificate | None:
+    """None for a certificate `cryptography` cannot read. Extensions are parsed lazily, so they
+    are read here too: a malformed one (a duplicated extension, say) must fail now, not later."""
     try:
-        return parse(der)
-    except ValueError:
+        cert = parse(der)
+        describe(cert)
+    except Exception:
         return None
+    return cert
 
 
 def check_chain(
@@ -426,12 +430,17 @@ def _unreadable(parsed: Sequence[x509.Certificate | None]) -> Facts:
     }
 
 
+def _days_left(remaining: timedelta) -> int:
+    """Whole days, rounded up: a certificate that ends in 4 days and 23 hours has 5 days left."""
+    return -(-remaining // timedelta(days=1))
+
+
 def _expiring(
     info: tuple[CertificateInfo, ...], now: datetime, warn_days: int
 ) -> tuple[ExpiryWarning, ...]:
     window = timedelta(days=warn_days)
     return tuple(
-        ExpiryWarning(c.subject, c.not_after, (c.not_after - now) // timedelta(days=1))
+        ExpiryWarning(c.subject, c.not_after, _days_left(c.not_after - now))
         for depth, c in enumerate(info)
         if (depth == 0 or not c.self_signed) and c.not_after - now <= window
     )

@@ -7,7 +7,8 @@ Rules of this module:
 - consecutive failures reach `unhealthyThreshold` → Unhealthy (0: the first failure does);
   before that the state is kept and the report shows the latest failing reason and the count;
 - a target starts Unknown / not-yet-probed and is never routable before its first success;
-- no result for 3 intervals → Unknown / probe-stale (a fault of the prober, not of the backend);
+- no result for 3 intervals (at least interval + timeout) → Unknown / probe-stale (a fault of
+  the prober, not of the backend);
 - an event is produced when the state changes, or when an Unhealthy target's reason changes
   (the explanation an operator acts on); never once per probe.
 """
@@ -103,10 +104,17 @@ def _transition(old: Record, new: Record, at: float, target: str) -> Transition:
     return Transition(new, Change.PENDING if pending else Change.UNCHANGED, None)
 
 
-def stale(record: Record, interval: float, now: float, started: float) -> Record:
-    """The record as shown at `now`: Unknown / probe-stale when results stopped arriving."""
-    last = record.last_result_mono if record.last_result_mono is not None else started
-    if now - last <= STALE_INTERVALS * interval or record.state is State.DRAINING:
+def stale_after(interval: float, timeout: float) -> float:
+    """Seconds without a result before a target is stale: 3 intervals, and never less than one
+    interval plus the probe timeout (a slow probe still in flight is not a stuck prober)."""
+    return max(STALE_INTERVALS * interval, interval + timeout)
+
+
+def stale(record: Record, limit: float, now: float, since: float) -> Record:
+    """The record as shown at `now`: Unknown / probe-stale when no result came for `limit`
+    seconds (counted from `since`, when the target appeared, until its first result)."""
+    last = record.last_result_mono if record.last_result_mono is not None else since
+    if now - last <= limit or record.state is State.DRAINING:
         return record
     return replace(record, state=State.UNKNOWN, reason=Reason.PROBE_STALE)
 
@@ -130,13 +138,18 @@ def routing(records: Sequence[Record], min_servers: int) -> tuple[Routing, ...]:
 
     Healthy targets always do. When fewer than `minServers` are Healthy, the others with the most
     recent success (then in config order) are added until that number is reached; draining
-    targets never are.
+    targets, and targets that never passed a probe, never are.
     """
     result = [Routing(r.state is State.HEALTHY) for r in records]
     missing = min_servers - sum(r.routable for r in result)
     if missing <= 0:
         return tuple(result)
-    spare = [i for i, r in enumerate(records) if r.state not in (State.HEALTHY, State.DRAINING)]
+    # Only targets that passed a probe once: none takes traffic before its first success.
+    spare = [
+        i
+        for i, r in enumerate(records)
+        if r.state not in (State.HEALTHY, State.DRAINING) and r.last_success_at is not None
+    ]
     spare.sort(key=lambda i: (-(records[i].last_success_at or float("-inf")), i))
     for i in spare[:missing]:
         result[i] = Routing(routable=True, by_min_servers=True)
