@@ -71,3 +71,54 @@ def test_status_mismatch_remedy_fits_the_status(status: str, words: str) -> None
 @pytest.mark.parametrize("code", list(WarningCode), ids=str)
 def test_warnings_in_both_languages(code: WarningCode) -> None:
     assert reasons.warning_text(code, {}, Lang.EN) != reasons.warning_text(code, {}, Lang.KO)
+
+
+@pytest.mark.parametrize(
+    ("reason", "facts", "korean"),
+    [
+        pytest.param(
+            Reason.TCP_CONNECT_ERROR,
+            {"address": "127.0.0.11:80", "detail": "refused"},
+            "127.0.0.11:80 로의 TCP 연결에 실패했습니다: 연결이 거부됨.",
+            id="refused",
+        ),
+        pytest.param(
+            Reason.TCP_CONNECT_ERROR,
+            {"address": "a", "detail": "timed out after 1001 ms"},
+            "a 로의 TCP 연결에 실패했습니다: 1001 ms 후 시간 초과.",
+            id="timeout",
+        ),
+        pytest.param(
+            Reason.TCP_CONNECT_ERROR,
+            {"address": "a", "detail": "refused (tried 127.0.0.1:80, [::1]:80)"},
+            "a 로의 TCP 연결에 실패했습니다: 연결이 거부됨 (시도한 주소: 127.0.0.1:80, [::1]:80).",
+            id="tried",
+        ),
+        pytest.param(
+            Reason.INVALID_HTTP_RESPONSE,
+            {
+                "address": "a",
+                "detail": "closed by the backend before the response head (0 bytes after 3 ms)",
+            },
+            "a 가 올바른 HTTP/1.x 응답을 보내지 않았습니다: 응답 헤더 전에 백엔드가 연결을 닫음 (0 bytes after 3 ms).",
+            id="closed",
+        ),
+        pytest.param(
+            Reason.CERTIFICATE_EXPIRED_OR_NOT_YET_VALID,
+            {
+                "which": "CN=a",
+                "validity": "expired",
+                "not_before": "x",
+                "not_after": "y",
+                "now": "z",
+            },
+            "CN=a 의 인증서는 만료됨 상태입니다: 유효 기간 x ~ y, 확인 시각 z.",
+            id="expired",
+        ),
+    ],
+)
+def test_korean_messages_translate_the_observed_details(
+    reason: Reason, facts: dict[str, str], korean: str
+) -> None:
+    assert reasons.message(reason, facts, Lang.KO) == korean
+    assert reasons.message(reason, facts, Lang.EN) != korean

@@ -10,6 +10,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -333,11 +334,70 @@ def _fill(template: str, facts: Mapping[str, str]) -> str:
     return template.format_map(_Facts(facts))
 
 
+# The runner and the certificate check describe what they saw in English words; a Korean
+# message translates those words instead of carrying English inside a Korean sentence.
+_KO_DETAILS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (r"^refused$", "연결이 거부됨"),
+        (r"^reset$", "연결이 리셋됨"),
+        (r"^timed out after (\d+) ms$", r"\1 ms 후 시간 초과"),
+        (r"^timed out \(the operating system gave up\)$", "시간 초과 (운영체제가 연결을 포기함)"),
+        (r"^host unreachable$", "호스트에 도달할 수 없음"),
+        (r"^network unreachable$", "네트워크에 도달할 수 없음"),
+        (r"^no response head within (\d+) ms$", r"\1 ms 안에 응답 헤더가 오지 않음"),
+        (r"^body incomplete after (\d+) ms$", r"\1 ms 후에도 응답 본문이 끝나지 않음"),
+        (
+            r"^TLS handshake not complete after (\d+) ms$",
+            r"\1 ms 후에도 TLS 핸드셰이크가 끝나지 않음",
+        ),
+        (
+            r"^reset by the backend during the TLS handshake(.*)$",
+            r"TLS 핸드셰이크 중 백엔드가 연결을 리셋함\1",
+        ),
+        (
+            r"^closed by the backend during the TLS handshake(.*)$",
+            r"TLS 핸드셰이크 중 백엔드가 연결을 닫음\1",
+        ),
+        (
+            r"^reset by the backend before the response head(.*)$",
+            r"응답 헤더 전에 백엔드가 연결을 리셋함\1",
+        ),
+        (
+            r"^closed by the backend before the response head(.*)$",
+            r"응답 헤더 전에 백엔드가 연결을 닫음\1",
+        ),
+        (r"^expired$", "만료됨"),
+        (r"^not yet valid$", "아직 유효하지 않음"),
+        (r"^\(empty body\)$", "(빈 본문)"),
+    )
+)
+_TRIED = re.compile(r"^(.*) \(tried (.*)\)$")
+_TRANSLATED = ("detail", "validity", "excerpt")
+
+
+def _korean(text: str) -> str:
+    tried = _TRIED.match(text)
+    if tried:
+        return f"{_korean(tried.group(1))} (시도한 주소: {tried.group(2)})"
+    for pattern, words in _KO_DETAILS:
+        if pattern.match(text):
+            return pattern.sub(words, text)
+    return text
+
+
+def _in(lang: Lang, facts: Mapping[str, str]) -> Mapping[str, str]:
+    if lang is not Lang.KO or not any(key in facts for key in _TRANSLATED):
+        return facts
+    return {k: _korean(v) if k in _TRANSLATED else v for k, v in facts.items()}
+
+
 def message(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> str:
-    return _fill(TABLE[reason].message.in_(lang), facts)
+    return _fill(TABLE[reason].message.in_(lang), _in(lang, facts))
 
 
 def remedy(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> str:
+    facts = _in(lang, facts)
     words = TABLE[reason].remedy
     if reason is Reason.HTTP_STATUS_CODE_MISMATCH:
         received = facts.get("received", "")
