@@ -182,6 +182,11 @@ def test_backend_health_from_a_file_probes_once(tmp_path: Path) -> None:
     document = json.loads(data.stdout)
     servers = document["backendAddressPools"][0]["backendHttpSettingsCollection"][0]["servers"]
     assert [s["health"] for s in servers] == ["Healthy", "Unhealthy"]
+    assert [s["routable"] for s in servers] == [True, False]
+    assert [s["consecutiveFailures"] for s in servers] == [0, 1]
+    assert servers[0]["lastSuccess"] is not None
+    assert servers[1]["lastSuccess"] is None
+    assert servers[1]["unhealthyThreshold"] == 3
 
 
 def test_probe_on_demand_from_a_file_with_overrides(tmp_path: Path) -> None:

@@ -122,3 +122,29 @@ def test_korean_messages_translate_the_observed_details(
 ) -> None:
     assert reasons.message(reason, facts, Lang.KO) == korean
     assert reasons.message(reason, facts, Lang.EN) != korean
+
+
+@pytest.mark.parametrize(
+    ("detail", "words", "not_words"),
+    [
+        pytest.param("refused", "Nothing listens on a", "firewall", id="refused"),
+        pytest.param(
+            "timed out after 1001 ms", "full accept queue", "Nothing listens", id="timeout"
+        ),
+        pytest.param("reset", "reset the connection", "Nothing listens", id="reset"),
+        pytest.param("host unreachable", "cannot be reached", "Nothing listens", id="unreachable"),
+        pytest.param(
+            "refused (tried 127.0.0.1:80, [::1]:80)",
+            "Nothing listens",
+            "firewall",
+            id="refused-several",
+        ),
+    ],
+)
+def test_connect_remedy_fits_how_the_connect_ended(detail: str, words: str, not_words: str) -> None:
+    text = reasons.remedy(Reason.TCP_CONNECT_ERROR, {"address": "a", "detail": detail})
+    assert words in text
+    assert not_words not in text
+    assert "에서 리스닝하는" in reasons.remedy(
+        Reason.TCP_CONNECT_ERROR, {"address": "a", "detail": "refused"}, Lang.KO
+    )

@@ -159,9 +159,15 @@ def one_shot_health(
     pools: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for probe, result in results:
         key = probe.target.key
-        pools.setdefault(key.pool, {}).setdefault(key.settings, []).append(
-            ondemand_server(probe, result, lang)
+        server = ondemand_server(probe, result, lang)
+        server.update(
+            consecutiveFailures=0 if result.passed else 1,
+            unhealthyThreshold=probe.unhealthy_threshold.value,
+            lastSuccess=iso(result.at) if result.passed else None,
+            routable=result.passed,
+            routableByMinServers=False,
         )
+        pools.setdefault(key.pool, {}).setdefault(key.settings, []).append(server)
     return {
         "backendAddressPools": [
             {

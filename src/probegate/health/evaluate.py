@@ -35,7 +35,12 @@ def evaluate(
 ) -> ProbeResult:
     facts = _base_facts(observation, probe)
     reason = _decide(observation, probe, certificate, facts)
-    warnings = _warnings(observation, probe, certificate) if reason is Reason.SUCCESS else ()
+    if reason is Reason.SUCCESS:
+        warnings = _warnings(observation, probe, certificate)
+    elif probe.tls.value is TlsMode.INSECURE_SKIP_VERIFY:
+        warnings = (HealthWarning(WarningCode.INSECURE_SKIP_VERIFY, {}),)  # flagged, pass or fail
+    else:
+        warnings = ()
     return ProbeResult(
         reason=reason,
         facts=facts,

@@ -396,7 +396,41 @@ def message(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> s
     return _fill(TABLE[reason].message.in_(lang), _in(lang, facts))
 
 
+# Cause-specific remedies for tcp-connect-error, chosen by how the connect ended.
+CONNECT_REMEDIES: dict[str, Words] = {
+    "refused": Words(
+        "Nothing listens on {address}: start the service, or fix the port in the settings (on the "
+        "backend, `ss -ltnp` lists what listens where).",
+        "{address} 에서 리스닝하는 프로세스가 없습니다: 서비스를 시작하거나 설정의 포트를 고치세요 "
+        "(백엔드에서 `ss -ltnp` 로 리스닝 중인 포트를 확인).",
+    ),
+    "timed": Words(
+        "{address} did not complete the TCP handshake: the server is overloaded (a full accept "
+        "queue) or a firewall drops the packets. Check its load and firewall rules.",
+        "{address} 가 TCP 핸드셰이크를 끝내지 않았습니다: 서버 과부하(accept 큐 가득 참)이거나 "
+        "방화벽이 패킷을 버립니다. 부하와 방화벽 규칙을 확인하세요.",
+    ),
+    "reset": Words(
+        "{address} reset the connection: a firewall or the service refuses the gateway's address.",
+        "{address} 가 연결을 리셋했습니다: 방화벽이나 서비스가 게이트웨이의 주소를 거부합니다.",
+    ),
+    "unreachable": Words(
+        "{address} cannot be reached: check the address and the routes between the gateway and it.",
+        "{address} 에 도달할 수 없습니다: 주소와 게이트웨이와의 라우팅을 확인하세요.",
+    ),
+}
+
+
+def _connect_cause(detail: str) -> str:
+    first = detail.split(" ", 1)[0]
+    return "unreachable" if "unreachable" in detail.split("(", maxsplit=1)[0] else first
+
+
 def remedy(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> str:
+    if reason is Reason.TCP_CONNECT_ERROR:
+        cause = CONNECT_REMEDIES.get(_connect_cause(facts.get("detail", "")))
+        if cause is not None:
+            return _fill(cause.in_(lang), facts)
     facts = _in(lang, facts)
     words = TABLE[reason].remedy
     if reason is Reason.HTTP_STATUS_CODE_MISMATCH:
