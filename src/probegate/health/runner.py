@@ -27,13 +27,11 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
-
-import httptools
 
 import probegate
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import Protocol, server_address
+from probegate.health.exchange import READ_CAP, Exchange, excerpt
 from probegate.health.observation import (
     Failure,
     HttpFacts,
@@ -45,8 +43,6 @@ from probegate.health.observation import (
 from probegate.health.resolver import Resolver
 from probegate.health.slots import Slots
 
-READ_CAP = 64 * 1024  # bytes of response head, and of body, a probe reads at most
-EXCERPT_BYTES = 48  # bytes of a malformed response quoted in the detail
 USER_AGENT = f"probegate-probe/{probegate.__version__}"
 
 _UNREACHABLE = {errno.EHOSTUNREACH: "host unreachable", errno.ENETUNREACH: "network unreachable"}
@@ -73,7 +69,7 @@ async def run_probe(
     """Run one probe and say what it saw. Never raises, except CancelledError."""
     first = Phase.CONNECT if probe.target.member.is_ip else Phase.RESOLVE
     run = _Run(probe, wall_clock(), monotonic, first)
-    exchange = _Exchange(probe)
+    exchange = Exchange(probe)
     try:
         await _phases(run, exchange, resolver, connect_slots)
     except Exception as exc:  # the edge: a gateway bug must not look like a backend outage
@@ -149,7 +145,7 @@ def _failure_for_unexpected(phase: Phase) -> Failure:
 # -------------------------------------------------------------------- the phases
 
 
-async def _phases(run: _Run, exchange: _Exchange, resolver: Resolver, slots: Slots | None) -> None:
+async def _phases(run: _Run, exchange: Exchange, resolver: Resolver, slots: Slots | None) -> None:
     probe = run.probe
     loop = asyncio.get_running_loop()
     deadline = loop.time() + probe.timeout.value
@@ -184,7 +180,7 @@ async def _resolve(run: _Run, resolver: Resolver, timeout: float) -> tuple[str, 
 
 async def _connect(
     run: _Run,
-    exchange: _Exchange,
+    exchange: Exchange,
     addresses: tuple[str, ...],
     slots: Slots | None,
     budget: asyncio.Timeout,
@@ -202,7 +198,7 @@ async def _connect(
         slots.release()
 
 
-async def _connect_any(run: _Run, exchange: _Exchange, addresses: tuple[str, ...]) -> bool:
+async def _connect_any(run: _Run, exchange: Exchange, addresses: tuple[str, ...]) -> bool:
     loop = asyncio.get_running_loop()
     port = run.probe.port.value
     tried: list[str] = []
@@ -253,11 +249,11 @@ def _connect_failure(error: OSError) -> tuple[Failure, str]:
     return Failure.CONNECT_UNREACHABLE, (error.strerror or str(error)).lower()
 
 
-async def _handshake(run: _Run, exchange: _Exchange) -> bool:
+async def _handshake(run: _Run, exchange: Exchange) -> bool:
     """TLS with the chain recorded as presented; any certificate is accepted here."""
     run.enter(Phase.TLS)
     if exchange.early:
-        run.fail(Failure.TLS_HANDSHAKE, f"the backend spoke first: {_excerpt(exchange.early)}")
+        run.fail(Failure.TLS_HANDSHAKE, f"the backend spoke first: {excerpt(exchange.early)}")
         return False
     sni = run.probe.sni.value
     raw = exchange.transport
@@ -305,7 +301,7 @@ def _closed_words(exc: BaseException, when: str) -> str:
     return f"closed by the backend {when}"
 
 
-async def _request(run: _Run, exchange: _Exchange) -> None:
+async def _request(run: _Run, exchange: Exchange) -> None:
     """Send the GET in one write, then wait for the head (and the body when it is judged)."""
     run.enter(Phase.RESPONSE)
     exchange.send(_request_bytes(run.probe))
@@ -323,7 +319,7 @@ def _request_bytes(probe: EffectiveProbe) -> bytes:
     ).encode("latin-1")
 
 
-def _settle(run: _Run, exchange: _Exchange) -> None:
+def _settle(run: _Run, exchange: Exchange) -> None:
     """The response phase ended (head, body, close or garbage): record what it was."""
     elapsed = run.done()
     if exchange.error is not None:
@@ -338,7 +334,7 @@ def _settle(run: _Run, exchange: _Exchange) -> None:
         run.enter(Phase.MATCH)
 
 
-def _timed_out(run: _Run, exchange: _Exchange) -> None:
+def _timed_out(run: _Run, exchange: Exchange) -> None:
     """The deadline passed: the phase it interrupted names the failure."""
     elapsed = run.done()
     if run.phase is Phase.CONNECT:
@@ -352,135 +348,4 @@ def _timed_out(run: _Run, exchange: _Exchange) -> None:
         run.fail(Failure.RESPONSE_TIMEOUT, f"no response head within {elapsed:.0f} ms")
 
 
-def _excerpt(data: bytes) -> str:
-    """The first bytes as one printable, quoted line, for a detail."""
-    shown = data[:EXCERPT_BYTES]
-    text = "".join(chr(b) if 32 <= b < 127 else "." for b in shown)
-    return repr(text + ("…" if len(data) > EXCERPT_BYTES else ""))
-
-
-# -------------------------------------------------------------------- the connection
-
-
-class _Exchange(asyncio.Protocol):
-    """One probe connection: bytes in, httptools callbacks, one future that ends the wait.
-
-    The callbacks run on every chunk of every probe, so they stay inline and allocate little.
-    """
-
-    def __init__(self, probe: EffectiveProbe) -> None:
-        self.want_body = probe.match.value.body is not None
-        self.tls_pending = probe.protocol.value is Protocol.HTTPS
-        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.raw: asyncio.Transport | None = None  # the TCP transport under TLS
-        self.early = b""  # bytes that arrived before the TLS handshake
-        self.first = b""  # the first bytes of the response, quoted when they are not HTTP
-        self.received = 0
-        self.status = 0
-        self.reason = bytearray()
-        self.headers: list[tuple[str, str]] = []
-        self.body = bytearray()
-        self.truncated = False
-        self.head_done = False
-        self.error: str | None = None
-        self.lost: BaseException | None = None
-
-    # ---------------------------------------------------------------- transport side
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # a TCP transport; uvloop's does not subclass asyncio.Transport, hence the cast
-        self.transport = self.raw = cast(asyncio.Transport, transport)
-
-    def secured(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.tls_pending = False
-
-    def send(self, request: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(request)
-
-    def data_received(self, data: bytes) -> None:
-        if self.finished.done():
-            return
-        if self.tls_pending:
-            self.early += data[: READ_CAP - len(self.early)]
-            return
-        if len(self.first) < EXCERPT_BYTES:
-            self.first += data[: EXCERPT_BYTES - len(self.first)]
-        self.received += len(data)
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._finish()  # a 101/upgrade head is still a complete head
-        except httptools.HttpParserError as exc:
-            self.error = f"not HTTP/1.x ({exc}): {_excerpt(self.first)}"
-            self._finish()
-            return
-        if not self.head_done and self.received > READ_CAP:
-            self.error = f"response head larger than {READ_CAP} bytes: {_excerpt(self.first)}"
-            self._finish()
-
-    def eof_received(self) -> bool | None:
-        return None  # let the transport close; connection_lost ends the wait
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = exc
-        self._finish()
-
-    def close(self, *, clean: bool) -> None:
-        """Close after a complete plain exchange; abort otherwise (and always under TLS, whose
-        polite shutdown would wait on the backend's close_notify)."""
-        for transport in (self.transport, self.raw):
-            if transport is None or transport.is_closing():
-                continue
-            if clean and transport is self.raw and self.transport is self.raw:
-                transport.close()
-            else:
-                transport.abort()
-
-    def _finish(self) -> None:
-        if not self.finished.done():
-            self.finished.set_result(None)
-
-    # ---------------------------------------------------------------- httptools callbacks
-
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
-        if 100 <= status < 200 and status != 101:  # interim (100 Continue): the real head follows
-            self.reason.clear()
-            self.headers.clear()
-            return
-        self.status = status
-        self.head_done = True
-        if not self.want_body:
-            self._finish()
-
-    def on_body(self, body: bytes) -> None:
-        room = READ_CAP - len(self.body)
-        if len(body) > room:
-            self.truncated = True
-            body = body[:room]
-        self.body += body
-        if self.truncated and self.want_body:
-            self._finish()
-
-    def on_message_complete(self) -> None:
-        if self.head_done:
-            self._finish()
-
-    def facts(self) -> HttpFacts:
-        return HttpFacts(
-            status=self.status,
-            reason=self.reason.decode("latin-1"),
-            headers=tuple(self.headers),
-            body=bytes(self.body),
-            body_truncated=self.truncated,
-        )
+__all__ = ["READ_CAP", "USER_AGENT", "client_context", "run_probe"]
