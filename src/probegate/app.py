@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from probegate.admin import views
 from probegate.admin.api import build_app
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_file
@@ -98,10 +99,8 @@ class Gateway:
         log.info("reloaded %s: %d probe targets", self.config_path, len(plan.targets))
         return []
 
-    def _event(self, event: Event, record: Record) -> None:
-        detail = ""
-        if record.last_result is not None:
-            detail = reasons.message(record.reason, record.last_result.facts)
+    def _event(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
+        detail = reasons.message(record.reason, views.facts_for(record, probe))
         log.warning(
             "health %s: %s → %s (%s) %s",
             event.target,

@@ -201,7 +201,19 @@ def test_staleness_unroutes_after_three_intervals() -> None:
     store.sweep()
     assert store.routes[GroupKey("web", "http")].routable == ()
     assert store.view().targets[0].record.reason is Reason.PROBE_STALE
+    assert [(e.to_state, e.to_reason) for e in store.events][-1] == (
+        State.UNKNOWN,
+        Reason.PROBE_STALE,
+    )
+    store.sweep()
+    assert (
+        len([e for e in store.events if e.to_reason is Reason.PROBE_STALE]) == 1
+    )  # once, not per sweep
     store.record(key, ProbeResult(Reason.SUCCESS, {}, 0.0, 1.0, {}))  # results resume
+    assert (store.events[-1].from_reason, store.events[-1].to_state) == (
+        Reason.PROBE_STALE,
+        State.HEALTHY,
+    )
     assert store.routes[GroupKey("web", "http")].routable  # routed again at once
     store.sweep()
     assert store.routes[GroupKey("web", "http")].routable

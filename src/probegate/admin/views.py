@@ -70,7 +70,7 @@ def server(
     view: TargetView, lang: Lang, history: tuple[ProbeResult, ...] | None = None
 ) -> dict[str, Any]:
     record, probe = view.record, view.probe
-    facts = _facts(record, probe)
+    facts = facts_for(record, probe)
     shown: dict[str, Any] = {
         "address": probe.target.key.server,
         "health": record.state.value,
@@ -92,7 +92,8 @@ def server(
     return shown
 
 
-def _facts(record: Record, probe: EffectiveProbe) -> dict[str, str]:
+def facts_for(record: Record, probe: EffectiveProbe) -> dict[str, str]:
+    """The facts a record's message names: its last result's, or what the probe itself says."""
     if record.last_result is not None and record.reason is record.last_result.reason:
         return record.last_result.facts
     facts = {"interval": str(probe.interval.value), "url": probe.url}

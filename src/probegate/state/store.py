@@ -12,6 +12,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from types import MappingProxyType
 from probegate.config.effective import EffectiveProbe, identity
 from probegate.config.plan import TargetKey, Tier
 from probegate.health import transitions
-from probegate.health.codes import State
+from probegate.health.codes import Reason, State
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import NEW_RECORD, Change, Event, Record
 from probegate.state.snapshot import GroupKey, RouteGroup, Snapshot, TargetView
@@ -48,7 +49,8 @@ class HealthStore:
         probes: tuple[EffectiveProbe, ...],
         *,
         monotonic: Callable[[], float],
-        on_event: Callable[[Event, Record], None] | None = None,
+        on_event: Callable[[Event, Record, EffectiveProbe], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._monotonic = monotonic
         self._on_event = on_event
@@ -58,6 +60,8 @@ class HealthStore:
         self._members: dict[GroupKey, list[TargetKey]] = {}
         self._dirty: set[GroupKey] = set()
         self._unrouted_stale: set[GroupKey] = set()  # groups published with a stale target out
+        self._stale_keys: set[TargetKey] = set()  # targets whose going stale was announced
+        self._wall_clock = wall_clock
         # Set by the scheduler so that the many changes of one loop turn publish once.
         self.publish_soon: Callable[[], None] | None = None
         self.routes: Mapping[GroupKey, RouteGroup] = MappingProxyType({})
@@ -94,9 +98,19 @@ class HealthStore:
         slot.record = step.record
         slot.history.append(result)
         if step.event is not None:
-            self.events.append(step.event)
-            if self._on_event is not None:
-                self._on_event(step.event, step.record)
+            self._emit(step.event, step.record, slot.probe)
+        elif key in self._stale_keys and result.passed:
+            # Results resumed for a target shown stale: as visible a change as any other.
+            event = Event(
+                result.at,
+                str(key),
+                State.UNKNOWN,
+                step.record.state,
+                Reason.PROBE_STALE,
+                step.record.reason,
+            )
+            self._emit(event, step.record, slot.probe)
+        self._stale_keys.discard(key)
         group = GroupKey(key.pool, key.settings)
         if step.change is Change.CHANGED or group in self._unrouted_stale:
             # Routability, or the reasons a 502 names, may have changed for this group.
@@ -118,9 +132,27 @@ class HealthStore:
                 if record.state is healthy and now - since > slot.stale_limit:
                     stale_now.add(group)
                     break
+        for group in stale_now:
+            self._note_stale(group, now)
         self._dirty |= stale_now | self._unrouted_stale
         self._unrouted_stale = stale_now
         self.flush()
+
+    def _note_stale(self, group: GroupKey, now: float) -> None:
+        """One event per target when it goes stale (staleness is otherwise applied at read time)."""
+        for key in self._members[group]:
+            shown = self._shown(key, now)
+            if shown.reason is Reason.PROBE_STALE and key not in self._stale_keys:
+                self._stale_keys.add(key)
+                slot = self._slots[key]
+                record, at = slot.record, self._wall_clock()
+                event = Event(at, str(key), record.state, shown.state, record.reason, shown.reason)
+                self._emit(event, shown, slot.probe)
+
+    def _emit(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
+        self.events.append(event)
+        if self._on_event is not None:
+            self._on_event(event, record, probe)
 
     def flush(self) -> None:
         """Publish the groups that changed since the last flush; the others are shared as is."""
