@@ -293,7 +293,7 @@ def main() -> None:
         "--targets", type=int, action="append", help="N (repeatable); default 1000 5000 10000"
     )
     parser.add_argument("--interval", type=int, default=5)
-    parser.add_argument("--warmup", type=float, default=6.0)
+    parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -4,6 +4,7 @@ reload keeps. No sockets; nothing waits on the wall clock."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,18 @@ def test_reload_keeps_unchanged_targets_and_resets_changed_ones() -> None:
     store.reload(changed.tier, effective_probes(changed))
     assert {v.record.reason for v in store.view().targets} == {Reason.NOT_YET_PROBED}
     assert len(store.history_of(store.probes[0].target.key)) == 0
+
+
+def test_jitter_moves_each_target_towards_its_own_place_and_stays_within_ten_percent() -> None:
+    clock = Clock()
+    store, scheduler = build(plan_of(100, interval=10), FakeProber(), clock)
+    keys = [p.target.key for p in store.probes]
+    due = dict.fromkeys(keys, clock.now)  # the worst start: every target at the same instant
+    for _ in range(12):
+        for key in keys:
+            step = scheduler._drift(key, due[key] + 10, 10)
+            assert -1.0 <= step <= 1.0  # never more than 10 % of the interval
+            due[key] += 10 + step
+    phases = sorted(((d - clock.now) / 10) % 1.0 for d in due.values())
+    gaps = [b - a for a, b in itertools.pairwise(phases)]
+    assert max(gaps) < 0.05  # spread over the interval, no burst left

@@ -4,6 +4,8 @@ Rules of this module:
 - one timer heap for all targets, one task per probe in flight, a cap on probes in flight;
 - a target is never probed twice at once: its next probe is scheduled when the current one ends;
 - v1 re-probes a failing target quickly until the threshold decides (`transitions.next_delay`);
+- the ±10 % jitter is spent moving each target towards an even place in its interval, so
+  start-up's burst spreads out in a few rounds;
 - lateness (actual start − due time) is recorded for the scale benchmark;
 - the clock and the random source are injected so tests do not wait.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -26,6 +29,7 @@ from probegate.state.store import HealthStore
 
 FIRST_PROBE_WINDOW = 1.5  # SPEC: within 2 s of start; margin for start-up itself
 JITTER = 0.10
+TICK = 0.010  # seconds: the scheduler's timer resolution
 DEFAULT_IN_FLIGHT = 1024
 SWEEP_SECONDS = 1.0
 LATENESS_SAMPLES = 100_000
@@ -53,6 +57,8 @@ class Scheduler:
         self._running: set[TargetKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
+        self._epoch = 0.0
+        self._slot_of: dict[TargetKey, float] = {}
         self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)
         self.completed = 0
         self.faults = 0  # probes that failed inside the gateway (logged)
@@ -63,7 +69,12 @@ class Scheduler:
         now = self._monotonic()
         # Targets with a probe in flight are rescheduled when it ends; adding them here too
         # would start a second chain of probes for them.
-        keys = [p.target.key for p in self.store.probes if p.target.key not in self._running]
+        everyone = [p.target.key for p in self.store.probes]
+        count = max(len(everyone), 1)
+        self._epoch = now
+        # Each target's place in the interval, spread evenly: later probes drift towards it.
+        self._slot_of = {key: (i + self._rng.random()) / count for i, key in enumerate(everyone)}
+        keys = [key for key in everyone if key not in self._running]
         self._heap = []
         for i, key in enumerate(keys):
             spread = FIRST_PROBE_WINDOW * (i + self._rng.random()) / max(len(keys), 1)
@@ -93,7 +104,11 @@ class Scheduler:
                 self.store.sweep()
                 next_sweep = now + SWEEP_SECONDS
             until = min(next_sweep, self._heap[0][0] if self._heap else next_sweep)
-            await self._sleep(loop, max(until - now, 0.0))
+            # A coarse tick: probes due within one tick start together, so the loop wakes
+            # ~100 times a second instead of once per probe (measured: less CPU per probe and
+            # a lower p99 lateness at 2,000 probes/s, for at most one tick of added delay).
+            tick_end = math.ceil(until / TICK) * TICK
+            await self._sleep(loop, max(tick_end - now, 0.0))
 
     async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         """Sleep until the next due time, or until `_wake` says an earlier one was scheduled.
@@ -155,12 +170,25 @@ class Scheduler:
         delay = transitions.next_delay(
             record, self.store.tier, probe.interval.value, probe.unhealthy_threshold.value
         )
-        jittered = delay * (1 + self._rng.uniform(-JITTER, JITTER))
-        due = max(started + jittered, self._monotonic())
+        if delay == probe.interval.value:
+            delay += self._drift(key, started + delay, delay)
+        else:
+            delay *= 1 + self._rng.uniform(-JITTER, JITTER)
+        due = max(started + delay, self._monotonic())
         earliest = self._heap[0][0] if self._heap else float("inf")
         self._push(due, key)
         if due < earliest:
             self._wake()  # the loop sleeps until a later time: wake it for this one
+
+    def _drift(self, key: TargetKey, due: float, interval: float) -> float:
+        """The jitter of one interval (within ±10 %): a step towards the target's own place in
+        the interval, so the first probes — packed into the first seconds — spread evenly over
+        the interval within a few rounds instead of arriving in bursts forever (bursts are what
+        made probe starts late at 10,000 targets)."""
+        phase = ((due - self._epoch) / interval) % 1.0
+        gap = (self._slot_of.get(key, phase) - phase + 0.5) % 1.0 - 0.5  # in [-0.5, 0.5)
+        step = max(-JITTER, min(JITTER, gap)) + self._rng.uniform(-JITTER, JITTER) / 10
+        return interval * max(-JITTER, min(JITTER, step))
 
     def _push(self, due: float, key: TargetKey) -> None:
         self._seq += 1
