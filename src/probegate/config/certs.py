@@ -15,6 +15,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs12
 
 
+def resolve(base_dir: Path, name: str) -> Path:
+    """Relative certificate paths are relative to the configuration file, not to the shell."""
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
 def parse_certificates(data: bytes) -> list[x509.Certificate] | str:
     """Every certificate in a PEM bundle, or the one certificate of a DER file."""
     if b"-----BEGIN" in data:

@@ -7,7 +7,6 @@ Rules: read the raw document through `Doc` (tolerant of bad shapes); yield Confi
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from typing import Any
 
 from probegate.config import certs, syntax
@@ -234,7 +233,7 @@ def certificate_files(doc: Doc) -> Issues:
             if "certFile" in item and "data" in item:
                 continue  # the schema asks for exactly one
             if (name := text(item, "certFile")) is not None:
-                loaded = certs.read_certificates(_resolve(doc.base_dir, name))
+                loaded = certs.read_certificates(certs.resolve(doc.base_dir, name))
                 if isinstance(loaded, str):
                     yield ConfigIssue(f"{path}.certFile", loaded)
             elif (data := text(item, "data")) is not None:
@@ -249,18 +248,15 @@ def certificate_files(doc: Doc) -> Issues:
         cert_name, key_name = text(item, "certFile"), text(item, "keyFile")
         if cert_name is None or key_name is None:
             continue
-        cert_path, key_path = _resolve(doc.base_dir, cert_name), _resolve(doc.base_dir, key_name)
+        cert_path, key_path = (
+            certs.resolve(doc.base_dir, cert_name),
+            certs.resolve(doc.base_dir, key_name),
+        )
         loaded = certs.read_certificates(cert_path)
         if isinstance(loaded, str):
             yield ConfigIssue(f"{path}.certFile", loaded)
         elif problem := certs.key_problem(cert_path, key_path):
             yield ConfigIssue(f"{path}.keyFile", problem)
-
-
-def _resolve(base_dir: Path, name: str) -> Path:
-    """Relative certificate paths are relative to the configuration file, not to the shell."""
-    path = Path(name).expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def resolvers(doc: Doc) -> Issues:

@@ -387,7 +387,7 @@ def _settings(
 
 def _certificate(item: m.CertificateFile, base_dir: Path) -> Certificate:
     if item.cert_file is not None:
-        loaded = certs.read_certificates(_resolve(base_dir, item.cert_file))
+        loaded = certs.read_certificates(certs.resolve(base_dir, item.cert_file))
     else:
         loaded = certs.decode_inline(item.data or "")
     assert isinstance(loaded, list)
@@ -410,16 +410,11 @@ def _frontend(cert: m.SslCertificate, base_dir: Path) -> FrontendCertificate:
     if cert.data is not None:
         chain, key = certs.pfx_to_pem(cert.data, cert.password)
         return FrontendCertificate(cert.name, chain, key, f"sslCertificates '{cert.name}' data")
-    cert_path = _resolve(base_dir, cert.cert_file or "")
-    key_path = _resolve(base_dir, cert.key_file or "")
+    cert_path = certs.resolve(base_dir, cert.cert_file or "")
+    key_path = certs.resolve(base_dir, cert.key_file or "")
     return FrontendCertificate(
         cert.name, cert_path.read_bytes(), key_path.read_bytes(), str(cert_path)
     )
-
-
-def _resolve(base_dir: Path, name: str) -> Path:
-    path = Path(name).expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def _redirect(item: m.RedirectConfiguration, listeners: dict[str, Listener]) -> Redirect:
