@@ -1,4 +1,4 @@
-"""Composition root: configuration → plan → store, resolver, prober, scheduler, admin API.
+"""Composition root: configuration → plan → store, resolver, prober, scheduler, proxy, admin API.
 
 Rules of this module:
 - the only place that knows every part; the parts know only what they are handed;
@@ -33,6 +33,7 @@ from probegate.health.resolver import Resolver
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import Scheduler
 from probegate.health.transitions import Event, Record
+from probegate.proxy.server import Endpoint, Proxy
 from probegate.runtime import GcFreezer
 from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore
@@ -58,6 +59,8 @@ class Gateway:
         )
         self._prober = Prober(Resolver(self._plan.dns_servers))
         self.scheduler = Scheduler(self.store, self._prober)
+        self.proxy = Proxy(self._plan, self.store, self._prober.resolver)
+        self.endpoints: list[Endpoint] = []
         self.stopping = asyncio.Event()
         self._scheduler_task: asyncio.Task[None] | None = None
 
@@ -93,6 +96,13 @@ class Gateway:
             return [problem]
         if plan.dns_servers != self._plan.dns_servers:
             self._prober.resolver = Resolver(plan.dns_servers)
+            self.proxy.connector.resolver = self._prober.resolver
+        try:
+            await self.proxy.reload(plan)
+        except OSError as exc:
+            problem = f"httpListeners: cannot listen: {exc.strerror or exc}"
+            log.error("reload refused, the running configuration stays: %s", problem)
+            return [problem]
         self._plan = plan
         self.store.reload(plan.tier, effective_probes(plan))
         self.scheduler.reload()
@@ -121,6 +131,11 @@ class Gateway:
                 build_app(self, admin.token), log_level="warning", access_log=False, lifespan="off"
             )
         )
+        try:
+            self.endpoints = await self.proxy.start()
+        except OSError as exc:
+            sock.close()
+            raise ProbegateError(f"a listener cannot bind: {exc.strerror or exc}") from exc
         freezer = GcFreezer(asyncio.get_running_loop()).start()
         scheduler = asyncio.get_running_loop().create_task(self.scheduler.run())
         self._scheduler_task = scheduler
@@ -132,6 +147,7 @@ class Gateway:
         if on_ready is not None:
             on_ready(url)
         await self.stopping.wait()
+        await self.proxy.stop()
         server.should_exit = True
         freezer.stop()
         scheduler.cancel()
@@ -179,8 +195,10 @@ def run(config: Path, parameters: Mapping[str, object] | None = None) -> int:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(gateway.reload()))
 
         def ready(url: str) -> None:
+            listeners = ", ".join(e.url for e in gateway.endpoints) or "none"
             print(
-                f"probegate: probing {len(gateway.plan.targets)} targets; admin API at {url}",
+                f"probegate: listening on {listeners}; probing {len(gateway.plan.targets)}"
+                f" targets; admin API at {url}",
                 flush=True,
             )
 

@@ -305,6 +305,17 @@ class Admin(Item):
     token: Text | None = None
 
 
+class Limits(Item):
+    """probegate extension: how much the front end accepts from clients, and for how long."""
+
+    max_request_body_size_in_mb: Annotated[int, _between(0, 1_048_576)] = 1024  # 0: no limit
+    request_header_timeout_in_sec: Annotated[int, _between(1, 3600)] = 20
+    request_body_timeout_in_sec: Annotated[int, _between(1, 3600)] = 60  # idle time between reads
+    keep_alive_timeout_in_sec: Annotated[int, _between(1, 3600)] = 75
+    max_connections: Annotated[int, _between(1, 1_000_000)] = 10_000
+    drain_timeout_on_stop_in_sec: Annotated[int, _between(0, 3600)] = 30
+
+
 class GatewayConfig(Item):
     """The whole file. Collections default to empty so a partial file gets precise errors."""
 
@@ -321,6 +332,7 @@ class GatewayConfig(Item):
     url_path_maps: list[UrlPathMap] = Field(default_factory=list)
     redirect_configurations: list[RedirectConfiguration] = Field(default_factory=list)
     dns_servers: list[Text] | None = None
+    limits: Limits = Field(default_factory=Limits)
     admin: Admin = Field(default_factory=Admin)
 
 

@@ -211,6 +211,28 @@ class AdminPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    max_body: int | None  # bytes; None: no limit
+    header_timeout: float
+    body_timeout: float
+    keep_alive_timeout: float
+    max_connections: int
+    stop_timeout: float
+
+
+def _limits(item: m.Limits) -> Limits:
+    size = item.max_request_body_size_in_mb
+    return Limits(
+        max_body=size * 1024 * 1024 if size else None,
+        header_timeout=float(item.request_header_timeout_in_sec),
+        body_timeout=float(item.request_body_timeout_in_sec),
+        keep_alive_timeout=float(item.keep_alive_timeout_in_sec),
+        max_connections=item.max_connections,
+        stop_timeout=float(item.drain_timeout_on_stop_in_sec),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayPlan:
     sku: m.Sku
     tier: Tier
@@ -220,6 +242,7 @@ class GatewayPlan:
     rules: tuple[Rule, ...]  # in matching order: v2 by priority, v1 as listed
     dns_servers: tuple[tuple[str, int], ...] | None
     admin: AdminPlan
+    limits: Limits
     targets: tuple[Target, ...]
     source: str
 
@@ -294,6 +317,7 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
         rules=rules,
         dns_servers=_resolvers(cfg.dns_servers),
         admin=AdminPlan(cfg.admin.bind_address, cfg.admin.port, cfg.admin.token),
+        limits=_limits(cfg.limits),
         targets=probe_targets(rules, pools, settings),
         source=loaded.source,
     )

@@ -20,7 +20,7 @@ from probegate.health.observation import Observation
 from probegate.health.resolver import Resolver
 from probegate.health.result import ProbeResult
 from probegate.health.slots import Slots
-from probegate.health.tlscheck import CertVerdict, SystemStore, TrustPolicy, check_chain
+from probegate.health.tlscheck import CertVerdict, SystemStore, check_chain, trust_policy
 
 DEFAULT_CONNECT_LIMIT = 256
 DEFAULT_WARN_DAYS = 14
@@ -85,23 +85,6 @@ class Prober:
         if self._system_store is None:
             self._system_store = SystemStore()
         return self._system_store
-
-
-def trust_policy(probe: EffectiveProbe) -> TrustPolicy:
-    settings = probe.target.settings
-    mode = probe.tls.value
-    if mode is TlsMode.TRUSTED_ROOTS:
-        certificates = settings.trusted_roots
-    elif mode is TlsMode.AUTHENTICATION_CERTIFICATES:
-        certificates = settings.authentication_certificates
-    else:
-        certificates = ()
-    return TrustPolicy(
-        mode=mode,
-        anchors=tuple(der for c in certificates for der in c.ders),
-        anchor_names=tuple(c.name for c in certificates),
-        expected_name=probe.verify_name.value,
-    )
 
 
 def unreadable(exc: Exception) -> CertVerdict:

@@ -62,7 +62,7 @@ from typing import assert_never
 
 from cryptography import x509
 
-from probegate.config.effective import TlsMode
+from probegate.config.effective import EffectiveProbe, TlsMode
 from probegate.health.certinfo import (
     ISSUER_NOT_FOUND,
     OUT_OF_DATES,
@@ -102,6 +102,7 @@ __all__ = [  # some live in `certinfo`; callers import them all from here
     "SystemStore",
     "TrustPolicy",
     "check_chain",
+    "trust_policy",
     "default_system_store",
     "describe_chain",
 ]
@@ -134,6 +135,23 @@ class TrustPolicy:
     anchors: tuple[bytes, ...] = ()  # DER: trusted roots (v2) or authentication certificates (v1)
     anchor_names: tuple[str, ...] = ()  # their config names, for messages
     expected_name: str | None = None  # None: the name is not checked
+
+
+def trust_policy(probe: EffectiveProbe) -> TrustPolicy:
+    settings = probe.target.settings
+    mode = probe.tls.value
+    if mode is TlsMode.TRUSTED_ROOTS:
+        certificates = settings.trusted_roots
+    elif mode is TlsMode.AUTHENTICATION_CERTIFICATES:
+        certificates = settings.authentication_certificates
+    else:
+        certificates = ()
+    return TrustPolicy(
+        mode=mode,
+        anchors=tuple(der for c in certificates for der in c.ders),
+        anchor_names=tuple(c.name for c in certificates),
+        expected_name=probe.verify_name.value,
+    )
 
 
 # ------------------------------------------------------------------------------ the verdict

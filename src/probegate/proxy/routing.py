@@ -59,6 +59,7 @@ class Route:
     path_rule: str | None  # the path rule that matched; None for a basic rule or the map default
     listener: Listener
     destination: Backend | Redirect
+    matched: str | None = None  # the path-rule path that matched (`/api/*`), for path overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +76,18 @@ class _PathTable:
         return _first(path.lower(), self.text, self.default)
 
 
-_Entry = Route | _PathTable
+Entry = Route | _PathTable
 
 
 @dataclass(frozen=True, slots=True)
 class _Site:
     """The listeners that can take a connection on one (port, local address)."""
 
-    exact: Mapping[str, _Entry]  # host name → best entry, wildcards that outrank it folded in
-    wildcards: tuple[tuple[str, _Entry], ...]  # ('.example.test', entry), best first
-    basic: _Entry | None
+    exact: Mapping[str, Entry]  # host name → best entry, wildcards that outrank it folded in
+    wildcards: tuple[tuple[str, Entry], ...]  # ('.example.test', entry), best first
+    basic: Entry | None
 
-    def select(self, host: str | None) -> _Entry | None:
+    def select(self, host: str | None) -> Entry | None:
         if host is None:
             return self.basic
         found = self.exact.get(host)
@@ -119,16 +120,21 @@ class RouteTable:
         """Route one request. `bind_address` is the local address the connection arrived on, as
         `socket.getsockname()` reports it; `host` the Host header value; `path` the request
         target's path without the query string."""
+        entry = self.entry(port, bind_address, host)
+        if entry is None or isinstance(entry, Route):
+            return entry
+        return entry.select(path)
+
+    def entry(self, port: int, bind_address: str, host: str | bytes | None) -> Entry | None:
+        """The listener's rule for a host: a `Route`, or a path table to `select(path)` from.
+        The proxy keeps it per connection, as a keep-alive client repeats its Host."""
         by_address = self.sites.get(port)
         if by_address is None:
             return None
         site = by_address.get(bind_address) or by_address.get(_any_address(bind_address))
         if site is None:
             return None
-        entry = site.select(host_key(host))
-        if entry is None or isinstance(entry, Route):
-            return entry
-        return entry.select(path)
+        return site.select(host_key(host))
 
 
 # ------------------------------------------------------------------------ per request
@@ -166,7 +172,7 @@ class _Ranked:
 
     rule: Rule
     index: int
-    entry: _Entry
+    entry: Entry
 
     @property
     def port(self) -> int:
@@ -199,7 +205,7 @@ def _site(ranked: list[_Ranked]) -> _Site:
     wildcards = sorted(
         ((name[1:], r) for name, r in named if name.startswith("*.")), key=lambda c: c[1].index
     )
-    exact: dict[str, _Entry] = {}
+    exact: dict[str, Entry] = {}
     for name, r in sorted(named, key=lambda c: c[1].index):
         if not name.startswith("*."):
             best = next((w for w in wildcards if _wild_match(name, w[0], w[1], r)), None)
@@ -213,7 +219,7 @@ def _wild_match(name: str, suffix: str, wild: _Ranked, exact: _Ranked) -> bool:
     return wild.index < exact.index and name.endswith(suffix) and len(name) > len(suffix)
 
 
-def _entry(rule: Rule) -> _Entry:
+def _entry(rule: Rule) -> Entry:
     found = rule.destination
     if not isinstance(found, PathMap):
         return Route(rule.name, None, rule.listener, found)
@@ -224,8 +230,8 @@ def _path_table(rule: Rule, path_map: PathMap) -> _PathTable:
     text: list[tuple[str, bool, Route]] = []
     raw: list[tuple[bytes, bool, Route]] = []
     for path_rule in path_map.rules:
-        route = _route(rule, path_rule.name, path_rule.destination)
         for path in path_rule.paths:
+            route = Route(rule.name, path_rule.name, rule.listener, path_rule.destination, path)
             lowered, prefix = path.lower().removesuffix("*"), path.endswith("*")
             text.append((lowered, prefix, route))
             raw.append((quote(lowered, safe=_PATH_SAFE).lower().encode("ascii"), prefix, route))

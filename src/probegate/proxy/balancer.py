@@ -1,0 +1,79 @@
+"""Which target takes a request: round robin over the routable ones, cookie affinity, draining.
+
+Rules of this module:
+- the only input about health is the store's published `routes` mapping, read once per pick
+  (an attribute read, no lock): routable means what the health engine says, nothing else;
+- affinity: a cookie naming a routable target keeps the request there; one naming a target that
+  is no longer routable is ignored (the caller re-pins); one naming a member removed by a reload
+  keeps its client there until that member's drain deadline;
+- targets this request already failed on are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from probegate.proxy.tables import BackendPlan, Upstream
+from probegate.state.snapshot import GroupKey, RouteGroup
+
+
+class HealthSource(Protocol):
+    @property
+    def routes(self) -> Mapping[GroupKey, RouteGroup]: ...
+
+
+class Balancer:
+    def __init__(self, health: HealthSource, monotonic: Callable[[], float]) -> None:
+        self.health = health
+        self._monotonic = monotonic
+        self._turn: dict[GroupKey, int] = {}
+        self.draining: dict[bytes, tuple[Upstream, float]] = {}  # cookie → (removed member, until)
+
+    def pick(
+        self,
+        backend: BackendPlan,
+        cookie: bytes | None,
+        tried: Sequence[tuple[Upstream, str]] = (),
+    ) -> Upstream | None:
+        group = self.health.routes.get(backend.group)
+        routable = group.routable if group is not None else ()
+        if cookie is not None:
+            pinned = self._pinned(backend, cookie, routable)
+            if pinned is not None and not _tried(pinned, tried):
+                return pinned
+        count = len(routable)
+        if not count:
+            return None
+        turn = self._turn.get(backend.group, 0)
+        by_key = backend.by_key
+        for step in range(count):
+            upstream = by_key.get(routable[(turn + step) % count].key)
+            if upstream is not None and not (tried and _tried(upstream, tried)):
+                self._turn[backend.group] = (turn + step + 1) % count
+                return upstream
+        return None
+
+    def _pinned(
+        self, backend: BackendPlan, cookie: bytes, routable: Sequence[object]
+    ) -> Upstream | None:
+        pinned = backend.by_cookie.get(cookie)
+        if pinned is not None:
+            return pinned if pinned.target in routable else None
+        drained = self.draining.get(cookie)
+        if drained is not None and drained[0].key.pool == backend.pool:
+            upstream, until = drained
+            if self._monotonic() < until:
+                return upstream
+        return None
+
+    def drain(self, removed: list[tuple[Upstream, float]]) -> None:
+        """Members removed by a reload, with the time their pinned clients may use them until."""
+        now = self._monotonic()
+        self.draining = {
+            u.affinity: (u, t) for u, t in [*self.draining.values(), *removed] if t > now
+        }
+
+
+def _tried(upstream: Upstream, tried: Sequence[tuple[Upstream, str]]) -> bool:
+    return any(t.key == upstream.key for t, _ in tried)

@@ -1,0 +1,379 @@
+"""One client connection: httptools parses requests, each becomes an `Exchange`, answered in order.
+
+Rules of this module:
+- no Task, Future or timer per request: parser callbacks fill the exchange being parsed; the
+  exchange at the head of the queue is the one being answered (pipelined ones wait, bounded by
+  pausing reads); timeouts are deadlines checked by the proxy's sweep;
+- the parser callbacks are the hot path and run long on purpose (one call per header, no helpers);
+- a malformed request is answered (400/414/431/501/505) in order, then the connection closes; no
+  byte of it is forwarded;
+- reading is paused for several reasons at once (a slow backend, a full pipeline, an upgrade in
+  progress); each reason is one bit, and reading resumes when none is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+import httptools
+
+from probegate.proxy import wire
+from probegate.proxy.exchange import Exchange
+from probegate.proxy.routing import Entry
+from probegate.proxy.tables import Tables
+
+if TYPE_CHECKING:
+    from probegate.proxy.server import Proxy
+
+log = logging.getLogger("probegate.proxy")
+
+PAUSE_PIPELINE = 1  # a pipelined request waits while the current one is answered
+PAUSE_BACKEND = 2  # the backend's socket buffer is full (request body upload)
+PAUSE_UPGRADE = 4  # waiting for the backend's answer to an Upgrade request
+PAUSE_BUFFER = 8  # body bytes buffered while no backend connection is attached
+
+
+class _Stop(Exception):
+    """Raised inside a parser callback to stop parsing (the reason is on the connection)."""
+
+
+class ClientConnection(asyncio.Protocol):
+    __slots__ = (
+        "checked_host",
+        "closing",
+        "deadline",
+        "eof",
+        "head_size",
+        "header_count",
+        "held",
+        "last",
+        "local_ip",
+        "local_port",
+        "parser",
+        "parsing",
+        "pauses",
+        "peer_ip",
+        "peer_port",
+        "peer_text",
+        "port_text",
+        "proxy",
+        "queue",
+        "route_entry",
+        "route_host",
+        "route_tables",
+        "scheme",
+        "transport",
+        "tunnel",
+        "write_paused",
+    )
+
+    def __init__(self, proxy: Proxy, scheme: bytes) -> None:
+        self.proxy = proxy
+        self.scheme = scheme  # b"http" or b"https"
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[Exchange] = deque()
+        self.parsing: Exchange | None = None
+        self.peer_ip = ""
+        self.peer_port = 0
+        self.local_ip = ""
+        self.local_port = 0
+        self.head_size = 0
+        self.header_count = 0
+        self.deadline = 0.0  # when the connection gives up waiting for the client
+        self.pauses = 0
+        self.write_paused = False
+        self.closing = False
+        self.tunnel: asyncio.Transport | None = None  # after a 101: bytes go straight there
+        self.held = b""  # bytes after an Upgrade request, held until the backend answers
+        self.peer_text = b""  # "ip:port" for X-Forwarded-For
+        self.port_text = b""  # the listener's port for X-Forwarded-Port
+        self.last = False  # the gateway is stopping: close after the answer in progress
+        self.eof = False  # the client half-closed: close after its last answer
+        # Per-connection caches: a keep-alive client repeats its Host header.
+        self.checked_host: bytes | None = None
+        self.route_host: bytes | None = None
+        self.route_tables: Tables | None = None
+        self.route_entry: Entry | None = None
+
+    # ------------------------------------------------------------------ connection events
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        if peer:
+            self.peer_ip, self.peer_port = peer[0], peer[1]
+            shown = f"[{peer[0]}]" if ":" in peer[0] else peer[0]
+            self.peer_text = f"{shown}:{peer[1]}".encode("ascii")
+        if local:
+            self.local_ip, self.local_port = local[0], local[1]
+            self.port_text = str(local[1]).encode("ascii")
+        proxy = self.proxy
+        self.deadline = proxy.now + proxy.limits.keep_alive_timeout
+        if not proxy.admit(self):
+            self.closing = True
+            busy = wire.answer(503, "the gateway is at its connection limit\n", close=True)
+            transport.write(busy)  # type: ignore[attr-defined]
+            transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.write(data)
+            return
+        if self.closing:
+            return
+        if self.pauses & PAUSE_UPGRADE:
+            self.held += data
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._upgraded(data[exc.args[0] :] if exc.args else b"")
+        except httptools.HttpParserError as exc:
+            self._malformed(exc)
+            return
+        if self.parsing is not None and not self.parsing.head_done:
+            self._head_budget(len(data))
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
+        self.closing = True
+        self.proxy.forget(self)
+        for exchange in self.queue:
+            exchange.client_gone()
+        self.queue.clear()
+        if self.parsing is not None:
+            self.parsing.client_gone()
+            self.parsing = None
+        if self.tunnel is not None:
+            self.tunnel.close()
+
+    def eof_received(self) -> bool | None:
+        # A half-closed client may still read its answers: keep the transport open while
+        # requests are outstanding (the connection closes after the last one).
+        if self.tunnel is not None:
+            if self.tunnel.can_write_eof():
+                self.tunnel.write_eof()
+            return True
+        parsing = self.parsing
+        if parsing is not None and not parsing.head_done:
+            parsing.client_gone()
+            self.parsing = None
+        elif parsing is not None and not parsing.body_done:
+            parsing.client_gone()
+            self.abort()
+            return None
+        if self.queue:
+            self.eof = True
+            return True
+        return None
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.tunnel is not None:
+            self.tunnel.pause_reading()
+        elif self.queue:
+            self.queue[0].client_paused()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.tunnel is not None:
+            self.tunnel.resume_reading()
+        elif self.queue:
+            self.queue[0].client_resumed()
+
+    def pause_reading_for(self, reason: int) -> None:
+        if not self.pauses and self.transport is not None and not self.closing:
+            self.transport.pause_reading()
+        self.pauses |= reason
+
+    def resume_reading_for(self, reason: int) -> None:
+        if not self.pauses & reason:
+            return
+        self.pauses &= ~reason
+        if not self.pauses and self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+
+    # ------------------------------------------------------------------ parser callbacks
+
+    def on_message_begin(self) -> None:
+        self.parsing = Exchange(self)
+        self.head_size = 0
+        self.header_count = 0
+        self.deadline = self.proxy.now + self.proxy.limits.header_timeout
+
+    def on_url(self, url: bytes) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        exchange.url += url
+        if len(exchange.url) > wire.MAX_HEAD:
+            exchange.reject(414, "request line over 32 KiB")
+            raise _Stop
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        self.head_size += len(name) + len(value) + 4
+        self.header_count += 1
+        if self.head_size > wire.MAX_HEAD or self.header_count > wire.MAX_HEADERS:
+            exchange.reject(431, "header block over 32 KiB or 100 lines")
+            raise _Stop
+        lowered = name.lower()
+        if lowered in _SPECIAL:
+            exchange.special(lowered, value)
+        else:
+            exchange.lines += (name, b": ", value, b"\r\n")
+
+    def on_headers_complete(self) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        parser = self.parser
+        exchange.head_complete(
+            parser.get_method(), parser.get_http_version(), parser.should_keep_alive()
+        )
+        self.deadline = self.proxy.now + self.proxy.limits.body_timeout
+        self.queue.append(exchange)
+        if exchange.rejected is not None:
+            raise _Stop  # nothing after a malformed head is read
+        if len(self.queue) == 1:
+            exchange.start()
+        elif len(self.queue) > 1:
+            self.pause_reading_for(PAUSE_PIPELINE)
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        self.deadline = self.proxy.now + self.proxy.limits.body_timeout
+        exchange.body(body)
+
+    def on_message_complete(self) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        self.parsing = None
+        exchange.body_end()
+
+    # ------------------------------------------------------------------ answering in order
+
+    def finished(self, exchange: Exchange, keep_alive: bool) -> None:
+        """The exchange at the head of the queue has written its whole answer."""
+        if self.queue and self.queue[0] is exchange:
+            self.queue.popleft()
+        if not keep_alive or self.closing or self.last or (self.eof and not self.queue):
+            self.close()
+            return
+        if self.queue:
+            self.queue[0].start()
+            if len(self.queue) <= 1:
+                self.resume_reading_for(PAUSE_PIPELINE)
+            return
+        self.resume_reading_for(PAUSE_PIPELINE)
+        if self.parsing is None:
+            self.deadline = self.proxy.now + self.proxy.limits.keep_alive_timeout
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        self.closing = True
+
+    def abort(self) -> None:
+        """End the connection abruptly: the client must see a truncated answer, not a short one."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def sweep(self, now: float) -> None:
+        """Called about twice a second: client and backend deadlines."""
+        if self.queue:
+            self.queue[0].sweep(now)
+        if now < self.deadline or self.closing or self.tunnel is not None:
+            return
+        parsing = self.parsing
+        if parsing is None and not self.queue:
+            self.close()  # idle keep-alive connection
+        elif parsing is not None and not parsing.head_done:
+            self._timed_out(parsing, "request headers")
+        elif parsing is not None and not parsing.body_done and parsing.body_started_at_head:
+            self._timed_out(parsing, "request body")
+
+    def _timed_out(self, exchange: Exchange, what: str) -> None:
+        if exchange in self.queue and exchange is not self.queue[0]:
+            exchange.client_gone()
+            self.abort()
+            return
+        exchange.timed_out_reading(what)
+
+    # ------------------------------------------------------------------ malformed input
+
+    def _malformed(self, exc: Exception) -> None:
+        exchange = self.parsing
+        if exchange is None:  # bytes between requests that do not start one
+            exchange = Exchange(self)
+        if exchange.rejected is None:
+            if exchange.head_done:
+                exchange.reject_body(f"malformed request body: {exc}")
+            else:
+                status = 414 if isinstance(exc, httptools.HttpParserInvalidURLError) else 400
+                if status == 414 and len(exchange.url) <= wire.MAX_HEAD:
+                    status = 400
+                exchange.reject(status, f"malformed request: {exc}")
+        self.parsing = None
+        self.closing_after_queue(exchange)
+
+    def closing_after_queue(self, exchange: Exchange) -> None:
+        """Stop reading; answer `exchange` after those before it, then close."""
+        self.pause_reading_for(PAUSE_PIPELINE)
+        if exchange not in self.queue and not exchange.answered:
+            self.queue.append(exchange)
+            if len(self.queue) == 1:
+                exchange.start()
+
+    def _head_budget(self, received: int) -> None:
+        """A head still incomplete after this read: cap what the parser buffers for it."""
+        self.head_size += received
+        exchange = self.parsing
+        if self.head_size > 2 * wire.MAX_HEAD and exchange is not None:
+            status = 414 if self.header_count == 0 else 431
+            exchange.reject(status, "request head too large")
+            self.parsing = None
+            self.closing_after_queue(exchange)
+
+    def _upgraded(self, rest: bytes) -> None:
+        """llhttp stopped after an Upgrade (or CONNECT) head."""
+        exchange = self.queue[-1] if self.queue else None
+        if exchange is None or exchange.rejected is not None or not exchange.wants_tunnel:
+            if exchange is not None and exchange.rejected is None and not rest:
+                # an Upgrade we do not tunnel (h2c, HTTP/1.0): an ordinary request; parse on
+                self.parser = httptools.HttpRequestParser(self)
+                return
+            if exchange is not None and exchange.rejected is None:
+                self.parser = httptools.HttpRequestParser(self)
+                self.data_received(rest)
+                return
+            self.pause_reading_for(PAUSE_PIPELINE)
+            return
+        self.held = rest
+        self.pause_reading_for(PAUSE_UPGRADE)
+
+    def start_tunnel(self, backend: asyncio.Transport) -> None:
+        self.tunnel = backend
+        self.deadline = float("inf")
+        held, self.held = self.held, b""
+        if held:
+            backend.write(held)
+        self.resume_reading_for(PAUSE_UPGRADE | PAUSE_PIPELINE)
+
+
+_SPECIAL = (
+    wire.HOP_BY_HOP
+    | wire.OWN_REQUEST_HEADERS
+    | {
+        b"host",
+        b"content-length",
+        b"expect",
+        b"x-forwarded-for",
+        b"cookie",
+    }
+)

@@ -1,0 +1,350 @@
+"""The proxy: listeners, the current tables, backend pools, one coarse timer, reload and stop.
+
+Rules of this module:
+- one periodic tick (every `TICK` seconds) refreshes the coarse clock `now`, checks every
+  connection's deadlines and expires idle backend connections: no timer per request;
+- a reload swaps the tables in one assignment; requests already routed finish on what they
+  chose; members that left get no new requests, and keep their affinity-pinned clients until
+  their settings' `drainTimeoutInSec`; listening sockets that stay are never closed;
+- stop: listeners close, idle connections close, in-flight requests get `limits.stop_timeout`
+  seconds to finish (their answers carry `Connection: close`), the rest are cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import ssl
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from probegate.config.plan import FrontendCertificate, GatewayPlan, Listener, Protocol, TargetKey
+from probegate.health.resolver import Resolver
+from probegate.proxy import wire
+from probegate.proxy.balancer import Balancer, HealthSource
+from probegate.proxy.client import ClientConnection
+from probegate.proxy.routing import host_key
+from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
+from probegate.proxy.upstream import Connector, Pool
+from probegate.state.snapshot import GroupKey
+
+if TYPE_CHECKING:
+    from probegate.proxy.exchange import Exchange
+
+log = logging.getLogger("probegate.proxy")
+
+TICK = 0.25
+BACKLOG = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    address: str
+    port: int
+    tls: bool
+
+    @property
+    def url(self) -> str:
+        shown = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{'https' if self.tls else 'http'}://{shown}:{self.port}"
+
+
+class Proxy:
+    def __init__(
+        self,
+        plan: GatewayPlan,
+        health: HealthSource,
+        resolver: Resolver,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._monotonic = monotonic
+        self.now = monotonic()
+        self.limits = plan.limits
+        self.max_body = plan.limits.max_body or 1 << 62  # bytes; "no limit" as a huge number
+        self.tables: Tables = compile_tables(plan)
+        self.balancer = Balancer(health, monotonic)
+        self.connector = Connector(resolver)
+        self.pools: dict[TargetKey, Pool] = {}
+        self.retired: list[tuple[Pool, float]] = []
+        self.connections: set[ClientConnection] = set()
+        self.stopping = False
+        self._servers: dict[Endpoint, asyncio.Server] = {}
+        self._certs: dict[Endpoint, _SniChooser] = {}
+        self._plan = plan
+        self._tick: asyncio.TimerHandle | None = None
+        self._trace_prefix = os.urandom(8).hex().encode("ascii")
+        self._trace_count = 0
+        self.responses: Counter[tuple[str, int]] = Counter()  # (listener, status)
+        self.backend_statuses: Counter[tuple[TargetKey, int]] = Counter()
+        self.connect_failures: Counter[tuple[TargetKey, str]] = Counter()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> list[Endpoint]:
+        """Bind every listener; raise OSError (the caller reports it) if one cannot bind."""
+        for endpoint, listeners in _endpoints(self._plan.listeners).items():
+            await self._bind(endpoint, listeners)
+        loop = asyncio.get_running_loop()
+        self._tick = loop.call_later(TICK, self._on_tick)
+        return list(self._servers)
+
+    async def _bind(self, endpoint: Endpoint, listeners: list[Listener]) -> None:
+        context = None
+        if endpoint.tls:
+            chooser = _SniChooser(listeners)
+            self._certs[endpoint] = chooser
+            context = chooser.default
+        scheme = b"https" if endpoint.tls else b"http"
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: ClientConnection(self, scheme),
+            endpoint.address,
+            endpoint.port,
+            ssl=context,
+            backlog=BACKLOG,
+            reuse_address=True,
+        )
+        self._servers[endpoint] = server
+
+    async def reload(self, plan: GatewayPlan) -> None:
+        """Adopt a new plan (already validated); old requests finish on what they chose."""
+        wanted = _endpoints(plan.listeners)
+        added: list[Endpoint] = []
+        try:
+            for endpoint, listeners in wanted.items():
+                if endpoint not in self._servers:
+                    await self._bind(endpoint, listeners)
+                    added.append(endpoint)
+        except OSError:
+            for endpoint in added:  # all or nothing: the running listeners stay as they were
+                self._servers.pop(endpoint).close()
+                self._certs.pop(endpoint, None)
+            raise
+        for endpoint in [e for e in self._servers if e not in wanted]:
+            self._servers.pop(endpoint).close()
+            self._certs.pop(endpoint, None)
+        for endpoint, listeners in wanted.items():
+            if endpoint.tls and endpoint not in added:
+                self._certs[endpoint].update(listeners)
+        old = self.tables
+        self.tables = compile_tables(plan)
+        self.limits = plan.limits
+        self.max_body = plan.limits.max_body or 1 << 62
+        self._plan = plan
+        self._retire(old)
+
+    def _retire(self, old: Tables) -> None:
+        now = self._monotonic()
+        removed: list[tuple[Upstream, float]] = []
+        for key, upstream in old.upstreams.items():
+            if key in self.tables.upstreams:
+                continue
+            backend = old.backends.get(_group(upstream))
+            grace = backend.drain_timeout if backend and backend.drain_timeout else 0.0
+            if grace:
+                removed.append((upstream, now + grace))
+            pool = self.pools.pop(key, None)
+            if pool is not None:
+                pool.retired = True
+                pool.close_idle()
+        self.balancer.drain(removed)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for server in self._servers.values():
+            server.close()
+        for connection in list(self.connections):
+            connection.last = True
+            if not connection.queue and connection.parsing is None:
+                connection.close()
+        deadline = self._monotonic() + self.limits.stop_timeout
+        while self.connections and self._monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            connection.abort()
+        for pool in self.pools.values():
+            pool.close_idle()
+        if self._tick is not None:
+            self._tick.cancel()
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return list(self._servers)
+
+    # ------------------------------------------------------------------ the tick
+
+    def _on_tick(self) -> None:
+        now = self.now = self._monotonic()
+        try:
+            for connection in list(self.connections):
+                connection.sweep(now)
+            for pool in self.pools.values():
+                pool.expire(now)
+        except Exception:  # a fault in one sweep must not stop the clock
+            log.exception("proxy tick failed")
+        self._tick = asyncio.get_running_loop().call_later(TICK, self._on_tick)
+
+    # ------------------------------------------------------------------ called by connections
+
+    def admit(self, connection: ClientConnection) -> bool:
+        if len(self.connections) >= self.limits.max_connections or self.stopping:
+            return False
+        self.connections.add(connection)
+        return True
+
+    def forget(self, connection: ClientConnection) -> None:
+        self.connections.discard(connection)
+
+    def next_trace(self) -> bytes:
+        self._trace_count += 1
+        return b"%s%016x" % (self._trace_prefix, self._trace_count)
+
+    def pool_for(self, upstream: Upstream) -> Pool:
+        pool = self.pools.get(upstream.key)
+        if pool is None or pool.upstream is not upstream:
+            if pool is not None and pool.upstream != upstream:
+                pool.close_idle()
+            pool = self.pools[upstream.key] = Pool(upstream)
+        return pool
+
+    def no_target_answer(
+        self, backend: BackendPlan, tried: Sequence[tuple[Upstream, str]]
+    ) -> bytes:
+        if backend.member_count == 0:
+            body = f"pool '{backend.pool}' has no servers\n"
+        elif tried:
+            failures = "; ".join(f"{u.key.server}: {why}" for u, why in tried)
+            body = f"no server of pool '{backend.pool}' could take the request: {failures}\n"
+        else:
+            group = self.balancer.health.routes.get(backend.group)
+            total = group.total if group is not None else backend.member_count
+            reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
+            noun = "server" if total == 1 else "servers"
+            word = "the" if total == 1 else f"all {total}"
+            body = f"{word} {noun} of pool '{backend.pool}' are unhealthy: {reasons or 'unknown'}\n"
+            if total == 1:
+                body = body.replace(" are ", " is ", 1)
+        return wire.answer(502, body)
+
+    def note_connect_failure(self, upstream: Upstream, reason: str) -> None:
+        self.connect_failures[(upstream.key, reason)] += 1
+
+    def count_local(self, exchange: Exchange, status: int) -> None:
+        self.responses[(self._listener_name(exchange), status)] += 1
+
+    def count_backend(self, exchange: Exchange, status: int) -> None:
+        if exchange.upstream is not None:
+            self.backend_statuses[(exchange.upstream.key, status)] += 1
+
+    def count_done(self, exchange: Exchange) -> None:
+        self.responses[(self._listener_name(exchange), exchange.status)] += 1
+
+    @staticmethod
+    def _listener_name(exchange: Exchange) -> str:
+        info = exchange.info
+        return info.route.listener.name if info is not None else ""
+
+
+def _group(upstream: Upstream) -> GroupKey:
+    return GroupKey(upstream.key.pool, upstream.key.settings)
+
+
+def _endpoints(listeners: tuple[Listener, ...]) -> dict[Endpoint, list[Listener]]:
+    """One socket per (address, port); a port with an any-address listener binds only that."""
+    found: dict[Endpoint, list[Listener]] = {}
+    by_port: dict[int, list[Listener]] = {}
+    for listener in listeners:
+        by_port.setdefault(listener.port, []).append(listener)
+    for port, items in by_port.items():
+        tls = items[0].protocol is Protocol.HTTPS
+        anys = {_address(x) for x in items if ipaddress.ip_address(x.bind_address).is_unspecified}
+        for listener in items:
+            address = _address(listener)
+            family_any = "::" if ":" in address else "0.0.0.0"
+            chosen = family_any if family_any in anys else address
+            found.setdefault(Endpoint(chosen, port, tls), []).append(listener)
+    return found
+
+
+def _address(listener: Listener) -> str:
+    return ipaddress.ip_address(listener.bind_address).compressed
+
+
+class _SniChooser:
+    """TLS contexts of the HTTPS listeners sharing one socket, chosen by the client's SNI."""
+
+    def __init__(self, listeners: list[Listener]) -> None:
+        self.default = _server_context(None)
+        self.default.sni_callback = self._choose
+        self.update(listeners)
+
+    def update(self, listeners: list[Listener]) -> None:
+        contexts = {id(x.certificate): x.certificate for x in listeners if x.certificate}
+        built = {key: _server_context(cert) for key, cert in contexts.items()}
+        exact: dict[str, ssl.SSLContext] = {}
+        wild: list[tuple[str, ssl.SSLContext]] = []
+        fallback: ssl.SSLContext | None = None
+        for listener in listeners:
+            if listener.certificate is None:
+                continue
+            context = built[id(listener.certificate)]
+            if not listener.host_names and fallback is None:
+                fallback = context
+            for name in listener.host_names:
+                if name.startswith("*."):
+                    wild.append((name[1:], context))
+                else:
+                    exact.setdefault(name, context)
+        self._exact, self._wild = exact, wild
+        self._fallback = fallback or next(iter(built.values()), None)
+        if self._fallback is not None:
+            _load_into(self.default, _first_cert(listeners))
+
+    def _choose(self, sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+        chosen = None
+        key = host_key(name) if name else None
+        if key is not None:
+            chosen = self._exact.get(key)
+            if chosen is None:
+                chosen = next(
+                    (c for s, c in self._wild if key.endswith(s) and len(key) > len(s)), None
+                )
+        chosen = chosen or self._fallback
+        if chosen is not None:
+            sock.context = chosen
+
+
+def _first_cert(listeners: list[Listener]) -> FrontendCertificate | None:
+    basic = [x.certificate for x in listeners if x.certificate and not x.host_names]
+    every = [x.certificate for x in listeners if x.certificate]
+    found = basic or every
+    return found[0] if found else None
+
+
+def _server_context(cert: FrontendCertificate | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    if cert is not None:
+        _load_into(context, cert)
+    return context
+
+
+def _load_into(context: ssl.SSLContext, cert: FrontendCertificate | None) -> None:
+    """`load_cert_chain` reads files only: the PEM goes through a private temporary folder."""
+    if cert is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="probegate-") as folder:
+        chain, key = Path(folder, "chain.pem"), Path(folder, "key.pem")
+        chain.write_bytes(cert.chain_pem)
+        key.touch(mode=0o600)
+        key.write_bytes(cert.key_pem)
+        context.load_cert_chain(chain, key)

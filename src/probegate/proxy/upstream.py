@@ -1,0 +1,232 @@
+"""Backend connections and their keep-alive pools, one pool per target.
+
+Rules of this module:
+- a connection carries one request at a time; it returns to its pool only when the response ended
+  cleanly, the request was sent whole, and nothing surprising happened (the exchange decides);
+- pools are LIFO (the most recently used connection is the warmest) and expire idle connections
+  after `IDLE_EXPIRY`, shorter than the idle timeout of common backends (Node, uvicorn: 5 s), so
+  the gateway closes first instead of racing the backend's close;
+- a connection closed by the peer leaves its pool at once (`connection_lost`), so a request never
+  takes a connection known to be dead; the remaining race is covered by the exchange's retry;
+- live TLS connects the way the probes do: same SNI, and the presented chain judged by the same
+  trust policy (verdicts cached per chain), so Healthy and connectable mean the same thing.
+"""
+
+from __future__ import annotations
+
+import _ssl
+import asyncio
+import ssl
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from probegate.health.codes import Reason
+from probegate.health.resolver import Resolver
+from probegate.health.tlscheck import check_chain
+from probegate.proxy.tables import Upstream
+
+if TYPE_CHECKING:
+    from probegate.proxy.exchange import Exchange
+
+IDLE_EXPIRY = 4.0  # seconds an unused backend connection is kept
+MAX_IDLE_PER_TARGET = 256
+CONNECT_TIMEOUT = 10.0
+
+
+class BackendConnection(asyncio.Protocol):
+    __slots__ = ("closed", "exchange", "idle_since", "paused", "pool", "transport")
+
+    def __init__(self, pool: Pool) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.exchange: Exchange | None = None
+        self.pool = pool
+        self.idle_since = 0.0
+        self.closed = False
+        self.paused = False  # reading paused because the client is slow
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
+
+    def data_received(self, data: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None:  # bytes while idle: the backend broke framing; never reuse it
+            self.close()
+            return
+        exchange.backend_data(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # close; the exchange learns it in connection_lost
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
+        self.closed = True
+        self.pool.forget(self)
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            exchange.backend_lost(self)
+
+    def pause_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.pause_reading_for(2)
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.resume_reading_for(2)
+
+    def pause_reading(self) -> None:
+        if not self.paused and self.transport is not None and not self.closed:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        """Discard: never pooled again."""
+        self.exchange = None
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.abort()
+        self.pool.forget(self)
+
+
+class ConnectError(Exception):
+    """A new backend connection could not be made; `reason` is the health code it matches."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Pool:
+    """Idle keep-alive connections of one target."""
+
+    __slots__ = ("busy", "idle", "retired", "upstream")
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+        self.idle: list[BackendConnection] = []
+        self.busy = 0
+        self.retired = False  # the target left the plan: finish in-flight work, pool nothing
+
+    def take(self) -> BackendConnection | None:
+        idle = self.idle
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    def give_back(self, connection: BackendConnection, now: float) -> None:
+        if self.retired or connection.closed or len(self.idle) >= MAX_IDLE_PER_TARGET:
+            connection.close()
+            return
+        connection.exchange = None
+        connection.idle_since = now
+        connection.resume_reading()
+        self.idle.append(connection)
+
+    def forget(self, connection: BackendConnection) -> None:
+        if connection in self.idle:
+            self.idle.remove(connection)
+
+    def expire(self, now: float) -> None:
+        """Close connections idle too long (oldest first: they sit at the bottom)."""
+        idle = self.idle
+        while idle and now - idle[0].idle_since > IDLE_EXPIRY:
+            idle.pop(0).close()
+
+    def close_idle(self) -> None:
+        while self.idle:
+            self.idle.pop().close()
+
+
+class Connector:
+    """Opens new backend connections: resolves FQDN members, connects, secures, judges the chain."""
+
+    def __init__(self, resolver: Resolver, wall_clock: Callable[[], float] = time.time) -> None:
+        self.resolver = resolver
+        self._wall_clock = wall_clock
+        self._verdicts: dict[tuple[object, tuple[bytes, ...]], Reason] = {}
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self._context.check_hostname = False
+        self._context.verify_mode = ssl.CERT_NONE  # judged below, as the probes judge it
+
+    async def connect(self, pool: Pool) -> BackendConnection:
+        upstream = pool.upstream
+        loop = asyncio.get_running_loop()
+        addresses = await self._addresses(upstream)
+        last: OSError | None = None
+        for address in addresses:
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    _, protocol = await loop.create_connection(
+                        lambda: BackendConnection(pool), address, upstream.port
+                    )
+            except TimeoutError:
+                last = TimeoutError(f"connect to {address}:{upstream.port} timed out")
+                continue
+            except OSError as exc:
+                last = exc
+                continue
+            if upstream.tls:
+                await self._secure(protocol, upstream)
+            return protocol
+        raise ConnectError(Reason.TCP_CONNECT_ERROR, _words(last))
+
+    async def _addresses(self, upstream: Upstream) -> tuple[str, ...]:
+        if upstream.is_ip:
+            return (upstream.address,)
+        resolved = await self.resolver.resolve(upstream.address)
+        addresses = resolved.resolution.addresses
+        if not addresses:
+            raise ConnectError(Reason.DNS_RESOLUTION_ERROR, f"{upstream.address} did not resolve")
+        return tuple(addresses)
+
+    async def _secure(self, protocol: BackendConnection, upstream: Upstream) -> None:
+        loop = asyncio.get_running_loop()
+        raw = protocol.transport
+        assert raw is not None
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                secured = await loop.start_tls(
+                    raw, protocol, self._context, server_hostname=upstream.sni
+                )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            raw.abort()
+            raise ConnectError(Reason.TLS_HANDSHAKE_ERROR, f"TLS handshake failed: {exc}") from exc
+        if secured is None:
+            raise ConnectError(Reason.TLS_HANDSHAKE_ERROR, "closed during the TLS handshake")
+        protocol.transport = secured
+        reason = self._judge(secured, upstream)
+        if reason is not Reason.SUCCESS:
+            secured.abort()
+            raise ConnectError(reason, f"the backend certificate failed: {reason.value}")
+
+    def _judge(self, transport: asyncio.BaseTransport, upstream: Upstream) -> Reason:
+        if upstream.policy is None:
+            return Reason.SUCCESS
+        ssl_object = transport.get_extra_info("ssl_object")
+        chain = ssl_object._sslobj.get_unverified_chain() or []
+        ders = tuple(cert.public_bytes(_ssl.ENCODING_DER) for cert in chain)
+        key = (upstream.policy, ders)
+        found = self._verdicts.get(key)
+        if found is None:
+            now = datetime.fromtimestamp(self._wall_clock(), UTC)
+            found = check_chain(ders, upstream.policy, now).reason
+            if len(self._verdicts) > 1024:
+                self._verdicts.clear()
+            self._verdicts[key] = found
+        return found
+
+
+def _words(error: OSError | None) -> str:
+    if error is None:
+        return "no address to connect to"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    return error.strerror or str(error)

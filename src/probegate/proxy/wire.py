@@ -1,0 +1,200 @@
+"""HTTP/1.1 wire rules of the front end: what a request may look like, and the gateway's own answers.
+
+Rules of this module:
+- pure functions and constants, no I/O: the protocol modules call them with bytes;
+- the strictness table is `reference/reliability.md` section 1.5: llhttp (httptools) rejects most
+  malformed input itself; this module adds what it lets through (Host syntax and count, request
+  target forms, versions, Transfer-Encoding other than exactly `chunked`, CONNECT);
+- every answer the gateway makes itself is built here, once per status, with `Connection: close`
+  when the connection ends after it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from http import HTTPStatus
+
+MAX_HEAD = 32 * 1024  # request line, and header block, each (SPEC section 7)
+MAX_HEADERS = 100
+SERVER = b"probegate"
+
+# Request headers the front end reads or replaces; every other header line is forwarded as parsed.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
+OWN_REQUEST_HEADERS = frozenset(
+    {b"x-forwarded-proto", b"x-forwarded-port", b"x-original-host", b"x-appgw-trace-id"}
+)
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+
+# RFC 3986 reg-name / IPv4 / IP-literal, then an optional port; no userinfo, no path.
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-_~!$&'()*+,;=%]+(?:\.[A-Za-z0-9\-_~!$&'()*+,;=%]+)*\.?)"
+    rb"(?::([0-9]{1,5}))?"
+)
+_ABSOLUTE = re.compile(rb"(https?)://([^/?#@]*)([^#]*)", re.IGNORECASE)
+
+
+class Reject(Exception):
+    """A request the gateway answers itself, with `status` and a short `reason` for the log."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# ------------------------------------------------------------------------ request checks
+
+
+def check_host(value: bytes) -> bytes:
+    """A Host value (or absolute-form authority) as it may reach routing, else `Reject(400)`."""
+    found = _HOST.fullmatch(value)
+    if found is None or value.startswith(b".") or b".." in value:
+        raise Reject(400, "invalid Host")
+    port = found.group(1)
+    if port is not None and int(port) > 65535:
+        raise Reject(400, "invalid port in Host")
+    return value
+
+
+def check_version(version: str) -> None:
+    if version not in ("1.1", "1.0"):
+        raise Reject(505, f"HTTP/{version} is not served")
+
+
+def check_transfer_encoding(value: bytes, version: str) -> None:
+    """Only `chunked` alone is accepted: a coding list would have to be framed by guessing."""
+    if version == "1.0":
+        raise Reject(400, "Transfer-Encoding on an HTTP/1.0 request")
+    if value.strip(b" \t").lower() != b"chunked":
+        raise Reject(501, "Transfer-Encoding other than chunked")
+
+
+def split_target(method: bytes, url: bytes) -> tuple[bytes | None, bytes, bytes | None]:
+    """(authority from absolute-form or None, path, query or None) of a request target."""
+    if url.startswith(b"/"):
+        path, mark, query = url.partition(b"?")
+        return None, path, query if mark else None
+    if url == b"*":
+        if method != b"OPTIONS":
+            raise Reject(400, "asterisk-form is for OPTIONS only")
+        return None, b"*", None
+    found = _ABSOLUTE.fullmatch(url)
+    if found is None or not found.group(2):
+        raise Reject(400, "request target is neither a path nor an absolute URL")
+    authority = check_host(found.group(2))
+    rest = found.group(3) or b"/"
+    if not rest.startswith((b"/", b"?")):
+        raise Reject(400, "invalid request target")
+    if rest.startswith(b"?"):
+        rest = b"/" + rest
+    path, mark, query = rest.partition(b"?")
+    return authority, path, query if mark else None
+
+
+def connection_tokens(value: bytes) -> list[bytes]:
+    return [token.strip(b" \t").lower() for token in value.split(b",") if token.strip(b" \t")]
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def normalise_path(path: bytes) -> bytes:
+    """Decode percent-encoded unreserved characters and remove dot segments (RFC 3986 5.2.4), so
+    that `/public/../admin` is routed, and forwarded, as `/admin`. A path climbing above the root
+    is refused. The common path (no `%`, no `/.`) is returned as is."""
+    if b"%" not in path and b"/." not in path:
+        return path
+    if b"%" in path:
+        path = _decode_unreserved(path)
+    if b"/." not in path:
+        return path
+    out: list[bytes] = []
+    segments = path.split(b"/")
+    for segment in segments[1:]:
+        if segment == b"..":
+            if not out:
+                raise Reject(400, "path climbs above the root")
+            out.pop()
+        elif segment != b".":
+            out.append(segment)
+    tail = b"/" if segments[-1] in (b".", b"..") else b""
+    return b"/" + b"/".join(out) + (tail if out else b"")
+
+
+def _decode_unreserved(path: bytes) -> bytes:
+    parts = path.split(b"%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:2]
+        try:
+            value = int(code, 16) if len(code) == 2 else -1
+        except ValueError:
+            raise Reject(400, "invalid percent-encoding in the path") from None
+        if value < 0:
+            raise Reject(400, "invalid percent-encoding in the path")
+        out.append(bytes((value,)) + part[2:] if value in _UNRESERVED else b"%" + part)
+    return b"".join(out)
+
+
+# ------------------------------------------------------------------------ the gateway's answers
+
+
+def trace_ids() -> tuple[bytes, int]:
+    """A per-process random prefix; ids are the prefix and a counter (32 hex characters)."""
+    return os.urandom(8).hex().encode("ascii"), 0
+
+
+def answer(
+    status: int,
+    body: str = "",
+    *,
+    close: bool = False,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    head_only: bool = False,
+) -> bytes:
+    """One complete response the gateway makes itself (plain text body)."""
+    text = body or f"{status} {_phrase(status)}\n"
+    payload = text.encode("utf-8")
+    lines = [
+        b"HTTP/1.1 %d %s\r\n" % (status, _phrase(status).encode("ascii")),
+        b"Server: " + SERVER + b"\r\n",
+        b"Content-Type: text/plain; charset=utf-8\r\n",
+        b"Content-Length: %d\r\n" % len(payload),
+    ]
+    lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
+    if close:
+        lines.append(b"Connection: close\r\n")
+    lines.append(b"\r\n")
+    if not head_only:
+        lines.append(payload)
+    return b"".join(lines)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
