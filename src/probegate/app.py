@@ -153,7 +153,8 @@ class Gateway:
         scheduler.cancel()
         await self.scheduler.stop()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(api, scheduler)
+            await scheduler
+        await api  # uvicorn's own shutdown closes its listening socket; wait for it
 
 
 class _QuietServer(uvicorn.Server):

@@ -157,6 +157,9 @@ class Backend:
         return self
 
     def stop(self) -> None:
+        """Stop serving (a second call does nothing: a test may kill a backend mid-test)."""
+        if self._sock.fileno() == -1:
+            return
         try:
             self._thread.call(self._close())
         finally:

@@ -13,9 +13,11 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
+import socket
 import ssl
 import tempfile
 import time
@@ -78,6 +80,7 @@ class Proxy:
         self.stopping = False
         self._servers: dict[Endpoint, asyncio.Server] = {}
         self._certs: dict[Endpoint, _SniChooser] = {}
+        self._sockets: dict[Endpoint, socket.socket] = {}
         self._plan = plan
         self._tick: asyncio.TimerHandle | None = None
         self._trace_prefix = os.urandom(8).hex().encode("ascii")
@@ -104,15 +107,28 @@ class Proxy:
             context = chooser.default
         scheme = b"https" if endpoint.tls else b"http"
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: ClientConnection(self, scheme),
-            endpoint.address,
-            endpoint.port,
-            ssl=context,
+        sock = socket.create_server(
+            (endpoint.address, endpoint.port),
+            family=socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET,
             backlog=BACKLOG,
-            reuse_address=True,
+            dualstack_ipv6=False,
         )
+        try:
+            server = await loop.create_server(
+                lambda: ClientConnection(self, scheme), sock=sock, ssl=context, backlog=BACKLOG
+            )
+        except BaseException:
+            sock.close()
+            raise
         self._servers[endpoint] = server
+        self._sockets[endpoint] = sock
+
+    def _unbind(self, endpoint: Endpoint) -> None:
+        self._servers.pop(endpoint).close()
+        self._certs.pop(endpoint, None)
+        sock = self._sockets.pop(endpoint, None)
+        if sock is not None:
+            sock.close()
 
     async def reload(self, plan: GatewayPlan) -> None:
         """Adopt a new plan (already validated); old requests finish on what they chose."""
@@ -125,12 +141,10 @@ class Proxy:
                     added.append(endpoint)
         except OSError:
             for endpoint in added:  # all or nothing: the running listeners stay as they were
-                self._servers.pop(endpoint).close()
-                self._certs.pop(endpoint, None)
+                self._unbind(endpoint)
             raise
         for endpoint in [e for e in self._servers if e not in wanted]:
-            self._servers.pop(endpoint).close()
-            self._certs.pop(endpoint, None)
+            self._unbind(endpoint)
         for endpoint, listeners in wanted.items():
             if endpoint.tls and endpoint not in added:
                 self._certs[endpoint].update(listeners)
@@ -168,12 +182,19 @@ class Proxy:
         deadline = self._monotonic() + self.limits.stop_timeout
         while self.connections and self._monotonic() < deadline:
             await asyncio.sleep(0.05)
+        if self.connections:
+            log.warning("stop: cutting %d connections still busy", len(self.connections))
         for connection in list(self.connections):
             connection.abort()
         for pool in self.pools.values():
             pool.close_idle()
         if self._tick is not None:
             self._tick.cancel()
+        for server in self._servers.values():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+        for sock in self._sockets.values():
+            sock.close()
 
     @property
     def endpoints(self) -> list[Endpoint]:
