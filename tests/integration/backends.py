@@ -122,11 +122,14 @@ class Backend:
     server starts; use it as a context manager (`with HttpBackend() as backend:`), which starts
     it and always stops it, closing the socket and the loop."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.connections = 0  # accepted connections (TLS: handshakes completed)
         self._sock = socket.socket(_family(host), socket.SOCK_STREAM)
-        self._sock.bind((host, 0))
+        # so that a server can come back on the port it had (its old connections in TIME_WAIT
+        # inherit the option, and only then do they not block the new bind)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
         self._thread = LoopThread(f"backend-{self.address}")  # its loop is closed by stop()
         self._server: asyncio.Server | None = None

@@ -106,9 +106,14 @@ class RecordingBackend(Backend):
     return the whole answer as bytes (or None to use the defaults)."""
 
     def __init__(
-        self, name: str = "b", *, handler: Handler | None = None, host: str = "127.0.0.1"
+        self,
+        name: str = "b",
+        *,
+        handler: Handler | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
-        super().__init__(host)
+        super().__init__(host, port)
         self.name = name
         self.handler = handler
         self.requests: list[Seen] = []

@@ -102,9 +102,9 @@ __all__ = [  # some live in `certinfo`; callers import them all from here
     "SystemStore",
     "TrustPolicy",
     "check_chain",
-    "trust_policy",
     "default_system_store",
     "describe_chain",
+    "trust_policy",
 ]
 
 Facts = dict[str, str]

@@ -236,12 +236,12 @@ class ClientConnection(asyncio.Protocol):
         )
         self.deadline = self.proxy.now + self.proxy.limits.body_timeout
         self.queue.append(exchange)
-        if exchange.rejected is not None:
-            raise _Stop  # nothing after a malformed head is read
         if len(self.queue) == 1:
             exchange.start()
-        elif len(self.queue) > 1:
+        else:
             self.pause_reading_for(PAUSE_PIPELINE)
+        if exchange.rejected is not None:
+            raise _Stop  # nothing after a malformed head is read; the answer closes
 
     def on_body(self, body: bytes) -> None:
         exchange = self.parsing
@@ -311,6 +311,11 @@ class ClientConnection(asyncio.Protocol):
         exchange = self.parsing
         if exchange is None:  # bytes between requests that do not start one
             exchange = Exchange(self)
+        cause = exc.__context__
+        if isinstance(exc, httptools.HttpParserCallbackError) and not isinstance(cause, _Stop):
+            # a fault of the gateway itself, raised inside a parser callback
+            log.error("request handling failed", exc_info=cause)
+            exchange.reject(500, "internal error")
         if exchange.rejected is None:
             if exchange.head_done:
                 exchange.reject_body(f"malformed request body: {exc}")
