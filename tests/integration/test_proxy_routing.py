@@ -118,7 +118,7 @@ ROUTES = [
 
 
 @pytest.mark.parametrize(("host", "path", "backend", "seen_path", "seen_host"), ROUTES)
-def test_routing_matrix(
+def test_routing_matrix(  # noqa: PLR0917 - one parameter per column of the table
     site: dict[str, Any], host: str, path: str, backend: str, seen_path: str, seen_host: str
 ) -> None:
     backends: dict[str, RecordingBackend] = site["backends"]
