@@ -36,16 +36,14 @@ def _listener_cert(folder: Path, ca: trustme.CA, name: str) -> dict[str, str]:
 def _https_get(port: int, server_name: str, ca: trustme.CA) -> tuple[Reply, str]:
     context = ssl.create_default_context()
     ca.configure_trust(context)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=server_name) as tls:
-            peer = tls.getpeercert()
-            names = dict(peer["subjectAltName"]) if peer else {}  # type: ignore[arg-type]
-            tls.sendall(
-                f"GET / HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode()
-            )
-            data = b""
-            while chunk := tls.recv(65536):
-                data += chunk
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with context.wrap_socket(raw, server_hostname=server_name) as tls:
+        peer = tls.getpeercert()
+        names = dict(peer["subjectAltName"]) if peer else {}  # type: ignore[arg-type]
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     headers = [tuple(line.split(": ", 1)) for line in head.decode().split("\r\n")[1:]]
     return Reply(int(head[9:12]), [(k, v) for k, v in headers], body), str(names["DNS"])
