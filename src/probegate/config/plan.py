@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -182,9 +183,10 @@ class Rule:
     destination: Destination | PathMap
 
 
-@dataclass(frozen=True, slots=True)
-class TargetKey:
-    """Identity of one probe target; health state is kept per key (never per address alone)."""
+class TargetKey(NamedTuple):
+    """Identity of one probe target; health state is kept per key (never per address alone).
+    A named tuple rather than a dataclass: it is a dict key on the data path, and a tuple hashes
+    in C."""
 
     pool: str
     settings: str

@@ -46,6 +46,7 @@ class ClientConnection(asyncio.Protocol):
         "closing",
         "deadline",
         "eof",
+        "forwarded",
         "head_size",
         "header_count",
         "held",
@@ -91,6 +92,7 @@ class ClientConnection(asyncio.Protocol):
         self.held = b""  # bytes after an Upgrade request, held until the backend answers
         self.peer_text = b""  # "ip:port" for X-Forwarded-For
         self.port_text = b""  # the listener's port for X-Forwarded-Port
+        self.forwarded = b""  # X-Forwarded-For/-Proto/-Port lines for requests without XFF
         self.last = False  # the gateway is stopping: close after the answer in progress
         self.eof = False  # the client half-closed: close after its last answer
         # Per-connection caches: a keep-alive client repeats its Host header.
@@ -112,6 +114,14 @@ class ClientConnection(asyncio.Protocol):
         if local:
             self.local_ip, self.local_port = local[0], local[1]
             self.port_text = str(local[1]).encode("ascii")
+        self.forwarded = (
+            b"X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %s\r\n"
+            % (
+                self.peer_text,
+                self.scheme,
+                self.port_text,
+            )
+        )
         proxy = self.proxy
         self.deadline = proxy.now + proxy.limits.keep_alive_timeout
         if not proxy.admit(self):
@@ -203,7 +213,8 @@ class ClientConnection(asyncio.Protocol):
         self.parsing = Exchange(self)
         self.head_size = 0
         self.header_count = 0
-        self.deadline = self.proxy.now + self.proxy.limits.header_timeout
+        proxy = self.proxy
+        self.deadline = proxy.now + proxy.header_timeout
 
     def on_url(self, url: bytes) -> None:
         exchange = self.parsing
@@ -261,6 +272,7 @@ class ClientConnection(asyncio.Protocol):
         """The exchange at the head of the queue has written its whole answer."""
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
+        exchange.parser = None  # the parser holds the exchange's callbacks: break the cycle
         if not keep_alive or self.closing or self.last or (self.eof and not self.queue):
             self.close()
             return

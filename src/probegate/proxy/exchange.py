@@ -17,6 +17,8 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
+import logging
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import httptools
@@ -29,8 +31,17 @@ from probegate.proxy.upstream import BackendConnection, ConnectError, Pool
 if TYPE_CHECKING:
     from probegate.proxy.client import ClientConnection
 
+log = logging.getLogger("probegate.proxy")
+
 BUFFER_LIMIT = 256 * 1024  # request body bytes held while no backend connection is attached
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
+_PLAIN_RESPONSE_CONNECTION = frozenset({b"keep-alive", b"close"})
+# Status lines with the standard phrase (the backend's own phrase is not kept: RFC 9112 lets a
+# client ignore it, and one callback less per response is measurable).
+_STATUS_LINES = {
+    int(status): b"HTTP/1.1 %d %s\r\n" % (status, status.phrase.encode("ascii"))
+    for status in HTTPStatus
+}
 _DROPPED = wire.HOP_BY_HOP | {b"content-length"}
 _COOKIE = b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 
@@ -58,13 +69,13 @@ class Exchange:
         "path",
         "pool",
         "query",
-        "reason",
         "rejected",
         "resp_done",
         "resp_length",
         "resp_lines",
         "response_started",
         "status",
+        "timeout",
         "trace",
         "upstream",
         "url",
@@ -128,7 +139,7 @@ class Exchange:
         self.parser: httptools.HttpResponseParser | None = None
         self.out: list[bytes] = []
         self.status = 0
-        self.reason = b""
+        self.timeout = 0.0
         self.resp_lines: list[bytes] = []
         self.resp_length: bytes | None = None
         self.response_started = False
@@ -365,7 +376,7 @@ class Exchange:
         assert info is not None
         assert info.backend is not None
         self.trace = proxy.next_trace()
-        self.deadline = proxy.now + info.backend.timeout
+        self.timeout = info.backend.timeout
         self._pick()
 
     def _pick(self) -> None:
@@ -382,7 +393,9 @@ class Exchange:
         if backend.cookie is not None and cookie != upstream.affinity:
             self.set_cookie = upstream.affinity
         self.upstream = upstream
-        pool = proxy.pool_for(upstream)
+        pool = proxy.pools.get(upstream.key)
+        if pool is None or pool.upstream is not upstream:
+            pool = proxy.pool_for(upstream)
         self.pool = pool
         connection = None if self.retried else pool.take()  # a retry takes a fresh connection
         if connection is not None:
@@ -441,17 +454,12 @@ class Exchange:
         transport = connection.transport
         assert transport is not None
         transport.write(b"".join(parts) if len(parts) > 1 else parts[0])
-        self.deadline = self.client.proxy.now + self._timeout()
+        self.deadline = self.client.proxy.now + self.timeout
         if self.expect is not None and not self.body_started and not self.continue_sent:
             self.continue_sent = True
             self.client.transport.write(wire.CONTINUE)  # type: ignore[union-attr]
         if self.client.write_paused:
             connection.pause_reading()
-
-    def _timeout(self) -> float:
-        assert self.info is not None
-        assert self.info.backend is not None
-        return self.info.backend.timeout
 
     def _forward_head(self, upstream: Upstream) -> bytes:
         info = self.info
@@ -479,9 +487,12 @@ class Exchange:
         if self.wants_tunnel:
             assert self.upgrade is not None
             parts += (b"Connection: upgrade\r\nUpgrade: ", self.upgrade, b"\r\n")
-        xff = client.peer_text if self.xff is None else self.xff + b", " + client.peer_text
-        parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", client.scheme)
-        parts += (b"\r\nX-Forwarded-Port: ", client.port_text, b"\r\n")
+        if self.xff is None:
+            parts.append(client.forwarded)  # X-Forwarded-For/-Proto/-Port, made per connection
+        else:
+            xff = self.xff + b", " + client.peer_text
+            parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", client.scheme)
+            parts += (b"\r\nX-Forwarded-Port: ", client.port_text, b"\r\n")
         if original is not None:
             parts += (b"X-Original-Host: ", original, b"\r\n")
         parts += (b"X-AppGW-Trace-Id: ", self.trace, b"\r\n\r\n")
@@ -555,6 +566,7 @@ class Exchange:
     def client_gone(self) -> None:
         self.answered = True
         self._drop_backend()
+        self.parser = None
 
     def timed_out_reading(self, what: str) -> None:
         """The client stopped sending the head or the body in time: 408 and close."""
@@ -574,7 +586,7 @@ class Exchange:
         """Backend deadline: `requestTimeout` without a byte from the backend."""
         if self.backend is None or self.resp_done or now < self.deadline:
             return
-        seconds = self._timeout()
+        seconds = self.timeout
         if self.retry(f"no response within requestTimeout {seconds:g} s", elsewhere=True):
             return
         self.fail(504, f"the backend did not answer within requestTimeout ({seconds:g} s)\n")
@@ -584,7 +596,7 @@ class Exchange:
     def backend_data(self, data: bytes) -> None:
         parser = self.parser
         assert parser is not None
-        self.deadline = self.client.proxy.now + self._timeout()
+        self.deadline = self.client.proxy.now + self.timeout
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -592,6 +604,8 @@ class Exchange:
             self._tunnel(data[upgrade.args[0] :] if upgrade.args else b"")
             return
         except httptools.HttpParserError as exc:
+            if isinstance(exc, httptools.HttpParserCallbackError):
+                log.error("response handling failed", exc_info=exc.__context__)
             if not self.resp_done:
                 self._backend_broken(f"the backend sent an invalid response: {exc}")
             return
@@ -640,9 +654,6 @@ class Exchange:
 
     # ------------------------------------------------------------------ parser callbacks
 
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.resp_done:
             return
@@ -673,12 +684,17 @@ class Exchange:
             self._backend_broken("the backend switched protocols unasked")
             return
         self.status = status
-        head = [b"HTTP/1.1 %d " % status, self.reason, b"\r\n"]
-        if self.resp_connection is not None:
-            head += self._without_named(wire.connection_tokens(self.resp_connection))
+        head = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
+        connection = self.resp_connection
+        if connection is not None and connection.lower() not in _PLAIN_RESPONSE_CONNECTION:
+            head += self._without_named(wire.connection_tokens(connection))
         else:
             head += self.resp_lines
-        head += self._framing(status)
+        length = self.resp_length
+        if length is not None and not self.resp_chunked and status != 101:
+            head += (b"Content-Length: ", length, b"\r\n")  # the common case, inline
+        else:
+            head += self._framing(status)
         if self.set_cookie is not None:
             info = self.info
             assert info is not None
@@ -693,7 +709,7 @@ class Exchange:
         head.append(b"\r\n")
         self.out.append(b"".join(head))
         self.response_started = True
-        self.client.proxy.count_backend(self, status)
+        self.pool.statuses[status // 100 if status < 600 else 0] += 1  # type: ignore[union-attr]
         if self.method == b"HEAD" and status != 101:
             # httptools cannot be told a HEAD response has no body: it ends here, and this
             # connection is not reused (the parser would wait for Content-Length bytes)
@@ -703,7 +719,7 @@ class Exchange:
     def _framing(self, status: int) -> list[bytes]:
         if status == 101:
             return [b"Connection: upgrade\r\nUpgrade: ", self.resp_upgrade or b"", b"\r\n"]
-        if self.method == b"HEAD" or status in (204, 304):
+        if self.method == b"HEAD" or status in {204, 304}:
             if self.resp_length is not None and status != 204:
                 return [b"Content-Length: ", self.resp_length, b"\r\n"]
             return []
@@ -726,10 +742,10 @@ class Exchange:
 
     def _interim(self, status: int) -> None:
         if status != 100 and self.version == "1.1" and not self.resp_done:
-            head = [b"HTTP/1.1 %d " % status, self.reason, b"\r\n", *self.resp_lines, b"\r\n"]
+            line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
+            head = [line, *self.resp_lines, b"\r\n"]
             self.out.append(b"".join(head))
         self.interim = True
-        self.reason = b""
         self.resp_lines = []
         self.resp_length = None
         self.resp_connection = None
@@ -766,7 +782,7 @@ class Exchange:
             else:
                 connection.close()
         self.answered = True
-        proxy.count_done(self)
+        proxy.count_done(self.info, self.status)
         keep_client = self.keep_alive and not self.close_after and self.body_done
         self.client.finished(self, keep_client)
 

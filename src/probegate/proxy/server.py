@@ -33,7 +33,7 @@ from probegate.proxy import wire
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.client import ClientConnection
 from probegate.proxy.routing import host_key
-from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
+from probegate.proxy.tables import BackendPlan, RouteInfo, Tables, Upstream, compile_tables
 from probegate.proxy.upstream import Connector, Pool
 from probegate.state.snapshot import GroupKey
 
@@ -85,9 +85,9 @@ class Proxy:
         self._tick: asyncio.TimerHandle | None = None
         self._trace_prefix = os.urandom(8).hex().encode("ascii")
         self._trace_count = 0
-        self.responses: Counter[tuple[str, int]] = Counter()  # (listener, status)
-        self.backend_statuses: Counter[tuple[TargetKey, int]] = Counter()
+        self.responses: dict[str, list[int]] = {}  # listener → answers per status class
         self.connect_failures: Counter[tuple[TargetKey, str]] = Counter()
+        self.header_timeout = plan.limits.header_timeout
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -152,6 +152,7 @@ class Proxy:
         self.tables = compile_tables(plan)
         self.limits = plan.limits
         self.max_body = plan.limits.max_body or 1 << 62
+        self.header_timeout = plan.limits.header_timeout
         self._plan = plan
         self._retire(old)
 
@@ -259,19 +260,15 @@ class Proxy:
         self.connect_failures[(upstream.key, reason)] += 1
 
     def count_local(self, exchange: Exchange, status: int) -> None:
-        self.responses[(self._listener_name(exchange), status)] += 1
+        self.count_done(exchange.info, status)
 
-    def count_backend(self, exchange: Exchange, status: int) -> None:
-        if exchange.upstream is not None:
-            self.backend_statuses[(exchange.upstream.key, status)] += 1
-
-    def count_done(self, exchange: Exchange) -> None:
-        self.responses[(self._listener_name(exchange), exchange.status)] += 1
-
-    @staticmethod
-    def _listener_name(exchange: Exchange) -> str:
-        info = exchange.info
-        return info.route.listener.name if info is not None else ""
+    def count_done(self, info: RouteInfo | None, status: int) -> None:
+        """Responses per listener and status class (index 1-5; 0: anything else)."""
+        name = info.route.listener.name if info is not None else ""
+        counts = self.responses.get(name)
+        if counts is None:
+            counts = self.responses[name] = [0] * 6
+        counts[status // 100 if status < 600 else 0] += 1
 
 
 def _group(upstream: Upstream) -> GroupKey:

@@ -105,13 +105,13 @@ class ConnectError(Exception):
 class Pool:
     """Idle keep-alive connections of one target."""
 
-    __slots__ = ("busy", "idle", "retired", "upstream")
+    __slots__ = ("idle", "retired", "statuses", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self.idle: list[BackendConnection] = []
-        self.busy = 0
         self.retired = False  # the target left the plan: finish in-flight work, pool nothing
+        self.statuses = [0] * 6  # backend answers per status class (index 1-5; 0: other)
 
     def take(self) -> BackendConnection | None:
         idle = self.idle

@@ -6,6 +6,7 @@ Rules: immutable values only; built by the store, never changed after; no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import Target, Tier
@@ -13,9 +14,9 @@ from probegate.health.codes import Reason
 from probegate.health.transitions import Record, Routing
 
 
-@dataclass(frozen=True, slots=True)
-class GroupKey:
-    """A (pool, settings) pair: the unit of routing, of minServers and of the model's report."""
+class GroupKey(NamedTuple):
+    """A (pool, settings) pair: the unit of routing, of minServers and of the model's report.
+    A named tuple: the proxy looks it up on every request, and a tuple hashes in C."""
 
     pool: str
     settings: str
