@@ -316,6 +316,13 @@ class Limits(Item):
     drain_timeout_on_stop_in_sec: Annotated[int, _between(0, 3600)] = 30
 
 
+class AccessLog(Item):
+    """probegate extension: one JSON object per request, with the model's access-log fields."""
+
+    enabled: bool = False
+    path: Text = "-"  # "-": standard output; otherwise a file, appended to
+
+
 class GatewayConfig(Item):
     """The whole file. Collections default to empty so a partial file gets precise errors."""
 
@@ -333,6 +340,7 @@ class GatewayConfig(Item):
     redirect_configurations: list[RedirectConfiguration] = Field(default_factory=list)
     dns_servers: list[Text] | None = None
     limits: Limits = Field(default_factory=Limits)
+    access_log: AccessLog = Field(default_factory=AccessLog)
     admin: Admin = Field(default_factory=Admin)
 
 

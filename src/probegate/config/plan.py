@@ -213,6 +213,12 @@ class AdminPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessLogPlan:
+    enabled: bool
+    path: Path | None  # None: standard output
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     max_body: int | None  # bytes; None: no limit
     header_timeout: float
@@ -245,6 +251,7 @@ class GatewayPlan:
     dns_servers: tuple[tuple[str, int], ...] | None
     admin: AdminPlan
     limits: Limits
+    access_log: AccessLogPlan
     targets: tuple[Target, ...]
     source: str
 
@@ -320,6 +327,12 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
         dns_servers=_resolvers(cfg.dns_servers),
         admin=AdminPlan(cfg.admin.bind_address, cfg.admin.port, cfg.admin.token),
         limits=_limits(cfg.limits),
+        access_log=AccessLogPlan(
+            cfg.access_log.enabled,
+            None
+            if cfg.access_log.path == "-"
+            else certs.resolve(loaded.base_dir, cfg.access_log.path),
+        ),
         targets=probe_targets(rules, pools, settings),
         source=loaded.source,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -210,7 +211,9 @@ class ClientConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ parser callbacks
 
     def on_message_begin(self) -> None:
-        self.parsing = Exchange(self)
+        self.parsing = exchange = Exchange(self)
+        if self.proxy.access is not None:
+            exchange.started = time.monotonic()
         self.head_size = 0
         self.header_count = 0
         proxy = self.proxy
@@ -242,6 +245,7 @@ class ClientConnection(asyncio.Protocol):
         exchange = self.parsing
         assert exchange is not None
         parser = self.parser
+        exchange.head_size = self.head_size
         exchange.head_complete(
             parser.get_method(), parser.get_http_version(), parser.should_keep_alive()
         )

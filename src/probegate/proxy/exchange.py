@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -57,10 +58,12 @@ class Exchange:
         "client",
         "deadline",
         "head_done",
+        "head_size",
         "host",
         "host_count",
         "info",
         "keep_alive",
+        "latency",
         "length",
         "lines",
         "method",
@@ -74,6 +77,8 @@ class Exchange:
         "resp_length",
         "resp_lines",
         "response_started",
+        "sent_at",
+        "sent_bytes",
         "status",
         "timeout",
         "trace",
@@ -112,7 +117,8 @@ class Exchange:
     rechunk = False
     close_after = False
     interim = False
-    sent_bytes = 0
+    started = 0.0  # monotonic, set only when the access log is on
+    error_info = ""  # why the gateway answered itself, for the access log
 
     def __init__(self, client: ClientConnection) -> None:
         self.client = client
@@ -144,6 +150,10 @@ class Exchange:
         self.resp_length: bytes | None = None
         self.response_started = False
         self.resp_done = False
+        self.head_size = 0  # bytes of header lines received
+        self.sent_at = 0.0  # monotonic: the request head went to the backend
+        self.latency = 0.0  # seconds from sending the head to the response head
+        self.sent_bytes = 0
 
     # ------------------------------------------------------------------ request head
 
@@ -388,7 +398,10 @@ class Exchange:
         cookie = self._affinity_cookie(backend.cookie) if backend.cookie is not None else None
         upstream = proxy.balancer.pick(backend, cookie, self.tried)
         if upstream is None:
-            self._answer(proxy.no_target_answer(backend, self.tried), keep=self._may_keep())
+            answer = proxy.no_target_answer(backend, self.tried)
+            self.error_info = answer[answer.index(b"\r\n\r\n") + 4 :].decode().strip()
+            proxy.failed += 1
+            self._answer(answer, keep=self._may_keep())
             return
         if backend.cookie is not None and cookie != upstream.affinity:
             self.set_cookie = upstream.affinity
@@ -454,6 +467,7 @@ class Exchange:
         transport = connection.transport
         assert transport is not None
         transport.write(b"".join(parts) if len(parts) > 1 else parts[0])
+        self.sent_at = time.monotonic()
         self.deadline = self.client.proxy.now + self.timeout
         if self.expect is not None and not self.body_started and not self.continue_sent:
             self.continue_sent = True
@@ -520,6 +534,8 @@ class Exchange:
     def fail(self, status: int, body: str) -> None:
         """The backend failed this request. Before any response byte: an answer; after: a cut."""
         self._drop_backend()
+        self.error_info = body.strip()
+        self.client.proxy.failed += 1
         if self.response_started:
             self.flush()
             self.client.abort()
@@ -707,9 +723,16 @@ class Exchange:
             elif self.version == "1.0":
                 head.append(b"Connection: keep-alive\r\n")
         head.append(b"\r\n")
-        self.out.append(b"".join(head))
+        joined = b"".join(head)
+        self.out.append(joined)
+        self.sent_bytes = len(joined)
         self.response_started = True
-        self.pool.statuses[status // 100 if status < 600 else 0] += 1  # type: ignore[union-attr]
+        self.latency = latency = time.monotonic() - self.sent_at
+        pool = self.pool
+        assert pool is not None
+        pool.statuses[status // 100 if status < 600 else 0] += 1
+        pool.latency_sum += latency
+        pool.latency_count += 1
         if self.method == b"HEAD" and status != 101:
             # httptools cannot be told a HEAD response has no body: it ends here, and this
             # connection is not reused (the parser would wait for Content-Length bytes)
@@ -782,7 +805,7 @@ class Exchange:
             else:
                 connection.close()
         self.answered = True
-        proxy.count_done(self.info, self.status)
+        proxy.count_done(self, self.status)
         keep_client = self.keep_alive and not self.close_after and self.body_done
         self.client.finished(self, keep_client)
 

@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING
 from probegate.config.plan import FrontendCertificate, GatewayPlan, Listener, Protocol, TargetKey
 from probegate.health.resolver import Resolver
 from probegate.proxy import wire
+from probegate.proxy.accesslog import AccessLog
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.client import ClientConnection
 from probegate.proxy.routing import host_key
-from probegate.proxy.tables import BackendPlan, RouteInfo, Tables, Upstream, compile_tables
+from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
 from probegate.proxy.upstream import Connector, Pool
 from probegate.state.snapshot import GroupKey
 
@@ -86,6 +87,8 @@ class Proxy:
         self._trace_prefix = os.urandom(8).hex().encode("ascii")
         self._trace_count = 0
         self.responses: dict[str, list[int]] = {}  # listener → answers per status class
+        self.failed = 0  # requests the gateway failed (502/504, cut answers)
+        self.access = AccessLog(plan.access_log.path) if plan.access_log.enabled else None
         self.connect_failures: Counter[tuple[TargetKey, str]] = Counter()
         self.header_timeout = plan.limits.header_timeout
 
@@ -150,6 +153,10 @@ class Proxy:
                 self._certs[endpoint].update(listeners)
         old = self.tables
         self.tables = compile_tables(plan)
+        if plan.access_log != self._plan.access_log:
+            if self.access is not None:
+                self.access.close()
+            self.access = AccessLog(plan.access_log.path) if plan.access_log.enabled else None
         self.limits = plan.limits
         self.max_body = plan.limits.max_body or 1 << 62
         self.header_timeout = plan.limits.header_timeout
@@ -196,6 +203,8 @@ class Proxy:
                 await asyncio.wait_for(server.wait_closed(), 1.0)
         for sock in self._sockets.values():
             sock.close()
+        if self.access is not None:
+            self.access.close()
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -210,6 +219,8 @@ class Proxy:
                 connection.sweep(now)
             for pool in self.pools.values():
                 pool.expire(now)
+            if self.access is not None:
+                self.access.flush()
         except Exception:  # a fault in one sweep must not stop the clock
             log.exception("proxy tick failed")
         self._tick = asyncio.get_running_loop().call_later(TICK, self._on_tick)
@@ -260,15 +271,20 @@ class Proxy:
         self.connect_failures[(upstream.key, reason)] += 1
 
     def count_local(self, exchange: Exchange, status: int) -> None:
-        self.count_done(exchange.info, status)
+        if not exchange.error_info and exchange.rejected is not None:
+            exchange.error_info = exchange.rejected[1]
+        self.count_done(exchange, status)
 
-    def count_done(self, info: RouteInfo | None, status: int) -> None:
+    def count_done(self, exchange: Exchange, status: int) -> None:
         """Responses per listener and status class (index 1-5; 0: anything else)."""
+        info = exchange.info
         name = info.route.listener.name if info is not None else ""
         counts = self.responses.get(name)
         if counts is None:
             counts = self.responses[name] = [0] * 6
         counts[status // 100 if status < 600 else 0] += 1
+        if self.access is not None:
+            self.access.add(access_entry(exchange, status))
 
 
 def _group(upstream: Upstream) -> GroupKey:
@@ -366,3 +382,38 @@ def _load_into(context: ssl.SSLContext, cert: FrontendCertificate | None) -> Non
         key.touch(mode=0o600)
         key.write_bytes(cert.key_pem)
         context.load_cert_chain(chain, key)
+
+
+def access_entry(exchange: Exchange, status: int) -> tuple[object, ...]:
+    """The values of one access-log line, in `accesslog.FIELDS` order (formatted elsewhere)."""
+    client = exchange.client
+    info = exchange.info
+    upstream = exchange.upstream
+    backend = info.backend if info is not None else None
+    now = time.monotonic()
+    received = len(exchange.url) + exchange.head_size + exchange.body_size
+    return (
+        time.time(),
+        info.route.listener.name if info is not None else "",
+        info.route.rule if info is not None else "",
+        backend.pool if backend is not None else "",
+        backend.settings if backend is not None else "",
+        client.peer_ip,
+        client.peer_port,
+        exchange.method,
+        exchange.path,
+        exchange.url,
+        f"HTTP/{exchange.version}",
+        status,
+        received,
+        exchange.sent_bytes,
+        round(now - exchange.started, 6) if exchange.started else 0.0,
+        client.scheme == b"https",
+        upstream.key.server if upstream is not None and exchange.status else "",
+        exchange.status or "",
+        round(exchange.latency, 6),
+        exchange.host or b"",
+        exchange.authority or exchange.host or b"",
+        exchange.trace,
+        exchange.error_info,
+    )

@@ -105,13 +105,15 @@ class ConnectError(Exception):
 class Pool:
     """Idle keep-alive connections of one target."""
 
-    __slots__ = ("idle", "retired", "statuses", "upstream")
+    __slots__ = ("idle", "latency_count", "latency_sum", "retired", "statuses", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self.idle: list[BackendConnection] = []
         self.retired = False  # the target left the plan: finish in-flight work, pool nothing
         self.statuses = [0] * 6  # backend answers per status class (index 1-5; 0: other)
+        self.latency_sum = 0.0  # seconds from request head sent to response head, summed
+        self.latency_count = 0
 
     def take(self) -> BackendConnection | None:
         idle = self.idle
@@ -150,6 +152,8 @@ class Connector:
 
     def __init__(self, resolver: Resolver, wall_clock: Callable[[], float] = time.time) -> None:
         self.resolver = resolver
+        self.connect_seconds = 0.0  # time spent making new backend connections, summed
+        self.connects = 0
         self._wall_clock = wall_clock
         self._verdicts: dict[tuple[object, tuple[bytes, ...]], Reason] = {}
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -162,6 +166,7 @@ class Connector:
         addresses = await self._addresses(upstream)
         last: OSError | None = None
         for address in addresses:
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(CONNECT_TIMEOUT):
                     _, protocol = await loop.create_connection(
@@ -175,6 +180,8 @@ class Connector:
                 continue
             if upstream.tls:
                 await self._secure(protocol, upstream)
+            self.connect_seconds += time.monotonic() - started
+            self.connects += 1
             return protocol
         raise ConnectError(Reason.TCP_CONNECT_ERROR, _words(last))
 

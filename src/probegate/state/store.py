@@ -13,7 +13,7 @@ Rules of this module:
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -65,6 +65,7 @@ class HealthStore:
         # Set by the scheduler so that the many changes of one loop turn publish once.
         self.publish_soon: Callable[[], None] | None = None
         self.routes: Mapping[GroupKey, RouteGroup] = MappingProxyType({})
+        self.result_counts: Counter[tuple[TargetKey, Reason]] = Counter()  # for /metrics
         self.reload(tier, probes)
 
     # ------------------------------------------------------------------ writing
@@ -94,6 +95,7 @@ class HealthStore:
         if slot is None:
             return None
         threshold = slot.probe.unhealthy_threshold.value
+        self.result_counts[(key, result.reason)] += 1
         step = transitions.apply(slot.record, result, threshold, self._monotonic(), str(key))
         slot.record = step.record
         slot.history.append(result)

@@ -1,0 +1,150 @@
+"""Prometheus metrics (SPEC section 10), computed when scraped.
+
+Rules of this module:
+- nothing is counted here: at scrape time it reads the health snapshot, the store's probe result
+  counters and the proxy's plain integer counters, so the data path pays nothing for metrics;
+- names follow the model's metrics with a `probegate_` prefix; labels use configuration names
+  (`backend_settings_pool` is `<pool>~<settings>`, as the model reports it);
+- status classes are `1xx` … `5xx` (`other` for anything outside 100-599).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from probegate.health.codes import State
+from probegate.proxy.server import Proxy
+from probegate.state.snapshot import Snapshot
+from probegate.state.store import HealthStore
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_CLASSES = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
+_SERVER = ["pool", "settings", "server"]
+
+
+class Source(Protocol):
+    """What the metrics read: the running gateway provides all three."""
+
+    @property
+    def store(self) -> HealthStore: ...
+
+    @property
+    def proxy(self) -> Proxy: ...
+
+    def snapshot(self) -> Snapshot: ...
+
+
+def render(source: Source) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_GatewayCollector(source))
+    return generate_latest(registry)
+
+
+class _GatewayCollector(Collector):
+    def __init__(self, source: Source) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        yield from _health(self._source.snapshot())
+        yield from _probe_results(self._source.store)
+        yield from _traffic(self._source.proxy)
+
+
+def _health(snapshot: Snapshot) -> Iterator[Metric]:
+    healthy = GaugeMetricFamily(
+        "probegate_healthy_host_count",
+        "Servers of a pool, per settings, that pass their probe",
+        labels=["backend_settings_pool"],
+    )
+    unhealthy = GaugeMetricFamily(
+        "probegate_unhealthy_host_count",
+        "Servers of a pool, per settings, that fail their probe",
+        labels=["backend_settings_pool"],
+    )
+    duration = GaugeMetricFamily(
+        "probegate_probe_duration_seconds",
+        "How long the last probe of each server took",
+        labels=_SERVER,
+    )
+    expiry = GaugeMetricFamily(
+        "probegate_certificate_expiry_timestamp_seconds",
+        "Earliest notAfter of the chain each server presented (Unix time)",
+        labels=_SERVER,
+    )
+    for group, views in snapshot.groups().items():
+        label = [str(group)]
+        healthy.add_metric(label, sum(v.record.state is State.HEALTHY for v in views))
+        unhealthy.add_metric(label, sum(v.record.state is State.UNHEALTHY for v in views))
+        for view in views:
+            result = view.record.last_result
+            key = view.probe.target.key
+            if result is not None:
+                duration.add_metric(list(key), result.duration_ms / 1000)
+                if result.certificate_expiry is not None:
+                    expiry.add_metric(list(key), result.certificate_expiry)
+    yield from (healthy, unhealthy, duration, expiry)
+
+
+def _probe_results(store: HealthStore) -> Iterator[Metric]:
+    results = CounterMetricFamily(
+        "probegate_probe_results",
+        "Probe results by reason code",
+        labels=[*_SERVER, "reason"],
+    )
+    for (key, reason), count in sorted(store.result_counts.items()):
+        results.add_metric([*key, reason.value], count)
+    yield results
+
+
+def _traffic(proxy: Proxy) -> Iterator[Metric]:
+    by_listener = CounterMetricFamily(
+        "probegate_response_status",
+        "Responses sent to clients, per listener and status class",
+        labels=["listener", "status_group"],
+    )
+    for listener, counts in sorted(proxy.responses.items()):
+        for index, count in enumerate(counts):
+            if count:
+                by_listener.add_metric([listener, _CLASSES[index]], count)
+    by_server = CounterMetricFamily(
+        "probegate_backend_response_status",
+        "Responses received from each server, per status class",
+        labels=[*_SERVER, "status_group"],
+    )
+    first_byte = SummaryMetricFamily(
+        "probegate_backend_first_byte_response_time_seconds",
+        "From sending the request head to a server until its response head arrived",
+        labels=_SERVER,
+    )
+    for key, pool in sorted(proxy.pools.items()):
+        for index, count in enumerate(pool.statuses):
+            if count:
+                by_server.add_metric([*key, _CLASSES[index]], count)
+        if pool.latency_count:
+            first_byte.add_metric(list(key), pool.latency_count, pool.latency_sum)
+    connector = proxy.connector
+    connect = SummaryMetricFamily(
+        "probegate_backend_connect_time_seconds",
+        "Time to open new backend connections (TCP, and TLS where used)",
+    )
+    connect.add_metric([], connector.connects, connector.connect_seconds)
+    failed = CounterMetricFamily(
+        "probegate_failed_requests",
+        "Requests the gateway could not complete (502, 504, cut answers)",
+    )
+    failed.add_metric([], proxy.failed)
+    current = GaugeMetricFamily(
+        "probegate_current_connections", "Client connections open now"
+    )
+    current.add_metric([], len(proxy.connections))
+    yield from (by_listener, by_server, first_byte, connect, failed, current)
