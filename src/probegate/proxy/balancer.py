@@ -28,6 +28,7 @@ class Balancer:
         self.health = health
         self._monotonic = monotonic
         self._turn: dict[GroupKey, int] = {}
+        self._upstreams: dict[GroupKey, tuple[RouteGroup, BackendPlan, tuple[Upstream, ...]]] = {}
         self.draining: dict[bytes, tuple[Upstream, float]] = {}  # cookie → (removed member, until)
 
     def pick(
@@ -37,19 +38,30 @@ class Balancer:
         tried: Sequence[tuple[Upstream, str]] = (),
     ) -> Upstream | None:
         group = self.health.routes.get(backend.group)
-        routable = group.routable if group is not None else ()
+        if group is None:
+            return None
         if cookie is not None:
-            pinned = self._pinned(backend, cookie, routable)
+            pinned = self._pinned(backend, cookie, group.routable)
             if pinned is not None and not _tried(pinned, tried):
                 return pinned
-        count = len(routable)
+        # The routable upstreams of this group as published: rebuilt only when the store
+        # publishes a new group object (a health change), so a pick is a few look-ups.
+        cached = self._upstreams.get(backend.group)
+        if cached is None or cached[0] is not group or cached[1] is not backend:
+            by_key = backend.by_key
+            found = tuple(by_key[t.key] for t in group.routable if t.key in by_key)
+            cached = self._upstreams[backend.group] = (group, backend, found)
+        upstreams = cached[2]
+        count = len(upstreams)
         if not count:
             return None
         turn = self._turn.get(backend.group, 0)
-        by_key = backend.by_key
+        if not tried:
+            self._turn[backend.group] = turn + 1 if turn + 1 < count else 0
+            return upstreams[turn % count]
         for step in range(count):
-            upstream = by_key.get(routable[(turn + step) % count].key)
-            if upstream is not None and not (tried and _tried(upstream, tried)):
+            upstream = upstreams[(turn + step) % count]
+            if not _tried(upstream, tried):
                 self._turn[backend.group] = (turn + step + 1) % count
                 return upstream
         return None

@@ -21,6 +21,7 @@ import socket
 import ssl
 import tempfile
 import time
+from binascii import hexlify
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -237,8 +238,9 @@ class Proxy:
         self.connections.discard(connection)
 
     def next_trace(self) -> bytes:
+        """32 hex digits: a random per-process prefix and a counter (unique, and cheap)."""
         self._trace_count += 1
-        return b"%s%016x" % (self._trace_prefix, self._trace_count)
+        return self._trace_prefix + hexlify(self._trace_count.to_bytes(8, "big"))
 
     def pool_for(self, upstream: Upstream) -> Pool:
         pool = self.pools.get(upstream.key)
