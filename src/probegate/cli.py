@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import yaml
 from rich.console import Console
 
-from probegate import __version__, commands, explain
+from probegate import __version__, commands, explain, helptext
 from probegate.config import arm
 from probegate.config.effective import effective_probes
 from probegate.config.load import LoadedConfig, load_document, load_file, parse_text
@@ -24,17 +24,15 @@ from probegate.errors import ConfigError, ProbegateError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-EXAMPLES = """\
-examples:
-  probegate validate -c examples/gateway.yaml
-  probegate explain -c examples/gateway.yaml --json
-  probegate run -c examples/gateway.yaml
-  probegate backend-health                      # from the gateway running on 127.0.0.1:9090
-  probegate backend-health -c gateway.yaml      # probe every target once, no gateway needed
-  probegate probe --pool web --settings web-http --path /ready --status 200
-  probegate diagnose https://127.0.0.1:8443/healthz --host app.example.test --trusted-root root.pem
-  probegate import-arm template.json --parameters template.parameters.json > gateway.yaml
-"""
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Epilogs (the examples, several lines) print exactly as written; a one-paragraph
+    description still wraps to the terminal."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text.strip("\n"):
+            return super()._fill_text(text, width, indent)
+        return argparse.HelpFormatter._fill_text(self, text, width, indent)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,14 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="probegate",
         description="A self-hosted application gateway that knows why each backend can or cannot take traffic.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=helptext.MAIN,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"probegate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
         "validate",
+        epilog=helptext.VALIDATE,
+        formatter_class=_HelpFormatter,
         help="check a configuration file and list every problem in it",
         description="Check a configuration (YAML, JSON, ARM template or Azure CLI document). "
         "Exit 0 when valid, 1 when not (every problem on stderr, with its JSON path).",
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain_cmd = commands.add_parser(
         "explain",
+        epilog=helptext.EXPLAIN,
+        formatter_class=_HelpFormatter,
         help="print the effective probe of every target and the rule behind each value",
         description="Print, for every (server x settings) probe target, the method, URL, Host, "
         "SNI, name to verify, timing and match the probe will use, each with the rule that decided it.",
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     importer = commands.add_parser(
         "import-arm",
+        epilog=helptext.IMPORT_ARM,
+        formatter_class=_HelpFormatter,
         help="convert an ARM template or Azure CLI gateway document into probegate YAML",
         description="Convert an Azure ARM deployment template holding a "
         "Microsoft.Network/applicationGateways resource, or the JSON the Azure CLI prints for a "
@@ -87,14 +91,32 @@ def build_parser() -> argparse.ArgumentParser:
 def _health_commands(commands: Any) -> None:
     run = commands.add_parser(
         "run",
+        epilog=helptext.RUN,
+        formatter_class=_HelpFormatter,
         help="run the gateway: probe every target and serve the admin API",
         description="Run the gateway: probe every target continuously and serve the admin API "
         "(backend health, on-demand probes, reload). SIGHUP reloads the file; SIGTERM stops.",
     )
     _config_arguments(run)
 
+    demo = commands.add_parser(
+        "demo",
+        help="start sample backends for every failure scenario and a gateway probing them",
+        description="Start, on loopback only, a backend for every scenario probegate diagnoses "
+        "(slow, refused, full accept queue, 4xx/5xx, body mismatch, garbage, every TLS case, an "
+        "NXDOMAIN name through a demo DNS server), and gateways probing them; print where "
+        "everything listens, wait for the first verdicts, print the backend-health table and keep "
+        "running until Ctrl-C. Exit 0.",
+        epilog=helptext.DEMO,
+        formatter_class=_HelpFormatter,
+    )
+    demo.add_argument("--once", action="store_true", help="print the table and exit")
+    demo.add_argument("--json", action="store_true", help="with --once: one JSON document")
+
     health = commands.add_parser(
         "backend-health",
+        epilog=helptext.BACKEND_HEALTH,
+        formatter_class=_HelpFormatter,
         help="show the health of every backend server and why",
         description="Show backend health: from a running gateway's admin API (default), or by "
         "probing every target of a file once (-c). Exit 0 when every server is Healthy, else 1.",
@@ -113,6 +135,8 @@ def _health_commands(commands: Any) -> None:
 
     probe = commands.add_parser(
         "probe",
+        epilog=helptext.PROBE,
+        formatter_class=_HelpFormatter,
         help="probe every server of a pool with a settings item now (on demand)",
         description="An on-demand probe with optional overrides; it changes no state. Asks the "
         "running gateway's admin API, or probes from a file with -c.",
@@ -134,6 +158,8 @@ def _health_commands(commands: Any) -> None:
 
     diag = commands.add_parser(
         "diagnose",
+        epilog=helptext.DIAGNOSE,
+        formatter_class=_HelpFormatter,
         help="run the probe phases one by one and explain the verdict",
         description="Troubleshoot one URL, or configured targets (-c FILE --pool P): resolve, "
         "connect, TLS (with the whole presented chain), response, then the verdict with its reason, "
@@ -157,7 +183,7 @@ def _health_commands(commands: Any) -> None:
     diag.add_argument("--dns-server", metavar="HOST:PORT", help="resolve through this DNS server")
     diag.add_argument("--sku", choices=["v1", "v2"], default="v2", help="which TLS rules apply")
     diag.add_argument("--json", action="store_true")
-    for parser in (health, probe, diag):
+    for parser in (health, probe, diag, demo):
         parser.add_argument(
             "--lang", choices=["en", "ko"], default="en", help="language of messages"
         )
@@ -286,6 +312,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explain": cmd_explain,
     "import-arm": cmd_import_arm,
     "run": _with_parameters(commands.cmd_run),
+    "demo": commands.cmd_demo,
     "backend-health": _with_parameters(commands.cmd_backend_health),
     "probe": _with_parameters(commands.cmd_probe),
     "diagnose": _with_parameters(commands.cmd_diagnose),

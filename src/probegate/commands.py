@@ -1,4 +1,4 @@
-"""Handlers of the health commands: `run`, `backend-health`, `probe`, `diagnose`.
+"""Handlers of the gateway commands: `run`, `demo`, `backend-health`, `probe`, `diagnose`.
 
 Rules: each handler turns parsed arguments into calls of the modules that do the work, prints,
 and returns the exit code (0 all healthy / valid, 1 something unhealthy, 2 usage error). Talking to
@@ -17,8 +17,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
+from rich.status import Status
+from rich.text import Text
 
 from probegate import app, diagnose, report
 from probegate.admin import views
@@ -26,6 +28,7 @@ from probegate.admin.api import ondemand_document
 from probegate.admin.ondemand_request import parse_ondemand
 from probegate.config.load import load_file
 from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.demo import run as demo_run
 from probegate.errors import UsageError
 from probegate.health.ondemand import OnDemandError, probe_now
 from probegate.health.prober import Prober
@@ -38,6 +41,11 @@ DEFAULT_ADMIN = "http://127.0.0.1:9090"
 
 def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+
+
+def progress(what: str) -> Status:
+    """A spinner on stderr while something is probed (drawn on a terminal only; gone after)."""
+    return Console(stderr=True).status(what, spinner="dots")
 
 
 def _plan(args: argparse.Namespace, parameters: dict[str, object] | None) -> GatewayPlan:
@@ -55,7 +63,20 @@ def cmd_run(args: argparse.Namespace, parameters: dict[str, object] | None) -> i
     return app.run(args.config, parameters)
 
 
+# ------------------------------------------------------------------------ demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.json and not args.once:
+        raise UsageError("--json prints one document and exits: use it with --once")
+    return demo_run.run(demo_run.Options(once=args.once, json=args.json, lang=Lang(args.lang)))
+
+
 # ------------------------------------------------------------------------ admin API client
+
+
+# The admin API is asked directly: an `http_proxy` in the environment must not reroute it.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def fetch(url: str, token: str | None, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -65,7 +86,7 @@ def fetch(url: str, token: str | None, body: dict[str, Any] | None = None) -> di
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
+        with _DIRECT.open(request, timeout=120) as response:
             answer: dict[str, Any] = json.load(response)
             return answer
     except urllib.error.HTTPError as exc:
@@ -93,7 +114,7 @@ def cmd_backend_health(args: argparse.Namespace, parameters: dict[str, object] |
     if args.watch:
         return _watch(args, parameters, lang)
     document = _health_document(args, parameters, lang)
-    _print_document(args, document)
+    _print_document(args, document, lang)
     return EXIT_OK if views.all_healthy(document) else EXIT_UNHEALTHY
 
 
@@ -101,31 +122,35 @@ def _health_document(
     args: argparse.Namespace, parameters: dict[str, object] | None, lang: Lang
 ) -> dict[str, Any]:
     if args.config is not None:
-        results = asyncio.run(app.probe_all_once(_plan(args, parameters)))
+        plan = _plan(args, parameters)
+        with progress(f"probing {len(plan.targets)} targets of {args.config}"):
+            results = asyncio.run(app.probe_all_once(plan))
         return views.one_shot_health(results, lang)
     expand = "&expand=history" if args.history else ""
     return fetch(f"{args.url.rstrip('/')}/backendhealth?lang={lang.value}{expand}", _token(args))
 
 
-def _print_document(args: argparse.Namespace, document: dict[str, Any]) -> None:
+def _print_document(args: argparse.Namespace, document: dict[str, Any], lang: Lang) -> None:
     if args.output == "powershell":
         print(json.dumps(views.pascal_case(document), indent=2, ensure_ascii=False))
     elif args.json or args.output == "json":
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        report.render_health(console(), document)
+        report.render_health(console(), document, lang=lang)
 
 
 def _watch(args: argparse.Namespace, parameters: dict[str, object] | None, lang: Lang) -> int:
+    """Redraw the table every `--interval` seconds until Ctrl-C (remedies left out: the table
+    must fit a screen; `backend-health` without --watch shows them)."""
     out = console()
     with Live(console=out, auto_refresh=False) as live:
         try:
             while True:
                 document = _health_document(args, parameters, lang)
-                recorder = Console(record=True, width=out.width)
-                with recorder.capture():
-                    report.render_health(recorder, document)
-                live.update(recorder.export_text(styles=True), refresh=True)
+                stamp = Text(f"{time.strftime('%H:%M:%S')} · {args.url if args.config is None else args.config}"
+                             f" · every {args.interval:g} s · Ctrl-C", style="dim")  # fmt: skip
+                body = report.health_group(document, remedies=False, lang=lang)
+                live.update(Group(stamp, body), refresh=True)
                 time.sleep(args.interval)
         except KeyboardInterrupt:
             pass
@@ -143,12 +168,10 @@ def cmd_probe(args: argparse.Namespace, parameters: dict[str, object] | None) ->
         except OnDemandError as exc:
             raise UsageError(str(exc)) from exc
         plan = _plan(args, parameters)
+        prober = Prober(Resolver(plan.dns_servers))
         try:
-            results = asyncio.run(
-                probe_now(
-                    Prober(Resolver(plan.dns_servers)), plan, args.pool, args.settings, overrides
-                )
-            )
+            with progress(f"probing pool '{args.pool}' with settings '{args.settings}'"):
+                results = asyncio.run(probe_now(prober, plan, args.pool, args.settings, overrides))
         except OnDemandError as exc:
             raise UsageError(str(exc)) from exc
         document = ondemand_document(args.pool, args.settings, results, lang)
@@ -161,7 +184,7 @@ def cmd_probe(args: argparse.Namespace, parameters: dict[str, object] | None) ->
     if args.json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        report.render_ondemand(console(), document)
+        report.render_ondemand(console(), document, lang=lang)
     healthy = all(
         s["health"] == "Healthy" for s in document["backendHealthHttpSettings"]["servers"]
     )

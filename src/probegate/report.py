@@ -1,16 +1,22 @@
-"""Terminal rendering of backend health (`probegate backend-health`, `probegate probe`).
+"""Terminal rendering of backend health (`probegate backend-health`, `probegate probe`, the demo).
 
 Rules: reads the JSON documents `admin/views.py` shapes — the same whether they came from a running
-gateway's API or from a one-shot probe of a file — so the CLI and the API never disagree.
+gateway's API or from a one-shot probe of a file — so the CLI and the API never disagree. States
+keep their API spelling in every language (an operator searches for them); everything around them
+follows `lang`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from probegate.health.reasons import Lang, Words
 
 STATE_STYLE = {
     "Healthy": "bold green",
@@ -19,55 +25,139 @@ STATE_STYLE = {
     "Draining": "bold cyan",
 }
 
+_WORDS = {
+    "server": Words("server", "서버"),
+    "health": Words("health", "상태"),
+    "reason": Words("reason", "원인 코드"),
+    "details": Words("details", "세부 정보"),
+    "failures": Words("failures", "연속 실패"),
+    "last probe": Words("last probe", "마지막 프로브"),
+    "pool": Words("pool '{pool}' · settings '{settings}'", "풀 '{pool}' · 설정 '{settings}'"),
+    "on-demand": Words(
+        "on-demand probe · pool '{pool}' · settings '{settings}'",
+        "주문형 프로브 · 풀 '{pool}' · 설정 '{settings}'",
+    ),
+    "no targets": Words(
+        "No probe targets: no routing rule binds a backend pool to settings.",
+        "프로브 대상이 없습니다: 백엔드 풀과 설정을 묶는 라우팅 규칙이 없습니다.",
+    ),
+    "servers": Words("{count} servers:", "서버 {count}개:"),
+    "minServers": Words("(routed anyway: minServers)", "(minServers 로 라우팅 유지)"),
+}
 
-def render_health(console: Console, document: dict[str, Any], *, remedies: bool = True) -> None:
+
+def words(key: str, lang: Lang, **facts: object) -> str:
+    return _WORDS[key].in_(lang).format(**facts)
+
+
+def render_health(
+    console: Console,
+    document: dict[str, Any],
+    *,
+    remedies: bool = True,
+    lang: Lang = Lang.EN,
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """Every (pool, settings) table, then a one-line count by state."""
+    for renderable in health_renderables(document, remedies=remedies, lang=lang, labels=labels):
+        console.print(renderable)
+
+
+def health_group(document: dict[str, Any], *, remedies: bool = True, lang: Lang = Lang.EN) -> Group:
+    """The same as one renderable, for a `rich.live.Live` display (`backend-health --watch`)."""
+    return Group(*health_renderables(document, remedies=remedies, lang=lang))
+
+
+def health_renderables(
+    document: dict[str, Any],
+    *,
+    remedies: bool = True,
+    lang: Lang = Lang.EN,
+    labels: Mapping[str, str] | None = None,
+) -> list[RenderableType]:
+    shown: list[RenderableType] = []
     for pool in document["backendAddressPools"]:
         pool_name = pool["backendAddressPool"]["name"]
         for item in pool["backendHttpSettingsCollection"]:
             settings = item["backendHttpSettings"]["name"]
-            console.print(
-                _table(f"pool '{pool_name}' · settings '{settings}'", item["servers"], remedies)
-            )
+            title = words("pool", lang, pool=pool_name, settings=settings)
+            shown.append(_table(title, item["servers"], remedies, lang, labels or {}))
     if not document["backendAddressPools"]:
-        console.print("No probe targets: no routing rule binds a backend pool to settings.")
+        shown.append(Text(words("no targets", lang)))
+    else:
+        shown.append(summary(servers_of(document), lang))
+    return shown
 
 
-def render_ondemand(console: Console, document: dict[str, Any], *, remedies: bool = True) -> None:
+def render_ondemand(
+    console: Console, document: dict[str, Any], *, remedies: bool = True, lang: Lang = Lang.EN
+) -> None:
     pool = document["backendAddressPool"]["name"]
     item = document["backendHealthHttpSettings"]
     settings = item["backendHttpSettings"]["name"]
-    title = f"on-demand probe · pool '{pool}' · settings '{settings}'"
-    console.print(_table(title, item["servers"], remedies))
+    title = words("on-demand", lang, pool=pool, settings=settings)
+    console.print(_table(title, item["servers"], remedies, lang, {}))
 
 
-def _table(title: str, servers: list[dict[str, Any]], remedies: bool) -> Table:
+def servers_of(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for pool in document["backendAddressPools"]:
+        for item in pool["backendHttpSettingsCollection"]:
+            yield from item["servers"]
+
+
+def summary(servers: Iterator[dict[str, Any]], lang: Lang = Lang.EN) -> Text:
+    """'29 servers: 8 Healthy · 21 Unhealthy', each state in its colour."""
+    counts = Counter(server["health"] for server in servers)
+    text = Text(words("servers", lang, count=sum(counts.values())))
+    for i, state in enumerate(s for s in STATE_STYLE if counts[s]):
+        text.append(" · " if i else " ")
+        text.append(f"{counts[state]} {state}", style=STATE_STYLE[state])
+    return text
+
+
+def _table(
+    title: str,
+    servers: list[dict[str, Any]],
+    remedies: bool,
+    lang: Lang,
+    labels: Mapping[str, str],
+) -> Table:
     table = Table(title=title, title_justify="left", show_lines=True, expand=False)
-    table.add_column("server", no_wrap=True)
-    table.add_column("health", no_wrap=True)
-    table.add_column("reason", no_wrap=True)
-    table.add_column("details")
-    table.add_column("failures", justify="right", no_wrap=True)
-    table.add_column("last probe", no_wrap=True)
+    table.add_column(words("server", lang), no_wrap=True)
+    table.add_column(words("health", lang), no_wrap=True)
+    table.add_column(words("reason", lang), no_wrap=True)
+    table.add_column(words("details", lang), overflow="fold")
+    table.add_column(words("failures", lang), justify="right", no_wrap=True)
+    table.add_column(words("last probe", lang), no_wrap=True)
     for server in servers:
+        health = server["health"]
+        style = STATE_STYLE.get(health, "")
         table.add_row(
-            server["address"],
-            Text(server["health"], style=STATE_STYLE.get(server["health"], "")),
-            server["reason"],
-            _details(server, remedies),
+            _server(server["address"], labels.get(server["address"])),
+            Text(health, style=style),
+            Text(server["reason"], style=style.replace("bold ", "")),
+            _details(server, remedies, lang),
             _failures(server),
             _last_probe(server.get("lastProbe")),
         )
     return table
 
 
-def _details(server: dict[str, Any], remedies: bool) -> Text:
+def _server(address: str, label: str | None) -> Text:
+    text = Text(address)
+    if label:
+        text.append(f"\n{label}", style="dim")
+    return text
+
+
+def _details(server: dict[str, Any], remedies: bool, lang: Lang) -> Text:
     text = Text(server["healthProbeLog"])
     for warning in server.get("warnings", []):
         text.append(f"\n⚠ {warning['message']}", style="yellow")
     if remedies and server["reason"] != "success" and server.get("remedy"):
         text.append(f"\n→ {server['remedy']}", style="dim")
     if server.get("routableByMinServers"):
-        text.append("\n(routed anyway: minServers)", style="cyan")
+        text.append(f"\n{words('minServers', lang)}", style="cyan")
     return text
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from probegate.demo.backends import HttpBackend, TlsBackend
+from probegate.demo.faults import closed_port
 from tests.certs import YEAR, Issued, make
-from tests.integration.backends import HttpBackend, TlsBackend, closed_port
 
 pytestmark = pytest.mark.e2e
 TODAY = datetime.now(UTC).replace(microsecond=0)

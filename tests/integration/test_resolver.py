@@ -17,10 +17,11 @@ import dns.query
 import dns.rcode
 import pytest
 
+from probegate.demo.backends import shown
+from probegate.demo.dnsserver import DnsServer
+from probegate.demo.faults import closed_port
 from probegate.health.observation import Failure
 from probegate.health.resolver import SYSTEM_RESOLVER, SYSTEM_TTL, Resolved, Resolver
-from tests.integration.backends import closed_port, shown
-from tests.integration.dnsserver import DnsServer
 
 APP = "app.example.test"
 

@@ -36,24 +36,22 @@ from probegate.config.plan import (
     Tier,
     server_address,
 )
-from probegate.health.observation import Failure, Observation, Phase
-from probegate.health.resolver import Resolved, Resolver
-from probegate.health.runner import READ_CAP, USER_AGENT, run_probe
-from probegate.health.slots import Slots
-from tests.integration.backends import (
+from probegate.demo.backends import EndlessBody, HttpBackend, TlsBackend
+from probegate.demo.dnsserver import DnsServer
+from probegate.demo.faults import (
     GARBAGE,
     HTTP2_SETTINGS,
     PARTIAL_HEAD,
     CloseOnAccept,
-    EndlessBody,
     FullAcceptQueue,
-    HttpBackend,
     RawBytes,
     Silent,
-    TlsBackend,
     closed_port,
 )
-from tests.integration.dnsserver import DnsServer
+from probegate.health.observation import Failure, Observation, Phase
+from probegate.health.resolver import Resolved, Resolver
+from probegate.health.runner import READ_CAP, USER_AGENT, run_probe
+from probegate.health.slots import Slots
 
 T = TypeVar("T")
 APP = "app.example.test"

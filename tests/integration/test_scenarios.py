@@ -25,6 +25,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from probegate.config.effective import effective_probes
 from probegate.config.load import load_document
 from probegate.config.plan import compile_plan
+from probegate.demo.backends import HttpBackend, TlsBackend
+from probegate.demo.dnsserver import DnsServer
+from probegate.demo.faults import GARBAGE, PARTIAL_HEAD, FullAcceptQueue, RawBytes, closed_port
 from probegate.health import reasons
 from probegate.health.codes import Reason, State
 from probegate.health.prober import Prober
@@ -34,16 +37,6 @@ from probegate.health.result import ProbeResult, WarningCode
 from probegate.health.tlscheck import SystemStore
 from probegate.state.store import HealthStore
 from tests.certs import DAY, NOW, YEAR, Issued, make, pki
-from tests.integration.backends import (
-    GARBAGE,
-    PARTIAL_HEAD,
-    FullAcceptQueue,
-    HttpBackend,
-    RawBytes,
-    TlsBackend,
-    closed_port,
-)
-from tests.integration.dnsserver import DnsServer
 
 THRESHOLD = 2
 

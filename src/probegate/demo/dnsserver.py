@@ -1,4 +1,5 @@
-"""A tiny authoritative DNS server on loopback, for resolver and scenario tests (no daemon needed).
+"""A tiny authoritative DNS server on loopback, for resolver and scenario tests and the demo
+(no daemon needed).
 
 Rules of this module:
 - loopback only: UDP and TCP on one port of 127.0.0.x (port 0, read back), in its own event loop
@@ -36,7 +37,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from tests.integration.backends import LoopThread, shown
+from probegate.demo.backends import LoopThread, shown
 
 BIND_ATTEMPTS = 20  # UDP port 0 may already be taken for TCP; try another this many times
 

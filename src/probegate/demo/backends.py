@@ -3,45 +3,38 @@
 Rules of this module:
 - loopback only: every server binds 127.0.0.x (or ::1) on port 0 and reads the port back;
 - each server is a context manager running its own event loop in a daemon thread, so a test's
-  own `asyncio.run(...)` (or uvloop) never shares a loop with the backend it probes;
+  own `asyncio.run(...)` (or uvloop), or the demo's gateway, never shares a loop with the backend
+  it probes;
 - each class misbehaves one way, and only that way; what it saw (connections, requests, TLS
   server names) is recorded for the test to assert;
 - stopping is prompt and clean: pending delays are cancelled, open connections aborted, nothing
-  left for a ResourceWarning (the test suite turns warnings into errors).
+  left for a ResourceWarning (the test suite turns warnings into errors);
+- nothing here imports the gateway: the servers misbehave independently of the code they test.
 
-The toolkit:
+The toolkit (servers that speak HTTP here; connection-level faults in `probegate.demo.faults`):
 
 | class / helper      | behaviour                                                              |
 |---------------------|------------------------------------------------------------------------|
 | `HttpBackend`       | answers `status` with `body` and `headers`, optionally after `delay` s |
 | `EndlessBody`       | answers 200 and streams body bytes until the client goes away          |
-| `CloseOnAccept`     | closes (or resets, `reset=True`) each connection right after accept    |
-| `RawBytes`          | sends fixed bytes (`GARBAGE`, `PARTIAL_HEAD`, `HTTP2_SETTINGS`), closes |
-| `Silent`            | accepts and never answers (handshake or response timeouts)            |
 | `TlsBackend`        | `HttpBackend` over TLS presenting a given chain; records the SNI seen  |
-| `FullAcceptQueue`   | listening socket whose accept queue is full: connects time out         |
-| `closed_port()`     | a port on which nothing listens (connects are refused)                 |
+| `faults.CloseOnAccept`   | closes (or resets, `reset=True`) each connection right after accept |
+| `faults.RawBytes`   | sends fixed bytes (`GARBAGE`, `PARTIAL_HEAD`, `HTTP2_SETTINGS`), closes |
+| `faults.Silent`     | accepts and never answers (handshake or response timeouts)            |
+| `faults.FullAcceptQueue` | listening socket whose accept queue is full: connects time out    |
+| `faults.closed_port()`   | a port on which nothing listens (connects are refused)            |
 
 A plain `HttpBackend` answers anything that is not HTTP with a 400 and closes, as real servers
 do; that is what a TLS client meets on "plain HTTP on a TLS port".
-
-Accept-queue finding (Linux 6.x loopback, `tcp_syncookies=1`, `tcp_abort_on_overflow=0`): with
-`listen(backlog)` the queue holds `backlog + 1` established connections; once that many are
-connected and never accepted, the kernel drops every further SYN (syncookies do not apply to a
-full *accept* queue), so a client connect hangs in SYN_SENT and times out; measured: 4 of 4
-connects hit a 1 s client timeout. `FullAcceptQueue` fills the queue and checks it is full.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
-import select
 import socket
 import ssl
-import struct
 import tempfile
 import threading
 import time
@@ -52,14 +45,9 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httptools
-from typing_extensions import override
 
 T = TypeVar("T")
 
-GARBAGE = b"\x00\x17garbage \xff\xfe not HTTP at all\r\n\r\n"
-PARTIAL_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/pl"
-# What an HTTP/2-only server sends first: an empty SETTINGS frame.
-HTTP2_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 START_TIMEOUT = 5.0  # seconds a backend may take to start or stop before the test fails
 
 
@@ -72,19 +60,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = 
         time.sleep(0.005)
 
 
-def closed_port(host: str = "127.0.0.1") -> int:
-    """A port on `host` where nothing listens: bound, then closed (connects are refused)."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def shown(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _family(host: str) -> socket.AddressFamily:
+def family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
@@ -125,7 +105,7 @@ class Backend:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.connections = 0  # accepted connections (TLS: handshakes completed)
-        self._sock = socket.socket(_family(host), socket.SOCK_STREAM)
+        self._sock = socket.socket(family(host), socket.SOCK_STREAM)
         # so that a server can come back on the port it had (its old connections in TIME_WAIT
         # inherit the option, and only then do they not block the new bind)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -294,7 +274,6 @@ class HttpBackend(Backend):
         self.requests: list[SeenRequest] = []
         self.not_http = 0  # connections that sent something other than an HTTP request
 
-    @override
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await read_request(reader)
         if request is None:
@@ -328,7 +307,6 @@ class EndlessBody(HttpBackend):
         self.chunk = chunk
         self.sent = 0
 
-    @override
     async def respond(self, writer: asyncio.StreamWriter) -> None:
         writer.write(response_head(200, "OK", [("Content-Type", "text/plain")]))
         while True:
@@ -365,7 +343,6 @@ class TlsBackend(HttpBackend):
         super().__init__(status, body, host=host)
         self.server_names: list[str | None] = []
 
-    @override
     def ssl_context(self) -> ssl.SSLContext:
         return self._context
 
@@ -388,131 +365,3 @@ def _server_context(chain: Sequence[bytes], key: bytes) -> ssl.SSLContext:
 
 def _pem_line_end(pem: bytes) -> bytes:
     return pem if pem.endswith(b"\n") else pem + b"\n"
-
-
-# -------------------------------------------------------------------- broken connections
-
-
-class CloseOnAccept(Backend):
-    """Closes each connection right after accept; `reset=True` sends a RST instead of a FIN.
-
-    A client may see that reset while its connect completes (ECONNRESET from connect) or on its
-    first read: which one is a race the kernel decides, not this server."""
-
-    def __init__(self, *, reset: bool = False, host: str = "127.0.0.1") -> None:
-        super().__init__(host)
-        self.reset = reset
-
-    @override
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.reset:
-            reset(writer)
-
-
-class RawBytes(Backend):
-    """Sends `data` (after reading the request, unless `wait_for_request=False`), then closes;
-    with `reset=True` it resets instead, and with `hold_open=True` it keeps the connection open
-    until the client closes it.
-
-    `GARBAGE` is not HTTP at all, `PARTIAL_HEAD` stops inside the head, `HTTP2_SETTINGS` is what
-    an HTTP/2-only server speaks first; a complete head with a short body and `hold_open` is a
-    body that never completes; `RawBytes(b"", reset=True)` resets right after the request."""
-
-    def __init__(
-        self,
-        data: bytes,
-        *,
-        wait_for_request: bool = True,
-        hold_open: bool = False,
-        reset: bool = False,
-        host: str = "127.0.0.1",
-    ) -> None:
-        super().__init__(host)
-        self.data = data
-        self.wait_for_request = wait_for_request
-        self.hold_open = hold_open
-        self.reset = reset
-
-    @override
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.wait_for_request:
-            await read_request(reader)
-        writer.write(self.data)
-        await writer.drain()
-        if self.reset:
-            reset(writer)
-        elif self.hold_open:
-            await _until_closed(reader)
-
-
-def reset(writer: asyncio.StreamWriter) -> None:
-    """Drop the connection with a RST (SO_LINGER 0), not a FIN."""
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
-
-
-class Silent(Backend):
-    """Accepts and never says a word: the client's handshake or request waits for its timeout."""
-
-    @override
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _until_closed(reader)
-
-
-async def _until_closed(reader: asyncio.StreamReader) -> None:
-    while await reader.read(65536):
-        pass  # whatever the client sends is ignored
-
-
-# -------------------------------------------------------------------- a full accept queue
-
-
-class FullAcceptQueue:
-    """A listening socket that never accepts, with its accept queue filled: further connects hang
-    in SYN_SENT (the kernel drops their SYNs) until the client's timeout. See the module header."""
-
-    def __init__(self, host: str = "127.0.0.1", backlog: int = 0) -> None:
-        self.host = host
-        self.backlog = backlog
-        self._listener = socket.socket(_family(host), socket.SOCK_STREAM)
-        self._listener.bind((host, 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._fillers: list[socket.socket] = []
-
-    @property
-    def address(self) -> str:
-        return shown(self.host, self.port)
-
-    def __enter__(self) -> Self:
-        try:
-            self._listener.listen(self.backlog)
-            for _ in range(self.backlog + 1):  # Linux queues backlog + 1 established connections
-                filler = socket.socket(_family(self.host), socket.SOCK_STREAM)
-                self._fillers.append(filler)
-                filler.settimeout(START_TIMEOUT)
-                filler.connect((self.host, self.port))
-            self._check_full()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        for filler in self._fillers:
-            filler.close()
-        self._listener.close()
-
-    def _check_full(self) -> None:
-        """One more connect must stay pending for a while: the queue really is full."""
-        with socket.socket(_family(self.host), socket.SOCK_STREAM) as extra:
-            extra.setblocking(False)
-            code = extra.connect_ex((self.host, self.port))
-            assert code == errno.EINPROGRESS, f"unexpected connect result {os.strerror(code)}"
-            _, writable, _ = select.select([], [extra], [], 0.2)
-            assert not writable, "the accept queue is not full: connects would not time out"

@@ -1,0 +1,106 @@
+"""The examples under each command's `--help` (argparse epilogs, printed as written).
+
+Rules: every command has one; each example is a line an operator can paste, with a comment when
+what it does is not obvious from the flags; exit codes are stated once per command.
+"""
+
+from __future__ import annotations
+
+MAIN = """\
+examples:
+  probegate demo --once                         # every failure probegate diagnoses, on loopback
+  probegate validate -c examples/gateway.yaml
+  probegate explain -c examples/gateway.yaml --json
+  probegate run -c examples/gateway.yaml
+  probegate backend-health                      # from the gateway running on 127.0.0.1:9090
+  probegate backend-health -c gateway.yaml      # probe every target once, no gateway needed
+  probegate probe --pool web --settings web-http --path /ready --status 200
+  probegate diagnose https://127.0.0.1:8443/healthz --host app.example.test --trusted-root root.pem
+  probegate import-arm template.json --parameters template.parameters.json > gateway.yaml
+
+`probegate COMMAND --help` shows each command's options and examples.
+"""
+
+VALIDATE = """\
+examples:
+  probegate validate -c examples/gateway.yaml
+  probegate validate -c template.json --parameters template.parameters.json
+  probegate validate -c template.json --param gatewayName=edge --param backendPort=8443
+
+exit codes: 0 valid, 1 invalid (every problem on stderr, each with its JSON path), 2 usage
+"""
+
+EXPLAIN = """\
+examples:
+  probegate explain -c examples/gateway.yaml
+  probegate explain -c examples/gateway.yaml --json > targets.json
+  probegate explain -c template.json --parameters template.parameters.json
+
+exit codes: 0, 1 invalid configuration, 2 usage
+"""
+
+IMPORT_ARM = """\
+examples:
+  probegate import-arm template.json --parameters template.parameters.json > gateway.yaml
+  probegate import-arm template.json --param gatewayName=edge -o gateway.yaml
+  az network application-gateway show -g RG -n GW > gw.json   # then:
+  probegate import-arm gw.json -o gateway.yaml
+
+exit codes: 0, 1 when the result needs attention (said on stderr), 2 usage
+"""
+
+RUN = """\
+examples:
+  probegate run -c examples/gateway.yaml
+  kill -HUP PID       # re-read the file; an invalid file is refused and the running one stays
+  kill -TERM PID      # stop cleanly
+
+exit codes: 0 after a clean stop, 1 invalid configuration or a port that cannot be bound
+"""
+
+DEMO = """\
+examples:
+  probegate demo                  # start everything; keep running until Ctrl-C
+  probegate demo --once           # print where everything listens and the table, then exit
+  probegate demo --once --json    # the same as one JSON document (every server, every reason)
+  probegate demo --lang ko        # 메시지를 한국어로
+
+Everything binds 127.0.0.x; names resolve through the demo's own DNS server only.
+exit codes: 0 (after Ctrl-C, or at once with --once), 1 when the demo cannot start
+"""
+
+BACKEND_HEALTH = """\
+examples:
+  probegate backend-health                                  # the gateway on 127.0.0.1:9090
+  probegate backend-health --url http://127.0.0.1:9191 --token "$TOKEN"
+  probegate backend-health -c gateway.yaml                  # probe every target once, no gateway
+  probegate backend-health --watch --interval 1             # redraw until Ctrl-C
+  probegate backend-health --json --history                 # the API document, last results too
+  probegate backend-health --output powershell              # Get-AzApplicationGatewayBackendHealth shape
+  probegate backend-health --lang ko
+
+exit codes: 0 every server Healthy, 1 otherwise, 2 usage (or the admin API cannot be reached)
+"""
+
+PROBE = """\
+examples:
+  probegate probe --pool web --settings web-http
+  probegate probe --pool web --settings web-http --path /ready --status 200 --status 401
+  probegate probe --pool api --settings api-https --host api.example.com --body '"status":"ok"'
+  probegate probe -c gateway.yaml --pool web --settings web-http --timeout 5   # no gateway needed
+
+exit codes: 0 every server Healthy, 1 otherwise, 2 usage (an unknown pool or settings, or the
+admin API cannot be reached)
+"""
+
+DIAGNOSE = """\
+examples:
+  probegate diagnose http://127.0.0.1:8080/health
+  probegate diagnose https://127.0.0.1:8443/healthz --host app.example.test --trusted-root root.pem
+  probegate diagnose https://app.internal.test:8443/ --dns-server 127.0.0.53:5353 --expect 200-204
+  probegate diagnose https://10.0.0.4/ --sku v1 --trusted-root auth.cer   # v1: authentication certificate
+  probegate diagnose -c gateway.yaml --pool web --settings web-https --server 10.0.0.4
+  probegate diagnose https://127.0.0.1:8443/ --json
+
+exit codes: 0 healthy, 1 not, 2 usage
+"""

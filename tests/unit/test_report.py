@@ -1,0 +1,83 @@
+"""The terminal tables: each state in its colour, labels under the address, Korean headings, a
+count by state; and every command's --help ends with examples."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from probegate import report
+from probegate.cli import build_parser
+from probegate.health.reasons import Lang
+
+
+def server(address: str, health: str, reason: str, **extra: Any) -> dict[str, Any]:
+    return {"address": address, "health": health, "reason": reason,
+            "healthProbeLog": f"{address} says {reason}", "remedy": "do something",
+            "consecutiveFailures": 0, "unhealthyThreshold": 3, "lastProbe": None, **extra}  # fmt: skip
+
+
+DOCUMENT = {
+    "backendAddressPools": [
+        {
+            "backendAddressPool": {"name": "web"},
+            "backendHttpSettingsCollection": [
+                {
+                    "backendHttpSettings": {"name": "web-http"},
+                    "servers": [
+                        server("127.0.0.11:80", "Healthy", "success"),
+                        server("127.0.0.12:80", "Unhealthy", "tcp-connect-error"),
+                        server("127.0.0.13:80", "Unknown", "not-yet-probed"),
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
+
+def rendered(lang: Lang = Lang.EN, labels: dict[str, str] | None = None) -> str:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=200)
+    report.render_health(console, DOCUMENT, lang=lang, labels=labels)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("state", "colour"),
+    [
+        pytest.param("Healthy", "32", id="green"),
+        pytest.param("Unhealthy", "31", id="red"),
+        pytest.param("Unknown", "33", id="yellow"),
+    ],
+)
+def test_each_state_has_its_colour(state: str, colour: str) -> None:
+    assert f"\x1b[1;{colour}m{state}" in rendered()
+
+
+def test_labels_headings_and_count() -> None:
+    text = rendered(Lang.KO, {"127.0.0.12:80": "nothing listens"})
+    assert "nothing listens" in text
+    assert "원인 코드" in text
+    assert "풀 'web' · 설정 'web-http'" in text
+    assert "서버 3개:" in text
+    assert "1 Healthy" in text
+    assert "1 Unhealthy" in text
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("command", sorted(subcommands()))
+def test_every_command_help_ends_with_examples(command: str) -> None:
+    text = subcommands()[command].format_help()
+    assert "\nexamples:\n" in text
+    assert f"  probegate {command}" in text
+    assert "exit codes:" in text
