@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from probegate import metrics
 from probegate.admin import views
 from probegate.admin.api import build_app
 from probegate.config.effective import EffectiveProbe, effective_probes
@@ -78,6 +79,9 @@ class Gateway:
 
     def snapshot(self) -> Snapshot:
         return self.store.view()
+
+    def metrics(self) -> bytes:
+        return metrics.render(self)
 
     def histories(self) -> dict[str, tuple[ProbeResult, ...]]:
         return {str(p.target.key): self.store.history_of(p.target.key) for p in self.store.probes}

@@ -143,8 +143,6 @@ def _traffic(proxy: Proxy) -> Iterator[Metric]:
         "Requests the gateway could not complete (502, 504, cut answers)",
     )
     failed.add_metric([], proxy.failed)
-    current = GaugeMetricFamily(
-        "probegate_current_connections", "Client connections open now"
-    )
+    current = GaugeMetricFamily("probegate_current_connections", "Client connections open now")
     current.add_metric([], len(proxy.connections))
     yield from (by_listener, by_server, first_byte, connect, failed, current)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from probegate.demo.backends import wait_until
+from probegate.demo.faults import closed_port
 from probegate.metrics import render
-from tests.integration.backends import closed_port, wait_until
 from tests.integration.proxykit import RecordingBackend, RunningGateway, config, free_port, get
 
 
@@ -110,3 +112,17 @@ def _probed(gw: RunningGateway) -> bool:
         for v in gw.gateway.snapshot().targets
         if v.group.pool == "dead"
     )
+
+
+def test_metrics_are_served_by_the_admin_api(tmp_path: Path) -> None:
+    with RecordingBackend("a") as a:
+        port = free_port()
+        with RunningGateway(tmp_path, config(port, {"web": [a]})) as gw:
+            gw.wait_routable("web", 1)
+            assert gw.admin_url is not None
+            with urllib.request.urlopen(gw.admin_url + "/metrics", timeout=10) as response:
+                kind = response.headers["Content-Type"]
+                text = response.read().decode()
+    assert kind.startswith("text/plain; version=0.0.4")
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {"probegate_healthy_host_count", "probegate_probe_results"} <= names

@@ -1,11 +1,13 @@
-"""The admin API (SPEC section 8): backend health, on-demand probes, reload, liveness, OpenAPI.
+"""The admin API (SPEC section 8): backend health, on-demand probes, reload, liveness, OpenAPI,
+and the dashboard's static files (`pages`).
 
 Rules of this module:
 - a Starlette app served by uvicorn in the gateway's own event loop; the proxy's hot path is
   elsewhere and never goes through here;
 - it reads state through `GatewayAccess` only, and shapes JSON through `views` only;
 - every error is JSON `{"error": {"code", "message"}}` with the right status;
-- with a token configured, every route but `/healthz` needs `Authorization: Bearer <token>`.
+- with a token configured, every route but `/healthz` and the dashboard's static files needs
+  `Authorization: Bearer <token>` (the page itself asks for the token and sends it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from probegate import __version__
-from probegate.admin import openapi, views
+from probegate.admin import openapi, pages, views
 from probegate.admin.ondemand_request import parse_ondemand
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import GatewayPlan
@@ -45,6 +47,10 @@ class GatewayAccess(Protocol):
     def histories(self) -> dict[str, tuple[ProbeResult, ...]]: ...
     async def reload(self) -> list[str]: ...
     def probing(self) -> bool: ...
+    def metrics(self) -> bytes: ...
+
+
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -95,6 +101,9 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
             return error(422, "InvalidConfiguration", "; ".join(problems))
         return JSONResponse({"status": "reloaded", "targets": len(gateway.plan.targets)})
 
+    async def metrics(_: Request) -> Response:
+        return Response(gateway.metrics(), media_type=METRICS_TYPE)
+
     async def openapi_document(_: Request) -> Response:
         return JSONResponse(openapi.DOCUMENT)
 
@@ -114,6 +123,8 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
         Route("/backendhealth/ondemand", ondemand, methods=["POST"]),
         Route("/reload", reload, methods=["POST"]),
         Route("/openapi.json", openapi_document, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),  # Prometheus text format, SPEC section 10
+        *pages.routes(),  # the dashboard: `/` and its assets under `/dashboard/`
     ]
     return Starlette(
         routes=routes,
@@ -141,7 +152,7 @@ class BearerToken(BaseHTTPMiddleware):
         self._expected = token.encode()
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path == "/healthz":
+        if request.url.path == "/healthz" or pages.is_public(request.url.path):
             return await call_next(request)
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         valid = hmac.compare_digest(given.strip().encode(), self._expected)

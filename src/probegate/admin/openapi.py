@@ -29,14 +29,35 @@ _SERVER = {
         "remedy": {"type": "string"},
         "consecutiveFailures": {"type": "integer"},
         "unhealthyThreshold": {"type": "integer"},
-        "lastProbe": {"type": ["object", "null"]},
+        "lastProbe": {
+            "type": ["object", "null"],
+            "properties": {
+                "time": {"type": "string", "format": "date-time"},
+                "durationMs": {"type": "number"},
+                "phases": {"type": "object", "description": "resolve, connect, tls, response (ms)"},
+                "status": {"type": ["integer", "null"]},
+                "reason": {"type": "string"},
+                "certificateExpiry": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "Earliest notAfter of the chain the backend presented (HTTPS).",
+                },
+            },
+        },
         "lastSuccess": {"type": ["string", "null"], "format": "date-time"},
         "warnings": {"type": "array", "items": {"type": "object"}},
         "routable": {"type": "boolean"},
         "routableByMinServers": {"type": "boolean"},
+        "probe": {
+            "type": "object",
+            "description": "The effective probe: url, host, name (null: the default probe), "
+            "protocol, interval and timeout (seconds).",
+        },
         "history": {"type": "array", "items": {"type": "object"}},
     },
 }
+
+_STATIC = {"security": [], "tags": ["dashboard"]}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -67,6 +88,17 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "Liveness of the gateway itself",
                 "security": [],
                 "responses": {"200": {"description": "The gateway runs"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics: host counts, probe results, traffic counters",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format 0.0.4",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
             }
         },
         "/backendhealth": {
@@ -134,6 +166,26 @@ DOCUMENT: dict[str, Any] = {
             "post": {
                 "summary": "Reload the configuration file; an invalid file keeps the old one running",
                 "responses": {"200": {"description": "Reloaded"}, "401": _ERROR, "422": _ERROR},
+            }
+        },
+        "/": {
+            "get": {
+                **_STATIC,
+                "summary": "The backend-health dashboard (HTML); it reads the routes above",
+                "description": "Served without the token: the page asks for it when the API "
+                "answers 401, keeps it in sessionStorage and sends it as a bearer token. "
+                "`?lang=ko` opens it in Korean.",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+            }
+        },
+        "/dashboard/{file}": {
+            "get": {
+                **_STATIC,
+                "summary": "The dashboard's JavaScript modules and style sheet (static files)",
+                "parameters": [
+                    {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "The file"}, "404": _ERROR},
             }
         },
         "/openapi.json": {

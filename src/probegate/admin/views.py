@@ -85,11 +85,23 @@ def server(
         "warnings": warnings(record.last_result, lang),
         "routable": view.routing.routable,
         "routableByMinServers": view.routing.by_min_servers,
-        "probe": {"url": probe.url, "host": probe.host.value, "name": probe.probe_name},
+        "probe": probe_summary(probe),
     }
     if history is not None:
         shown["history"] = [result_summary(r, lang) for r in reversed(history)]
     return shown
+
+
+def probe_summary(probe: EffectiveProbe) -> dict[str, Any]:
+    """What the probe of a target is: enough for a reader to say "every 1 s, timeout 1 s"."""
+    return {
+        "url": probe.url,
+        "host": probe.host.value,
+        "name": probe.probe_name,
+        "protocol": probe.protocol.value.value,
+        "interval": probe.interval.value,
+        "timeout": probe.timeout.value,
+    }
 
 
 def facts_for(record: Record, probe: EffectiveProbe) -> dict[str, str]:
@@ -115,6 +127,7 @@ def last_probe(result: ProbeResult | None) -> dict[str, Any] | None:
         "phases": phases,
         "status": result.status,
         "reason": result.reason.value,
+        "certificateExpiry": iso(result.certificate_expiry),
     }
 
 
@@ -148,7 +161,7 @@ def ondemand_server(probe: EffectiveProbe, result: ProbeResult, lang: Lang) -> d
         "remedy": reasons.remedy(result.reason, result.facts, lang),
         "lastProbe": last_probe(result),
         "warnings": warnings(result, lang),
-        "probe": {"url": probe.url, "host": probe.host.value, "name": probe.probe_name},
+        "probe": probe_summary(probe),
     }
 
 

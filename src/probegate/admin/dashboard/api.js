@@ -1,0 +1,67 @@
+// Calls to the admin API. Paths are relative to the page, so the dashboard also works behind a
+// reverse proxy that mounts the admin listener under a prefix.
+// The token (when the gateway has one) lives in sessionStorage: this tab only, gone when it closes.
+
+const TOKEN_KEY = 'probegate.adminToken'
+const TIMEOUT_MS = 10000
+
+export class ApiError extends Error {
+  constructor(status, message, body) {
+    super(message)
+    this.status = status
+    this.body = body
+  }
+}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY) ?? ''
+}
+
+export function setToken(value) {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value)
+  else sessionStorage.removeItem(TOKEN_KEY)
+}
+
+async function call(path, { lang, method = 'GET', body } = {}) {
+  const url = new URL(path, document.baseURI)
+  if (lang) url.searchParams.set('lang', lang)
+  const headers = { Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (token()) headers.Authorization = `Bearer ${token()}`
+  let response
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    })
+  } catch (error) {
+    throw new ApiError(0, error.name === 'TimeoutError' ? 'timed out' : error.message)
+  }
+  const data = await response.json().catch(() => null)
+  if (!response.ok) {
+    const message = data?.error?.message ?? data?.problem ?? `HTTP ${response.status}`
+    throw new ApiError(response.status, message, data)
+  }
+  return data
+}
+
+export function backendHealth(lang) {
+  return call('backendhealth?expand=history', { lang })
+}
+
+/** The gateway itself; a 503 still answers (the prober stopped) and is returned as such. */
+export async function gateway() {
+  try {
+    return await call('healthz')
+  } catch (error) {
+    if (error.status === 503 && error.body) return error.body
+    throw error
+  }
+}
+
+export function probeNow(request, lang) {
+  return call('backendhealth/ondemand', { lang, method: 'POST', body: request })
+}
