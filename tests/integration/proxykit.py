@@ -29,8 +29,8 @@ import uvloop
 from typing_extensions import override
 
 from probegate.app import Gateway
+from probegate.demo.backends import Backend, wait_until
 from probegate.state.snapshot import GroupKey
-from tests.integration.backends import Backend, wait_until
 
 HEALTH_PATH = "/health"
 
@@ -248,6 +248,7 @@ class RunningGateway:
         self._done = threading.Event()
         self._error: BaseException | None = None
         self.gateway: Gateway | None = None
+        self.admin_url: str | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
 
@@ -258,7 +259,12 @@ class RunningGateway:
         async def main() -> None:
             self.loop = asyncio.get_running_loop()
             self.gateway = Gateway(self.path)
-            await self.gateway.serve(lambda _url: self._ready.set())
+
+            def ready(url: str) -> None:
+                self.admin_url = url
+                self._ready.set()
+
+            await self.gateway.serve(ready)
 
         try:
             uvloop.run(main())

@@ -9,7 +9,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.integration.backends import CloseOnAccept, Silent, closed_port, wait_until
+from probegate.demo.backends import wait_until
+from probegate.demo.faults import CloseOnAccept, Silent, closed_port
 from tests.integration.proxykit import (
     RecordingBackend,
     RunningGateway,

@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trustme
 
-from tests.integration.backends import TlsBackend, wait_until
+from probegate.demo.backends import TlsBackend, wait_until
 from tests.integration.proxykit import (
     RecordingBackend,
     Reply,
@@ -249,3 +250,23 @@ def test_stop_lets_in_flight_requests_finish(tmp_path: Path) -> None:
     except ConnectionRefusedError:
         refused = True
     assert refused
+
+
+def test_reload_moves_listeners_and_switches_protocol_on_a_port(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    with RecordingBackend("a") as a:
+        port, other = free_port(), free_port()
+        document = config(port, {"web": [a]})
+        with RunningGateway(tmp_path, document) as gw:
+            gw.wait_routable("web", 1)
+            document["httpListeners"][0]["port"] = other
+            assert gw.reload(document) == []
+            assert get(other).body == b"a"
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            document["sslCertificates"] = [_listener_cert(tmp_path, ca, "a.test")]
+            document["httpListeners"][0] |= {"protocol": "Https", "sslCertificate": "a.test"}
+            assert gw.reload(document) == []
+            reply, name = _https_get(other, "a.test", ca)
+    assert (reply.status, reply.body, name) == (200, b"a", "a.test")

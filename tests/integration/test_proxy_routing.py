@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.backends import wait_until
+from probegate.demo.backends import wait_until
 from tests.integration.proxykit import (
     RecordingBackend,
     Reply,

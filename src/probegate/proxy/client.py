@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from probegate.proxy import wire
-from probegate.proxy.exchange import Exchange
+from probegate.proxy.exchange import TUNNEL_BACKEND_DONE, TUNNEL_CLIENT_DONE, Exchange
 from probegate.proxy.routing import Entry
 from probegate.proxy.tables import Tables
 
@@ -69,7 +69,9 @@ class ClientConnection(asyncio.Protocol):
         "scheme",
         "transport",
         "tunnel",
+        "tunnel_done",
         "write_paused",
+        "write_paused_at",
     )
 
     def __init__(self, proxy: Proxy, scheme: bytes) -> None:
@@ -88,8 +90,10 @@ class ClientConnection(asyncio.Protocol):
         self.deadline = 0.0  # when the connection gives up waiting for the client
         self.pauses = 0
         self.write_paused = False
+        self.write_paused_at = 0.0
         self.closing = False
         self.tunnel: asyncio.Transport | None = None  # after a 101: bytes go straight there
+        self.tunnel_done = 0  # which sides of the tunnel have finished sending
         self.held = b""  # bytes after an Upgrade request, held until the backend answers
         self.peer_text = b""  # "ip:port" for X-Forwarded-For
         self.port_text = b""  # the listener's port for X-Forwarded-Port
@@ -140,6 +144,8 @@ class ClientConnection(asyncio.Protocol):
         if self.pauses & PAUSE_UPGRADE:
             self.held += data
             return
+        if self.parsing is None and b"  " in data and self._spaced_request_line(data):
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -166,9 +172,7 @@ class ClientConnection(asyncio.Protocol):
         # A half-closed client may still read its answers: keep the transport open while
         # requests are outstanding (the connection closes after the last one).
         if self.tunnel is not None:
-            if self.tunnel.can_write_eof():
-                self.tunnel.write_eof()
-            return True
+            return self.tunnel_ended(TUNNEL_CLIENT_DONE)
         parsing = self.parsing
         if parsing is not None and not parsing.head_done:
             parsing.client_gone()
@@ -184,6 +188,7 @@ class ClientConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self.write_paused_at = self.proxy.now
         if self.tunnel is not None:
             self.tunnel.pause_reading()
         elif self.queue:
@@ -238,6 +243,8 @@ class ClientConnection(asyncio.Protocol):
         lowered = name.lower()
         if lowered in _SPECIAL:
             exchange.special(lowered, value)
+            if exchange.rejected is not None:
+                raise _Stop
         else:
             exchange.lines += (name, b": ", value, b"\r\n")
 
@@ -279,6 +286,9 @@ class ClientConnection(asyncio.Protocol):
         exchange.parser = None  # the parser holds the exchange's callbacks: break the cycle
         if not keep_alive or self.closing or self.last or (self.eof and not self.queue):
             self.close()
+            return
+        if self.pauses & PAUSE_UPGRADE and self.tunnel is None:
+            self._upgrade_refused()
             return
         if self.queue:
             self.queue[0].start()
@@ -351,6 +361,21 @@ class ClientConnection(asyncio.Protocol):
             if len(self.queue) == 1:
                 exchange.start()
 
+    def _spaced_request_line(self, data: bytes) -> bool:
+        """llhttp accepts `GET  / HTTP/1.1`; RFC 9112 separates the request line's parts with
+        exactly one space. Checked where a request line starts a read (the usual case)."""
+        start = 0
+        while data.startswith(b"\r\n", start):
+            start += 2
+        end = data.find(b"\n", start)
+        line = data[start:] if end < 0 else data[start:end]
+        if b"  " not in line:
+            return False
+        exchange = Exchange(self)
+        exchange.reject(400, "request line with repeated spaces")
+        self.closing_after_queue(exchange)
+        return True
+
     def _head_budget(self, received: int) -> None:
         """A head still incomplete after this read: cap what the parser buffers for it."""
         self.head_size += received
@@ -377,6 +402,34 @@ class ClientConnection(asyncio.Protocol):
             return
         self.held = rest
         self.pause_reading_for(PAUSE_UPGRADE)
+
+    def _upgrade_refused(self) -> None:
+        """The backend answered an Upgrade request without 101: HTTP goes on. The parser stopped
+        at the upgrade, so a fresh one takes the bytes held since."""
+        self.parser = httptools.HttpRequestParser(self)
+        held, self.held = self.held, b""
+        self.pauses &= ~PAUSE_UPGRADE
+        if held:
+            self.data_received(held)
+        if not self.pauses and self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+
+    def tunnel_ended(self, side: int) -> bool | None:
+        """One side of a tunnel finished sending: half-close the other; when both have, close
+        both (returning None lets the transport that saw the EOF close itself)."""
+        self.tunnel_done |= side
+        tunnel = self.tunnel
+        assert tunnel is not None
+        assert self.transport is not None
+        if self.tunnel_done == TUNNEL_CLIENT_DONE | TUNNEL_BACKEND_DONE:
+            tunnel.close()
+            self.close()
+            return None
+        other = tunnel if side == TUNNEL_CLIENT_DONE else self.transport
+        if other.can_write_eof():
+            other.write_eof()
+            return True
+        return None
 
     def start_tunnel(self, backend: asyncio.Transport) -> None:
         self.tunnel = backend

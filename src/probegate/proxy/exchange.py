@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("probegate.proxy")
 
+TUNNEL_CLIENT_DONE = 1
+TUNNEL_BACKEND_DONE = 2
 BUFFER_LIMIT = 256 * 1024  # request body bytes held while no backend connection is attached
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
 _PLAIN_RESPONSE_CONNECTION = frozenset({b"keep-alive", b"close"})
@@ -119,6 +121,9 @@ class Exchange:
     interim = False
     started = 0.0  # monotonic, set only when the access log is on
     error_info = ""  # why the gateway answered itself, for the access log
+    release: BackendConnection | None = None  # a connection to pool once the read is parsed
+    poisoned = False  # the backend sent more than one answer: its connection is not reused
+    resp_te: bytes | None = None  # the response's Transfer-Encoding, when it has one
 
     def __init__(self, client: ClientConnection) -> None:
         self.client = client
@@ -171,6 +176,8 @@ class Exchange:
         elif name == b"connection":
             self.connection = value if self.connection is None else self.connection + b"," + value
         elif name == b"content-length":
+            if len(value) > 1 and value[0] == 48:  # "010": llhttp reads it as 10; refuse
+                self.reject(400, "Content-Length with a leading zero")
             self.length = int(value)  # llhttp checked the digits and refused duplicates
         elif name == b"transfer-encoding":
             self.te_value = value
@@ -534,6 +541,7 @@ class Exchange:
     def fail(self, status: int, body: str) -> None:
         """The backend failed this request. Before any response byte: an answer; after: a cut."""
         self._drop_backend()
+        self.resp_done = True  # nothing more of the backend's answer is relayed
         self.error_info = body.strip()
         self.client.proxy.failed += 1
         if self.response_started:
@@ -599,8 +607,24 @@ class Exchange:
         client.close()
 
     def sweep(self, now: float) -> None:
-        """Backend deadline: `requestTimeout` without a byte from the backend."""
-        if self.backend is None or self.resp_done or now < self.deadline:
+        """Backend deadline: `requestTimeout` without a byte from the backend, counted once the
+        request was sent whole. A client too slow to read its answer pauses the backend; that
+        silence is the client's, bounded by the body timeout (then the connection is cut)."""
+        if self.backend is None or self.resp_done:
+            return
+        client = self.client
+        if client.write_paused:
+            if now - client.write_paused_at > client.proxy.limits.body_timeout:
+                self._drop_backend()
+                self.answered = True
+                client.abort()
+                return
+            self.deadline = now + self.timeout
+            return
+        if not self.body_done:
+            self.deadline = now + self.timeout  # still uploading: the client's timeouts apply
+            return
+        if now < self.deadline:
             return
         seconds = self.timeout
         if self.retry(f"no response within requestTimeout {seconds:g} s", elsewhere=True):
@@ -624,8 +648,17 @@ class Exchange:
                 log.error("response handling failed", exc_info=exc.__context__)
             if not self.resp_done:
                 self._backend_broken(f"the backend sent an invalid response: {exc}")
-            return
+                return
+            self.poisoned = True  # bytes after the answer that are not a response
         self.flush()
+        release = self.release
+        if release is not None:  # the answer ended in this read: pool the connection only now,
+            self.release = None  # once it is known that nothing followed the answer
+            pool = self.pool
+            if self.poisoned or pool is None:
+                release.close()
+            else:
+                pool.give_back(release, self.client.proxy.now)
 
     def backend_lost(self, connection: BackendConnection) -> None:
         if connection is not self.backend or self.resp_done:
@@ -678,7 +711,10 @@ class Exchange:
             if lowered == b"content-length":
                 self.resp_length = value
             elif lowered == b"transfer-encoding":
-                self.resp_chunked = True  # llhttp accepts only a coding list ending in chunked
+                # llhttp frames a response by any coding list ending in chunked, and by the
+                # connection's end otherwise; the gateway accepts exactly one `chunked`
+                self.resp_te = value if self.resp_te is None else self.resp_te + b",," + value
+                self.resp_chunked = True
             elif lowered == b"connection":
                 conn = self.resp_connection
                 self.resp_connection = value if conn is None else conn + b"," + value
@@ -698,6 +734,9 @@ class Exchange:
             return
         if status == 101 and not self.wants_tunnel:
             self._backend_broken("the backend switched protocols unasked")
+            return
+        if self.resp_te is not None and self.resp_te.strip(b" \t").lower() != b"chunked":
+            self._backend_broken("the backend framed its answer with an unsupported coding")
             return
         self.status = status
         head = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
@@ -779,9 +818,13 @@ class Exchange:
         self.sent_bytes += len(body)
         self.out.append(wire.chunk(body) if self.rechunk else body)
 
-    def on_message_complete(self) -> None:
+    def on_message_begin(self) -> None:
         if self.resp_done:
-            return
+            self.poisoned = True  # a second answer to one request: never reuse this connection
+
+    def on_message_complete(self) -> None:
+        if self.resp_done or self.status == 101:
+            return  # 101: the tunnel starts when httptools stops at the upgrade
         if self.interim:
             self.interim = False
             return
@@ -801,7 +844,7 @@ class Exchange:
             connection.exchange = None
             keep = reusable and self.body_done and parser is not None and parser.should_keep_alive()
             if keep and self.pool is not None:
-                self.pool.give_back(connection, proxy.now)
+                self.release = connection  # pooled by backend_data once this read is parsed
             else:
                 connection.close()
         self.answered = True
@@ -820,7 +863,7 @@ class Exchange:
         self.answered = True
         connection.exchange = None
         connection.pool.forget(connection)
-        tunnel = _Tunnel(client.transport, connection)
+        tunnel = _Tunnel(client, connection)
         connection.transport.set_protocol(tunnel)
         if rest:
             client.transport.write(rest)
@@ -832,25 +875,26 @@ class Exchange:
 class _Tunnel(asyncio.Protocol):
     """The backend side of an upgraded connection: bytes to the client, close follows close."""
 
-    def __init__(self, client: asyncio.Transport, connection: BackendConnection) -> None:
+    def __init__(self, client: ClientConnection, connection: BackendConnection) -> None:
+        assert client.transport is not None
         self.client = client
+        self.to_client = client.transport
         self.connection = connection
 
     def data_received(self, data: bytes) -> None:
-        self.client.write(data)
+        self.to_client.write(data)
 
     def eof_received(self) -> bool | None:
-        if self.client.can_write_eof():
-            self.client.write_eof()
-            return True
-        return None
+        """The backend finished sending: pass the half-close on; once both sides have
+        finished, the tunnel is over."""
+        return self.client.tunnel_ended(TUNNEL_BACKEND_DONE)
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
         self.connection.closed = True
         self.client.close()
 
     def pause_writing(self) -> None:
-        self.client.pause_reading()
+        self.to_client.pause_reading()
 
     def resume_writing(self) -> None:
-        self.client.resume_reading()
+        self.to_client.resume_reading()

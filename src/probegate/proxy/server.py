@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("probegate.proxy")
 
 TICK = 0.25
+TLS_HANDSHAKE_TIMEOUT = 10.0  # a client that opens TLS and stalls is dropped (asyncio: 60 s)
+# After its close_notify the gateway waits this long for the client's before dropping the
+# connection (asyncio's 30 s default kept closed connections, and a stopping loop, waiting).
+TLS_SHUTDOWN_TIMEOUT = 1.0
 BACKLOG = 4096
 
 
@@ -82,7 +86,6 @@ class Proxy:
         self.stopping = False
         self._servers: dict[Endpoint, asyncio.Server] = {}
         self._certs: dict[Endpoint, _SniChooser] = {}
-        self._sockets: dict[Endpoint, socket.socket] = {}
         self._plan = plan
         self._tick: asyncio.TimerHandle | None = None
         self._trace_prefix = os.urandom(8).hex().encode("ascii")
@@ -119,36 +122,50 @@ class Proxy:
         )
         try:
             server = await loop.create_server(
-                lambda: ClientConnection(self, scheme), sock=sock, ssl=context, backlog=BACKLOG
+                lambda: ClientConnection(self, scheme),
+                sock=sock,
+                ssl=context,
+                backlog=BACKLOG,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if context else None,
+                ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT if context else None,
             )
         except BaseException:
             sock.close()
             raise
+        sock.detach()  # the loop owns the descriptor now: closing it here would close it twice
         self._servers[endpoint] = server
-        self._sockets[endpoint] = sock
 
     def _unbind(self, endpoint: Endpoint) -> None:
         self._servers.pop(endpoint).close()
         self._certs.pop(endpoint, None)
-        sock = self._sockets.pop(endpoint, None)
-        if sock is not None:
-            sock.close()
 
     async def reload(self, plan: GatewayPlan) -> None:
         """Adopt a new plan (already validated); old requests finish on what they chose."""
         wanted = _endpoints(plan.listeners)
+        leaving = [e for e in self._servers if e not in wanted]
+        adding = [e for e in wanted if e not in self._servers]
+        # A socket that leaves while another takes its port (Http → Https, or 127.0.0.1 → 0.0.0.0)
+        # must close first, or the new bind fails; every other old socket stays until the new
+        # ones are bound, so a failed bind leaves the running listeners as they were.
+        ports = {e.port for e in adding}
+        first = [e for e in leaving if e.port in ports]
+        for endpoint in first:
+            self._unbind(endpoint)
         added: list[Endpoint] = []
         try:
-            for endpoint, listeners in wanted.items():
-                if endpoint not in self._servers:
-                    await self._bind(endpoint, listeners)
-                    added.append(endpoint)
+            for endpoint in adding:
+                await self._bind(endpoint, wanted[endpoint])
+                added.append(endpoint)
         except OSError:
-            for endpoint in added:  # all or nothing: the running listeners stay as they were
+            for endpoint in added:
                 self._unbind(endpoint)
+            for endpoint in first:  # put back what was closed for the port
+                with contextlib.suppress(OSError):
+                    await self._bind(endpoint, _endpoints(self._plan.listeners)[endpoint])
             raise
-        for endpoint in [e for e in self._servers if e not in wanted]:
-            self._unbind(endpoint)
+        for endpoint in leaving:
+            if endpoint in self._servers:
+                self._unbind(endpoint)
         for endpoint, listeners in wanted.items():
             if endpoint.tls and endpoint not in added:
                 self._certs[endpoint].update(listeners)
@@ -188,6 +205,8 @@ class Proxy:
             connection.last = True
             if not connection.queue and connection.parsing is None:
                 connection.close()
+        if self.connections:
+            log.info("stop: waiting for %d connections to finish", len(self.connections))
         deadline = self._monotonic() + self.limits.stop_timeout
         while self.connections and self._monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -202,8 +221,6 @@ class Proxy:
         for server in self._servers.values():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
-        for sock in self._sockets.values():
-            sock.close()
         if self.access is not None:
             self.access.close()
 
@@ -243,11 +260,17 @@ class Proxy:
         return self._trace_prefix + hexlify(self._trace_count.to_bytes(8, "big"))
 
     def pool_for(self, upstream: Upstream) -> Pool:
+        """The pool of a target. After a reload the upstream object is new: an equal one keeps
+        its warm connections; a changed one (port, TLS, trust) starts a fresh pool, and the old
+        one closes its idle connections and takes no busy one back."""
         pool = self.pools.get(upstream.key)
-        if pool is None or pool.upstream is not upstream:
-            if pool is not None and pool.upstream != upstream:
-                pool.close_idle()
-            pool = self.pools[upstream.key] = Pool(upstream)
+        if pool is not None and pool.upstream == upstream:
+            pool.upstream = upstream
+            return pool
+        if pool is not None:
+            pool.retired = True
+            pool.close_idle()
+        pool = self.pools[upstream.key] = Pool(upstream)
         return pool
 
     def no_target_answer(

@@ -43,6 +43,9 @@ _HOST = re.compile(
     rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-_~!$&'()*+,;=%]+(?:\.[A-Za-z0-9\-_~!$&'()*+,;=%]+)*\.?)"
     rb"(?::([0-9]{1,5}))?"
 )
+_CODINGS = re.compile(
+    rb"[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]*(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]*)*[ \t]*"
+)
 _ABSOLUTE = re.compile(rb"(https?)://([^/?#@]*)([^#]*)", re.IGNORECASE)
 
 
@@ -79,6 +82,8 @@ def check_transfer_encoding(value: bytes, version: str) -> None:
     if version == "1.0":
         raise Reject(400, "Transfer-Encoding on an HTTP/1.0 request")
     if value.strip(b" \t").lower() != b"chunked":
+        if _CODINGS.fullmatch(value) is None:
+            raise Reject(400, "Transfer-Encoding that is not a list of codings")
         raise Reject(501, "Transfer-Encoding other than chunked")
 
 
