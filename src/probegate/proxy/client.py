@@ -256,7 +256,8 @@ class ClientConnection(asyncio.Protocol):
         exchange.head_complete(
             parser.get_method(), parser.get_http_version(), parser.should_keep_alive()
         )
-        self.deadline = self.proxy.now + self.proxy.limits.body_timeout
+        proxy = self.proxy
+        self.deadline = proxy.now + proxy.body_timeout
         self.queue.append(exchange)
         if len(self.queue) == 1:
             exchange.start()

@@ -55,6 +55,7 @@ class Exchange:
     __slots__ = (
         "__dict__",
         "answered",
+        "attached",
         "backend",
         "body_done",
         "client",
@@ -75,10 +76,13 @@ class Exchange:
         "pool",
         "query",
         "rejected",
+        "release",
+        "resp_connection",
         "resp_done",
         "resp_length",
         "resp_lines",
         "response_started",
+        "reused",
         "sent_at",
         "sent_bytes",
         "status",
@@ -107,21 +111,17 @@ class Exchange:
     connecting: asyncio.Task[None] | None = None
     pending: list[bytes] | None = None  # body held while no backend connection is attached
     pending_size = 0
-    attached = False
     tried: list[tuple[Upstream, str]] = []  # noqa: RUF012 - replaced, never mutated in place
     retried = False
-    reused = False
     continue_sent = False
     set_cookie: bytes | None = None
     resp_chunked = False
-    resp_connection: bytes | None = None
     resp_upgrade: bytes | None = None
     rechunk = False
     close_after = False
     interim = False
     started = 0.0  # monotonic, set only when the access log is on
     error_info = ""  # why the gateway answered itself, for the access log
-    release: BackendConnection | None = None  # a connection to pool once the read is parsed
     poisoned = False  # the backend sent more than one answer: its connection is not reused
     resp_te: bytes | None = None  # the response's Transfer-Encoding, when it has one
 
@@ -155,6 +155,10 @@ class Exchange:
         self.resp_length: bytes | None = None
         self.response_started = False
         self.resp_done = False
+        self.attached = False
+        self.reused = False
+        self.resp_connection: bytes | None = None
+        self.release: BackendConnection | None = None  # to pool once the read is parsed
         self.head_size = 0  # bytes of header lines received
         self.sent_at = 0.0  # monotonic: the request head went to the backend
         self.latency = 0.0  # seconds from sending the head to the response head
@@ -417,12 +421,14 @@ class Exchange:
         if pool is None or pool.upstream is not upstream:
             pool = proxy.pool_for(upstream)
         self.pool = pool
-        connection = None if self.retried else pool.take()  # a retry takes a fresh connection
-        if connection is not None:
-            self.reused = True
-            self._attach(connection)
-            return
-        self.reused = False
+        if not self.retried:  # a retry takes a fresh connection
+            idle = pool.idle
+            while idle:  # Pool.take, inline: the most recently used connection first
+                connection = idle.pop()
+                if not connection.closed:
+                    self.reused = True
+                    self._attach(connection)
+                    return
         self.connecting = asyncio.get_running_loop().create_task(self._connect(pool))
 
     def _affinity_cookie(self, name: bytes) -> bytes | None:

@@ -95,6 +95,7 @@ class Proxy:
         self.access = AccessLog(plan.access_log.path) if plan.access_log.enabled else None
         self.connect_failures: Counter[tuple[TargetKey, str]] = Counter()
         self.header_timeout = plan.limits.header_timeout
+        self.body_timeout = plan.limits.body_timeout
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -178,6 +179,7 @@ class Proxy:
         self.limits = plan.limits
         self.max_body = plan.limits.max_body or 1 << 62
         self.header_timeout = plan.limits.header_timeout
+        self.body_timeout = plan.limits.body_timeout
         self._plan = plan
         self._retire(old)
 
