@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httptools
@@ -29,7 +28,7 @@ import uvloop
 from typing_extensions import override
 
 from probegate.app import Gateway
-from probegate.demo.backends import Backend, wait_until
+from probegate.demo.backends import Backend, Served, wait_until
 from probegate.state.snapshot import GroupKey
 
 HEALTH_PATH = "/health"
@@ -237,7 +236,7 @@ def config(
 # -------------------------------------------------------------------- the gateway
 
 
-class RunningGateway:
+class RunningGateway(Served):
     """`probegate run` in a thread: start with a config dict, stop on exit."""
 
     def __init__(self, folder: Path, document: dict[str, Any]) -> None:
@@ -285,17 +284,6 @@ class RunningGateway:
         if self.loop is not None and self.gateway is not None and not self._done.is_set():
             self.loop.call_soon_threadsafe(self.gateway.stopping.set)
         self._thread.join(30)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def call(self, coro: Any, timeout: float = 15) -> Any:
         assert self.loop is not None

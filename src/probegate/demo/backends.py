@@ -95,7 +95,29 @@ class LoopThread:
 # -------------------------------------------------------------------- the base server
 
 
-class Backend:
+class Served:
+    """Anything that starts and stops, used as `with Thing() as thing:` (stopped on the way out,
+    whatever happened inside)."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class Backend(Served):
     """A TCP server on `host`:0 (port read back) whose `serve` misbehaves as the subclass says.
 
     The port is bound when the object is made, so it can go into a configuration before the
@@ -148,17 +170,6 @@ class Backend:
         finally:
             self._thread.stop()
             self._sock.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def _open(self) -> None:
         self._server = await asyncio.start_server(

@@ -44,6 +44,14 @@ class Issued:
         return self.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
 
     @property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(Encoding.DER)
+
+    @property
+    def subject(self) -> str:
+        return self.cert.subject.rfc4514_string()
+
+    @property
     def b64(self) -> str:
         """Base64 of the DER bytes: how a configuration (and an ARM template) carries it."""
         return base64.b64encode(self.cert.public_bytes(Encoding.DER)).decode()
@@ -58,7 +66,7 @@ class Chain:
 
 
 def issue(
-    common_name: str,
+    common_name: str | None,
     *,
     now: datetime,
     issuer: Issued | None = None,
@@ -67,17 +75,21 @@ def issue(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     server_auth: bool = True,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    forged_with: ec.EllipticCurvePrivateKey | None = None,
+    organization: str = ORGANIZATION,
 ) -> Issued:
     """One certificate, self-signed when `issuer` is None; valid a year either side of `now`
-    unless dated otherwise. `sans` holds DNS names and IP addresses."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-    signer = issuer.key if issuer else key
+    unless dated otherwise. `sans` holds DNS names and IP addresses. `forged_with` signs with a
+    key other than the issuer's while keeping the issuer's name and key identifier (so only the
+    signature betrays it); `key` reuses a given key instead of making one."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)]
+    if common_name is not None:
+        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    subject = x509.Name(attributes)
+    authority = issuer.key if issuer else key
+    signer = forged_with or authority
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -89,7 +101,7 @@ def issue(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.public_key()), False
         )
     )
     if ca:
