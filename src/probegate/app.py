@@ -125,9 +125,20 @@ class Gateway:
         )
 
     async def serve(self, on_ready: Callable[[str], None] | None = None) -> None:
-        """Run until `stopping` is set: the scheduler and the admin API, in this event loop."""
+        """Run until `stopping` is set: proxy, scheduler and admin API, in this event loop."""
         admin = self._plan.admin
-        sock = bind(admin.bind_address, admin.port)
+        try:
+            # The listeners first: their ports are fixed, while an admin port 0 takes any free
+            # port and could otherwise take one a listener was configured with.
+            self.endpoints = await self.proxy.start()
+        except OSError as exc:
+            await self.proxy.stop()
+            raise ProbegateError(f"a listener cannot bind: {exc.strerror or exc}") from exc
+        try:
+            sock = bind(admin.bind_address, admin.port)
+        except ProbegateError:
+            await self.proxy.stop()
+            raise
         host, port = sock.getsockname()[:2]
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
         server = _QuietServer(
@@ -135,11 +146,6 @@ class Gateway:
                 build_app(self, admin.token), log_level="warning", access_log=False, lifespan="off"
             )
         )
-        try:
-            self.endpoints = await self.proxy.start()
-        except OSError as exc:
-            sock.close()
-            raise ProbegateError(f"a listener cannot bind: {exc.strerror or exc}") from exc
         freezer = GcFreezer(asyncio.get_running_loop()).start()
         scheduler = asyncio.get_running_loop().create_task(self.scheduler.run())
         self._scheduler_task = scheduler

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from typing import Any, NoReturn
 
 import pytest
 import trustme
+
+from probegate.demo.backends import unused_port
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -90,10 +91,7 @@ def serve(handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = No
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return unused_port()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from probegate.demo.backends import unused_port
 
 pytestmark = pytest.mark.e2e
 
@@ -47,10 +48,7 @@ def backend() -> Iterator[int]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return unused_port()
 
 
 def config(ok_port: int, dead_port: int, token: str | None = None) -> str:

@@ -28,17 +28,14 @@ import uvloop
 from typing_extensions import override
 
 from probegate.app import Gateway
-from probegate.demo.backends import Backend, Served, wait_until
+from probegate.demo.backends import Backend, Served, unused_port, wait_until
 from probegate.state.snapshot import GroupKey
 
 HEALTH_PATH = "/health"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return unused_port(host)
 
 
 # -------------------------------------------------------------------- the recording backend

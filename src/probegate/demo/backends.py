@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import socket
 import ssl
 import tempfile
@@ -49,6 +50,26 @@ import httptools
 T = TypeVar("T")
 
 START_TIMEOUT = 5.0  # seconds a backend may take to start or stop before the test fails
+
+
+# Ports a listener may be given when its configuration needs a number: below Linux's ephemeral
+# range (32768-60999), so that no port-0 bind or outgoing connection of this or another process
+# can be handed the same port between choosing it and binding it.
+LISTENER_PORTS = range(20000, 32000)
+
+
+def unused_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, outside the ephemeral range (see LISTENER_PORTS)."""
+    start = random.randrange(len(LISTENER_PORTS))
+    for offset in range(len(LISTENER_PORTS)):
+        port = LISTENER_PORTS[(start + offset) % len(LISTENER_PORTS)]
+        with socket.socket(family(host), socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise OSError(f"no unused port on {host} in {LISTENER_PORTS}")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:

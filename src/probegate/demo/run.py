@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from probegate import app
 from probegate.admin import views
 from probegate.app import Gateway
 from probegate.demo import render, scenarios, traffic
+from probegate.demo.backends import unused_port
 from probegate.demo.lab import Lab
 from probegate.health.codes import State
 from probegate.health.reasons import Lang, Words
@@ -69,18 +69,11 @@ def _run(options: Options) -> None:
         app.run_loop(demo.main())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _write_configs(folder: Path, lab: Lab) -> dict[str, tuple[str, Path, int]]:
     """The two configurations as YAML files: name → (sku, path, listener port)."""
     found: dict[str, tuple[str, Path, int]] = {}
     for name, build in (("demo", scenarios.demo_document), ("legacy", scenarios.legacy_document)):
-        port = _free_port()
+        port = unused_port(LOOPBACK)
         document = build(lab, port)
         path = folder / f"{name}.yaml"
         path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import httptools
 
 from probegate.proxy import wire
-from probegate.proxy.exchange import TUNNEL_BACKEND_DONE, TUNNEL_CLIENT_DONE, Exchange
+from probegate.proxy.exchange import Exchange
+from probegate.proxy.response import TUNNEL_BACKEND_DONE, TUNNEL_CLIENT_DONE
 from probegate.proxy.routing import Entry
 from probegate.proxy.tables import Tables
 

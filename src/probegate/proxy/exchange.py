@@ -10,8 +10,7 @@ Rules of this module:
   when a reused connection dies unanswered or `requestTimeout` passes;
 - once response bytes reached the client, a failure ends the client connection abruptly, so a
   truncated answer never looks complete;
-- the response parser's callbacks (on_status … on_message_complete) are the hot path and run long
-  on purpose; output is collected in `out` and written once per backend read.
+- the answer's half (the response parser's callbacks, relaying, tunnels) is in `response.py`.
 """
 
 from __future__ import annotations
@@ -19,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import httptools
 
 from probegate.proxy import wire
+from probegate.proxy.response import ResponseSide
 from probegate.proxy.routing import Route, redirect_location
 from probegate.proxy.tables import RouteInfo, Upstream, rewrite_path
 from probegate.proxy.upstream import BackendConnection, ConnectError, Pool
@@ -34,26 +33,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("probegate.proxy")
 
-TUNNEL_CLIENT_DONE = 1
-TUNNEL_BACKEND_DONE = 2
 BUFFER_LIMIT = 256 * 1024  # request body bytes held while no backend connection is attached
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
-_PLAIN_RESPONSE_CONNECTION = frozenset({b"keep-alive", b"close"})
-# Status lines with the standard phrase (the backend's own phrase is not kept: RFC 9112 lets a
-# client ignore it, and one callback less per response is measurable).
-_STATUS_LINES = {
-    int(status): b"HTTP/1.1 %d %s\r\n" % (status, status.phrase.encode("ascii"))
-    for status in HTTPStatus
-}
-_DROPPED = wire.HOP_BY_HOP | {b"content-length"}
-_COOKIE = b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 
 
-class Exchange:
+class Exchange(ResponseSide):
     # Hot fields are slots set in __init__; rarely used ones are class-level defaults that an
-    # instance overrides in its __dict__ only when a request needs them (most never do).
+    # instance overrides in its __dict__ (given by the ResponseSide base) only when a request
+    # needs them (most never do).
     __slots__ = (
-        "__dict__",
         "answered",
         "attached",
         "backend",
@@ -636,271 +624,3 @@ class Exchange:
         if self.retry(f"no response within requestTimeout {seconds:g} s", elsewhere=True):
             return
         self.fail(504, f"the backend did not answer within requestTimeout ({seconds:g} s)\n")
-
-    # ------------------------------------------------------------------ backend events
-
-    def backend_data(self, data: bytes) -> None:
-        parser = self.parser
-        assert parser is not None
-        self.deadline = self.client.proxy.now + self.timeout
-        try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self.flush()
-            self._tunnel(data[upgrade.args[0] :] if upgrade.args else b"")
-            return
-        except httptools.HttpParserError as exc:
-            if isinstance(exc, httptools.HttpParserCallbackError):
-                log.error("response handling failed", exc_info=exc.__context__)
-            if not self.resp_done:
-                self._backend_broken(f"the backend sent an invalid response: {exc}")
-                return
-            self.poisoned = True  # bytes after the answer that are not a response
-        self.flush()
-        release = self.release
-        if release is not None:  # the answer ended in this read: pool the connection only now,
-            self.release = None  # once it is known that nothing followed the answer
-            pool = self.pool
-            if self.poisoned or pool is None:
-                release.close()
-            else:
-                pool.give_back(release, self.client.proxy.now)
-
-    def backend_lost(self, connection: BackendConnection) -> None:
-        if connection is not self.backend or self.resp_done:
-            return
-        self.backend = None
-        if not self.response_started:
-            why = "the backend closed the connection before answering"
-            if self.reused and self.retry(why, elsewhere=False):
-                return
-            self.fail(502, f"{why}\n")
-            return
-        if self.resp_length is None and not self.resp_chunked and self.status != 101:
-            # a close-delimited body ends here
-            if self.rechunk:
-                self.out.append(wire.LAST_CHUNK)
-            self._complete()
-            return
-        self.flush()
-        self.answered = True
-        self.client.abort()  # truncated: the client must not take it for a whole answer
-
-    def _backend_broken(self, why: str) -> None:
-        self.fail(502, f"{why}\n")
-
-    def client_paused(self) -> None:
-        if self.backend is not None:
-            self.backend.pause_reading()
-
-    def client_resumed(self) -> None:
-        if self.backend is not None:
-            self.backend.resume_reading()
-
-    def flush(self) -> None:
-        out = self.out
-        if not out:
-            return
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()
-        transport = self.client.transport
-        if transport is not None and not self.client.closing:
-            transport.write(data)
-
-    # ------------------------------------------------------------------ parser callbacks
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self.resp_done:
-            return
-        lowered = name.lower()
-        if lowered in _DROPPED:
-            if lowered == b"content-length":
-                self.resp_length = value
-            elif lowered == b"transfer-encoding":
-                # llhttp frames a response by any coding list ending in chunked, and by the
-                # connection's end otherwise; the gateway accepts exactly one `chunked`
-                self.resp_te = value if self.resp_te is None else self.resp_te + b",," + value
-                self.resp_chunked = True
-            elif lowered == b"connection":
-                conn = self.resp_connection
-                self.resp_connection = value if conn is None else conn + b"," + value
-            elif lowered == b"upgrade":
-                self.resp_upgrade = value
-            return
-        self.resp_lines += (name, b": ", value, b"\r\n")
-
-    def on_headers_complete(self) -> None:
-        if self.resp_done:
-            return
-        parser = self.parser
-        assert parser is not None
-        status = parser.get_status_code()
-        if status < 200 and status != 101:
-            self._interim(status)
-            return
-        if status == 101 and not self.wants_tunnel:
-            self._backend_broken("the backend switched protocols unasked")
-            return
-        if self.resp_te is not None and self.resp_te.strip(b" \t").lower() != b"chunked":
-            self._backend_broken("the backend framed its answer with an unsupported coding")
-            return
-        self.status = status
-        head = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
-        connection = self.resp_connection
-        if connection is not None and connection.lower() not in _PLAIN_RESPONSE_CONNECTION:
-            head += self._without_named(wire.connection_tokens(connection))
-        else:
-            head += self.resp_lines
-        length = self.resp_length
-        if length is not None and not self.resp_chunked and status != 101:
-            head += (b"Content-Length: ", length, b"\r\n")  # the common case, inline
-        else:
-            head += self._framing(status)
-        if self.set_cookie is not None:
-            info = self.info
-            assert info is not None
-            assert info.backend is not None
-            name = info.backend.cookie
-            head.append(_COOKIE % (name, self.set_cookie, name, self.set_cookie))
-        if status != 101:
-            if not self.keep_alive or self.close_after or not self.body_done or self.client.last:
-                head.append(b"Connection: close\r\n")
-            elif self.version == "1.0":
-                head.append(b"Connection: keep-alive\r\n")
-        head.append(b"\r\n")
-        joined = b"".join(head)
-        self.out.append(joined)
-        self.sent_bytes = len(joined)
-        self.response_started = True
-        self.latency = latency = time.monotonic() - self.sent_at
-        pool = self.pool
-        assert pool is not None
-        pool.statuses[status // 100 if status < 600 else 0] += 1
-        pool.latency_sum += latency
-        pool.latency_count += 1
-        if self.method == b"HEAD" and status != 101:
-            # httptools cannot be told a HEAD response has no body: it ends here, and this
-            # connection is not reused (the parser would wait for Content-Length bytes)
-            self.resp_length = None
-            self._complete(reusable=False)
-
-    def _framing(self, status: int) -> list[bytes]:
-        if status == 101:
-            return [b"Connection: upgrade\r\nUpgrade: ", self.resp_upgrade or b"", b"\r\n"]
-        if self.method == b"HEAD" or status in {204, 304}:
-            if self.resp_length is not None and status != 204:
-                return [b"Content-Length: ", self.resp_length, b"\r\n"]
-            return []
-        if self.resp_length is not None and not self.resp_chunked:
-            return [b"Content-Length: ", self.resp_length, b"\r\n"]
-        if self.version == "1.1":
-            self.rechunk = True
-            return [b"Transfer-Encoding: chunked\r\n"]
-        self.close_after = True  # HTTP/1.0 client: the body ends when the connection does
-        return []
-
-    def _without_named(self, tokens: list[bytes]) -> list[bytes]:
-        named = {t for t in tokens if t not in (b"close", b"keep-alive", b"upgrade")}
-        lines = self.resp_lines
-        kept: list[bytes] = []
-        for i in range(0, len(lines), 4):
-            if lines[i].lower() not in named:
-                kept += lines[i : i + 4]
-        return kept
-
-    def _interim(self, status: int) -> None:
-        if status != 100 and self.version == "1.1" and not self.resp_done:
-            line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
-            head = [line, *self.resp_lines, b"\r\n"]
-            self.out.append(b"".join(head))
-        self.interim = True
-        self.resp_lines = []
-        self.resp_length = None
-        self.resp_connection = None
-
-    def on_body(self, body: bytes) -> None:
-        if self.resp_done:
-            return
-        self.sent_bytes += len(body)
-        self.out.append(wire.chunk(body) if self.rechunk else body)
-
-    def on_message_begin(self) -> None:
-        if self.resp_done:
-            self.poisoned = True  # a second answer to one request: never reuse this connection
-
-    def on_message_complete(self) -> None:
-        if self.resp_done or self.status == 101:
-            return  # 101: the tunnel starts when httptools stops at the upgrade
-        if self.interim:
-            self.interim = False
-            return
-        if self.rechunk:
-            self.out.append(wire.LAST_CHUNK)
-        self._complete()
-
-    # ------------------------------------------------------------------ the end of an answer
-
-    def _complete(self, *, reusable: bool = True) -> None:
-        self.resp_done = True
-        self.flush()
-        connection, self.backend = self.backend, None
-        parser = self.parser
-        proxy = self.client.proxy
-        if connection is not None:
-            connection.exchange = None
-            keep = reusable and self.body_done and parser is not None and parser.should_keep_alive()
-            if keep and self.pool is not None:
-                self.release = connection  # pooled by backend_data once this read is parsed
-            else:
-                connection.close()
-        self.answered = True
-        proxy.count_done(self, self.status)
-        keep_client = self.keep_alive and not self.close_after and self.body_done
-        self.client.finished(self, keep_client)
-
-    def _tunnel(self, rest: bytes) -> None:
-        """The backend accepted the Upgrade: from here on, bytes flow both ways unparsed."""
-        connection = self.backend
-        client = self.client
-        if connection is None or connection.transport is None or client.transport is None:
-            client.abort()
-            return
-        self.resp_done = True
-        self.answered = True
-        connection.exchange = None
-        connection.pool.forget(connection)
-        tunnel = _Tunnel(client, connection)
-        connection.transport.set_protocol(tunnel)
-        if rest:
-            client.transport.write(rest)
-        client.start_tunnel(connection.transport)
-        if connection.paused:
-            connection.transport.resume_reading()
-
-
-class _Tunnel(asyncio.Protocol):
-    """The backend side of an upgraded connection: bytes to the client, close follows close."""
-
-    def __init__(self, client: ClientConnection, connection: BackendConnection) -> None:
-        assert client.transport is not None
-        self.client = client
-        self.to_client = client.transport
-        self.connection = connection
-
-    def data_received(self, data: bytes) -> None:
-        self.to_client.write(data)
-
-    def eof_received(self) -> bool | None:
-        """The backend finished sending: pass the half-close on; once both sides have
-        finished, the tunnel is over."""
-        return self.client.tunnel_ended(TUNNEL_BACKEND_DONE)
-
-    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
-        self.connection.closed = True
-        self.client.close()
-
-    def pause_writing(self) -> None:
-        self.to_client.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.to_client.resume_reading()
