@@ -214,3 +214,16 @@ def test_many_clients_at_once(tmp_path: Path) -> None:
             for thread in threads:
                 thread.join(30)
     assert results == [200] * 400
+
+
+def test_http10_without_host_is_forwarded_with_the_servers_address(tmp_path: Path) -> None:
+    with RecordingBackend("a") as a:
+        port = free_port()
+        with RunningGateway(tmp_path, config(port, {"web": [a]})) as gw:
+            gw.wait_routable("web", 1)
+            found = send_raw(port, b"GET /old HTTP/1.0\r\n\r\n")
+    assert found.replies[0].status == 200
+    assert found.closed  # HTTP/1.0 without keep-alive
+    seen = a.requests[0]
+    assert seen.raw.startswith(f"GET /old HTTP/1.1\r\nHost: 127.0.0.1:{a.port}\r\n".encode())
+    assert seen.header("x-original-host") is None

@@ -490,8 +490,10 @@ class Exchange(ResponseSide):
             host = backend.host
         elif backend.host_from_member:
             host = upstream.address.encode("idna")
-        else:
-            host = original or b""
+        elif original:
+            host = original
+        else:  # an HTTP/1.0 request without Host: name the server it goes to
+            host = upstream.target.key.server.encode("idna")
         parts = [self.method, b" ", path, b" HTTP/1.1\r\nHost: ", host, b"\r\n", *self.lines]
         if self.chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
