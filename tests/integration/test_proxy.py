@@ -227,3 +227,19 @@ def test_http10_without_host_is_forwarded_with_the_servers_address(tmp_path: Pat
     seen = a.requests[0]
     assert seen.raw.startswith(f"GET /old HTTP/1.1\r\nHost: 127.0.0.1:{a.port}\r\n".encode())
     assert seen.header("x-original-host") is None
+
+
+def test_head_to_an_empty_pool_gets_a_502_without_body(tmp_path: Path) -> None:
+    port = free_port()
+    with RunningGateway(tmp_path, config(port, {"empty": []})):
+        raw = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            while not raw.endswith(b"has no servers\n"):
+                chunk = sock.recv(65536)
+                assert chunk, raw
+                raw += chunk
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502 ")
+    assert b"Content-Length: 28" in head  # the length a GET's body has, as HEAD promises
+    assert rest.startswith(b"HTTP/1.1 502 ")  # and no body before the next answer

@@ -26,7 +26,6 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self, cast
 
 import dns.exception
@@ -37,7 +36,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from probegate.demo.backends import LoopThread, shown
+from probegate.demo.backends import LoopThread, Served, shown
 
 BIND_ATTEMPTS = 20  # UDP port 0 may already be taken for TCP; try another this many times
 
@@ -53,7 +52,7 @@ class Entry:
     delay: float = 0.0  # seconds before the answer is sent
 
 
-class DnsServer:
+class DnsServer(Served):
     """Answers A/AAAA for the names it holds, NXDOMAIN for the rest; see the module header."""
 
     def __init__(self, host: str = "127.0.0.53") -> None:
@@ -110,17 +109,12 @@ class DnsServer:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
         self._thread.start()
         self._thread.call(self._open())
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         try:
             self._thread.call(self._close())
         finally:

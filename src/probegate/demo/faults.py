@@ -26,10 +26,9 @@ import os
 import select
 import socket
 import struct
-from types import TracebackType
 from typing import Self
 
-from probegate.demo.backends import START_TIMEOUT, Backend, family, read_request, shown
+from probegate.demo.backends import START_TIMEOUT, Backend, Served, family, read_request, shown
 
 GARBAGE = b"\x00\x17garbage \xff\xfe not HTTP at all\r\n\r\n"
 PARTIAL_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/pl"
@@ -117,7 +116,7 @@ async def _until_closed(reader: asyncio.StreamReader) -> None:
 # -------------------------------------------------------------------- a full accept queue
 
 
-class FullAcceptQueue:
+class FullAcceptQueue(Served):
     """A listening socket that never accepts, with its accept queue filled: further connects hang
     in SYN_SENT (the kernel drops their SYNs) until the client's timeout. See the module header."""
 
@@ -133,7 +132,7 @@ class FullAcceptQueue:
     def address(self) -> str:
         return shown(self.host, self.port)
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
         try:
             self._listener.listen(self.backlog)
             for _ in range(self.backlog + 1):  # Linux queues backlog + 1 established connections
@@ -143,16 +142,11 @@ class FullAcceptQueue:
                 filler.connect((self.host, self.port))
             self._check_full()
         except BaseException:
-            self.__exit__(None, None, None)
+            self.stop()
             raise
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         for filler in self._fillers:
             filler.close()
         self._listener.close()

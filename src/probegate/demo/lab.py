@@ -17,10 +17,9 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from types import TracebackType
 from typing import Self, TypeVar
 
-from probegate.demo.backends import Backend, HttpBackend, TlsBackend, shown
+from probegate.demo.backends import Backend, HttpBackend, Served, TlsBackend, shown
 from probegate.demo.certs import Chain, DemoPki, make_pki
 from probegate.demo.dnsserver import DnsServer
 from probegate.demo.faults import GARBAGE, PARTIAL_HEAD, FullAcceptQueue, RawBytes, closed_port
@@ -61,7 +60,7 @@ def _ok(name: str) -> bytes:
     return b'{"status":"ok","server":"%s"}' % name.encode()
 
 
-class Lab:
+class Lab(Served):
     """Every sample backend and the DNS server, running; `scenarios` in report order."""
 
     def __init__(self, now: datetime) -> None:
@@ -72,7 +71,7 @@ class Lab:
         self._stack = ExitStack()
         self.dns: DnsServer = DnsServer(host(53))
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
         try:
             self._stack.enter_context(self.dns)
             self._web()
@@ -85,12 +84,7 @@ class Lab:
             raise
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self._stack.close()
 
     # ---------------------------------------------------------------- helpers

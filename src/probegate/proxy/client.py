@@ -26,16 +26,12 @@ from probegate.proxy.exchange import Exchange
 from probegate.proxy.response import TUNNEL_BACKEND_DONE, TUNNEL_CLIENT_DONE
 from probegate.proxy.routing import Entry
 from probegate.proxy.tables import Tables
+from probegate.proxy.wire import PAUSE_PIPELINE, PAUSE_UPGRADE
 
 if TYPE_CHECKING:
     from probegate.proxy.server import Proxy
 
 log = logging.getLogger("probegate.proxy")
-
-PAUSE_PIPELINE = 1  # a pipelined request waits while the current one is answered
-PAUSE_BACKEND = 2  # the backend's socket buffer is full (request body upload)
-PAUSE_UPGRADE = 4  # waiting for the backend's answer to an Upgrade request
-PAUSE_BUFFER = 8  # body bytes buffered while no backend connection is attached
 
 
 class _Stop(Exception):

@@ -95,7 +95,8 @@ class Exchange(ResponseSide):
     body_size = 0
     authority: bytes | None = None
     wants_tunnel = False
-    local: bytes | None = None  # an answer made by the gateway (404, redirect)
+    # an answer the gateway makes itself (404, redirect): status, body, extra headers
+    local: tuple[int, str, tuple[tuple[bytes, bytes], ...]] | None = None
     connecting: asyncio.Task[None] | None = None
     pending: list[bytes] | None = None  # body held while no backend connection is attached
     pending_size = 0
@@ -198,7 +199,7 @@ class Exchange(ResponseSide):
             self._drop_backend()
             self.rejected = (400, reason)
             if self.client.queue and self.client.queue[0] is self:
-                self._answer(wire.answer(400, close=True), keep=False)
+                self._answer(400, keep=False)
 
     def head_complete(self, method: bytes, version: str, keep_alive: bool) -> None:
         self.head_done = True
@@ -278,14 +279,7 @@ class Exchange(ResponseSide):
             self.expect = None  # no 100 Continue for HTTP/1.0 (RFC 9110 10.1.1)
 
     def _connection_options(self, tokens: list[bytes]) -> None:
-        named = {t for t in tokens if t not in (b"close", b"keep-alive", b"upgrade")}
-        if named:  # headers the client marked hop-by-hop: drop them too
-            lines = self.lines
-            kept: list[bytes] = []
-            for i in range(0, len(lines), 4):
-                if lines[i].lower() not in named:
-                    kept += lines[i : i + 4]
-            self.lines = kept
+        self.lines = wire.without_named(self.lines, tokens)
         upgrade = self.upgrade
         if (
             upgrade is not None
@@ -309,7 +303,7 @@ class Exchange(ResponseSide):
             client.route_host, client.route_tables, client.route_entry = host, tables, entry
         route = entry if entry is None or isinstance(entry, Route) else entry.select(path)
         if route is None:
-            self.local = wire.answer(404, "no listener or rule matches this host\n")
+            self.local = (404, "no listener or rule matches this host\n", ())
             return
         info = tables.by_route[id(route)]
         if info.redirect is not None:
@@ -317,7 +311,7 @@ class Exchange(ResponseSide):
                 info.redirect, client.scheme.decode(), host, self.path, self.query
             )
             header = ((b"Location", location.encode("utf-8", "surrogateescape")),)
-            self.local = wire.answer(info.redirect.status, headers=header)
+            self.local = (info.redirect.status, "", header)
             return
         self.info = info
 
@@ -341,7 +335,7 @@ class Exchange(ResponseSide):
         self.pending.append(framed)
         self.pending_size += len(framed)
         if self.pending_size > BUFFER_LIMIT:
-            self.client.pause_reading_for(8)
+            self.client.pause_reading_for(wire.PAUSE_BUFFER)
 
     def body_end(self) -> None:
         self.body_done = True
@@ -366,7 +360,7 @@ class Exchange(ResponseSide):
             return
         self.rejected = (413, "request body over the limit")
         if self.client.queue and self.client.queue[0] is self:
-            self._answer(wire.answer(413, close=True), keep=False)
+            self._answer(413, keep=False)
 
     # ------------------------------------------------------------------ choosing a target
 
@@ -376,10 +370,11 @@ class Exchange(ResponseSide):
         proxy = client.proxy
         if self.rejected is not None:
             status, _ = self.rejected
-            self._answer(wire.answer(status, close=True), keep=False)
+            self._answer(status, keep=False)
             return
         if self.local is not None:
-            self._answer(self.local, keep=self._may_keep())
+            status, body, headers = self.local
+            self._answer(status, body, headers, keep=self._may_keep())
             return
         info = self.info
         assert info is not None
@@ -397,10 +392,10 @@ class Exchange(ResponseSide):
         cookie = self._affinity_cookie(backend.cookie) if backend.cookie is not None else None
         upstream = proxy.balancer.pick(backend, cookie, self.tried)
         if upstream is None:
-            answer = proxy.no_target_answer(backend, self.tried)
-            self.error_info = answer[answer.index(b"\r\n\r\n") + 4 :].decode().strip()
+            why = proxy.no_target_reason(backend, self.tried)
+            self.error_info = why
             proxy.failed += 1
-            self._answer(answer, keep=self._may_keep())
+            self._answer(502, why + "\n", keep=self._may_keep())
             return
         if backend.cookie is not None and cookie != upstream.affinity:
             self.set_cookie = upstream.affinity
@@ -411,7 +406,7 @@ class Exchange(ResponseSide):
         self.pool = pool
         if not self.retried:  # a retry takes a fresh connection
             idle = pool.idle
-            while idle:  # Pool.take, inline: the most recently used connection first
+            while idle:  # the most recently used connection first (LIFO)
                 connection = idle.pop()
                 if not connection.closed:
                     self.reused = True
@@ -449,7 +444,6 @@ class Exchange(ResponseSide):
 
     def _connect_failed(self, upstream: Upstream, reason: str, detail: str) -> None:
         self.tried = [*self.tried, (upstream, f"{reason} ({detail})")]
-        self.client.proxy.note_connect_failure(upstream, reason)
         self._pick()  # nothing reached the backend: any method may go elsewhere
 
     def _attach(self, connection: BackendConnection) -> None:
@@ -464,7 +458,7 @@ class Exchange(ResponseSide):
             parts += self.pending
             self.pending = None
             self.pending_size = 0
-            self.client.resume_reading_for(8)
+            self.client.resume_reading_for(wire.PAUSE_BUFFER)
         transport = connection.transport
         assert transport is not None
         transport.write(b"".join(parts) if len(parts) > 1 else parts[0])
@@ -521,17 +515,24 @@ class Exchange(ResponseSide):
         """A local answer keeps the connection only if no request body is left unread."""
         return self.keep_alive and (self.body_done or not self.body_started_at_head)
 
-    def _answer(self, data: bytes, *, keep: bool) -> None:
+    def _answer(
+        self,
+        status: int,
+        body: str = "",
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+        *,
+        keep: bool,
+    ) -> None:
+        """An answer the gateway makes itself; `Connection: close` when the connection ends."""
         if self.answered:
             return
         self.answered = True
         client = self.client
-        if not keep and b"\r\nConnection: close\r\n" not in data[: data.find(b"\r\n\r\n") + 2]:
-            head, _, rest = data.partition(b"\r\n\r\n")
-            data = head + b"\r\nConnection: close\r\n\r\n" + rest
         if client.transport is not None and not client.closing:
-            client.transport.write(data)
-        client.proxy.count_local(self, int(data[9:12]))
+            head_only = self.method == b"HEAD"  # a HEAD answer never carries a body
+            answer = wire.answer(status, body, close=not keep, headers=headers, head_only=head_only)
+            client.transport.write(answer)
+        client.proxy.count_local(self, status)
         client.finished(self, keep)
 
     def fail(self, status: int, body: str) -> None:
@@ -545,7 +546,7 @@ class Exchange(ResponseSide):
             self.client.abort()
             self.answered = True
             return
-        self._answer(wire.answer(status, body), keep=self._may_keep())
+        self._answer(status, body, keep=self._may_keep())
 
     def _retry_allowed(self) -> bool:
         return (

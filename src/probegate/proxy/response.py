@@ -201,7 +201,7 @@ class ResponseSide:
         head = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
         connection = self.resp_connection
         if connection is not None and connection.lower() not in _PLAIN_RESPONSE_CONNECTION:
-            head += self._without_named(wire.connection_tokens(connection))
+            head += wire.without_named(self.resp_lines, wire.connection_tokens(connection))
         else:
             head += self.resp_lines
         length = self.resp_length
@@ -251,15 +251,6 @@ class ResponseSide:
             return [b"Transfer-Encoding: chunked\r\n"]
         self.close_after = True  # HTTP/1.0 client: the body ends when the connection does
         return []
-
-    def _without_named(self, tokens: list[bytes]) -> list[bytes]:
-        named = {t for t in tokens if t not in (b"close", b"keep-alive", b"upgrade")}
-        lines = self.resp_lines
-        kept: list[bytes] = []
-        for i in range(0, len(lines), 4):
-            if lines[i].lower() not in named:
-                kept += lines[i : i + 4]
-        return kept
 
     def _interim(self, status: int) -> None:
         if status != 100 and self.version == "1.1" and not self.resp_done:

@@ -22,7 +22,6 @@ import ssl
 import tempfile
 import time
 from binascii import hexlify
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from probegate.config.plan import FrontendCertificate, GatewayPlan, Listener, Protocol, TargetKey
 from probegate.health.resolver import Resolver
-from probegate.proxy import wire
 from probegate.proxy.accesslog import AccessLog
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.client import ClientConnection
@@ -93,7 +91,6 @@ class Proxy:
         self.responses: dict[str, list[int]] = {}  # listener → answers per status class
         self.failed = 0  # requests the gateway failed (502/504, cut answers)
         self.access = AccessLog(plan.access_log.path) if plan.access_log.enabled else None
-        self.connect_failures: Counter[tuple[TargetKey, str]] = Counter()
         self.header_timeout = plan.limits.header_timeout
         self.body_timeout = plan.limits.body_timeout
 
@@ -226,10 +223,6 @@ class Proxy:
         if self.access is not None:
             self.access.close()
 
-    @property
-    def endpoints(self) -> list[Endpoint]:
-        return list(self._servers)
-
     # ------------------------------------------------------------------ the tick
 
     def _on_tick(self) -> None:
@@ -275,27 +268,20 @@ class Proxy:
         pool = self.pools[upstream.key] = Pool(upstream)
         return pool
 
-    def no_target_answer(
-        self, backend: BackendPlan, tried: Sequence[tuple[Upstream, str]]
-    ) -> bytes:
+    def no_target_reason(self, backend: BackendPlan, tried: Sequence[tuple[Upstream, str]]) -> str:
+        """The body of a 502: the pool, and why none of its servers could take the request."""
+        pool = backend.pool
         if backend.member_count == 0:
-            body = f"pool '{backend.pool}' has no servers\n"
-        elif tried:
+            return f"pool '{pool}' has no servers"
+        if tried:
             failures = "; ".join(f"{u.key.server}: {why}" for u, why in tried)
-            body = f"no server of pool '{backend.pool}' could take the request: {failures}\n"
-        else:
-            group = self.balancer.health.routes.get(backend.group)
-            total = group.total if group is not None else backend.member_count
-            reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
-            noun = "server" if total == 1 else "servers"
-            word = "the" if total == 1 else f"all {total}"
-            body = f"{word} {noun} of pool '{backend.pool}' are unhealthy: {reasons or 'unknown'}\n"
-            if total == 1:
-                body = body.replace(" are ", " is ", 1)
-        return wire.answer(502, body)
-
-    def note_connect_failure(self, upstream: Upstream, reason: str) -> None:
-        self.connect_failures[(upstream.key, reason)] += 1
+            return f"no server of pool '{pool}' could take the request: {failures}"
+        group = self.balancer.health.routes.get(backend.group)
+        total = group.total if group is not None else backend.member_count
+        reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
+        servers = "the server" if total == 1 else f"all {total} servers"
+        verb = "is" if total == 1 else "are"
+        return f"{servers} of pool '{pool}' {verb} unhealthy: {reasons or 'unknown'}"
 
     def count_local(self, exchange: Exchange, status: int) -> None:
         if not exchange.error_info and exchange.rejected is not None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from probegate.health.codes import Reason
 from probegate.health.resolver import Resolver
 from probegate.health.tlscheck import check_chain
+from probegate.proxy import wire
 from probegate.proxy.tables import Upstream
 
 if TYPE_CHECKING:
@@ -68,11 +69,11 @@ class BackendConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self.exchange is not None:
-            self.exchange.client.pause_reading_for(2)
+            self.exchange.client.pause_reading_for(wire.PAUSE_BACKEND)
 
     def resume_writing(self) -> None:
         if self.exchange is not None:
-            self.exchange.client.resume_reading_for(2)
+            self.exchange.client.resume_reading_for(wire.PAUSE_BACKEND)
 
     def pause_reading(self) -> None:
         if not self.paused and self.transport is not None and not self.closed:
@@ -114,14 +115,6 @@ class Pool:
         self.statuses = [0] * 6  # backend answers per status class (index 1-5; 0: other)
         self.latency_sum = 0.0  # seconds from request head sent to response head, summed
         self.latency_count = 0
-
-    def take(self) -> BackendConnection | None:
-        idle = self.idle
-        while idle:
-            connection = idle.pop()
-            if not connection.closed:
-                return connection
-        return None
 
     def give_back(self, connection: BackendConnection, now: float) -> None:
         if self.retired or connection.closed or len(self.idle) >= MAX_IDLE_PER_TARGET:

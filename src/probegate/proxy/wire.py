@@ -11,12 +11,17 @@ Rules of this module:
 
 from __future__ import annotations
 
-import os
 import re
 from http import HTTPStatus
 
 MAX_HEAD = 32 * 1024  # request line, and header block, each (SPEC section 7)
 MAX_HEADERS = 100
+
+# Why a client connection stopped reading: one bit per reason; it reads again when none is left.
+PAUSE_PIPELINE = 1  # a pipelined request waits while the current one is answered
+PAUSE_BACKEND = 2  # the backend's socket buffer is full (request body upload)
+PAUSE_UPGRADE = 4  # waiting for the backend's answer to an Upgrade request
+PAUSE_BUFFER = 8  # body bytes buffered while no backend connection is attached
 SERVER = b"probegate"
 
 # Request headers the front end reads or replaces; every other header line is forwarded as parsed.
@@ -113,6 +118,19 @@ def connection_tokens(value: bytes) -> list[bytes]:
     return [token.strip(b" \t").lower() for token in value.split(b",") if token.strip(b" \t")]
 
 
+def without_named(lines: list[bytes], tokens: list[bytes]) -> list[bytes]:
+    """Header lines (kept as name, ": ", value, CRLF quadruples) minus those a `Connection`
+    header names: the sender marked them hop-by-hop. The same rule both ways."""
+    named = {t for t in tokens if t not in (b"close", b"keep-alive", b"upgrade")}
+    if not named:
+        return lines
+    kept: list[bytes] = []
+    for i in range(0, len(lines), 4):
+        if lines[i].lower() not in named:
+            kept += lines[i : i + 4]
+    return kept
+
+
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -155,11 +173,6 @@ def _decode_unreserved(path: bytes) -> bytes:
 
 
 # ------------------------------------------------------------------------ the gateway's answers
-
-
-def trace_ids() -> tuple[bytes, int]:
-    """A per-process random prefix; ids are the prefix and a counter (32 hex characters)."""
-    return os.urandom(8).hex().encode("ascii"), 0
 
 
 def answer(
