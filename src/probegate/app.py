@@ -108,10 +108,20 @@ class Gateway:
             log.error("reload refused, the running configuration stays: %s", problem)
             return [problem]
         self._plan = plan
-        self.store.reload(plan.tier, effective_probes(plan))
-        self.scheduler.reload()
-        log.info("reloaded %s: %d probe targets", self.config_path, len(plan.targets))
+        summary = self.store.reload(plan.tier, effective_probes(plan))
+        self.scheduler.reload(summary)
+        log.info("reloaded %s: %s", self.config_path, summary.describe())
         return []
+
+    def drain(self, pool: str, address: str, drained: bool) -> list[str]:
+        """Drain a pool member (or put it back): no new requests, pinned clients drain. Returns
+        the targets it applied to (none: no such member)."""
+        keys = self.store.set_drained(pool, address, drained)
+        self.proxy.drain(keys, drained)
+        if keys:
+            verb = "draining" if drained else "back in rotation"
+            log.info("%s through the admin API: %s", verb, ", ".join(map(str, keys)))
+        return [key.server for key in keys]
 
     def _event(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
         detail = reasons.message(record.reason, views.facts_for(record, probe))

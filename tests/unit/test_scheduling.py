@@ -234,9 +234,11 @@ def test_reload_during_a_probe_keeps_one_chain_per_target() -> None:
     clock = Clock()
     store, scheduler = build(plan_of(2), FakeProber(), clock)
     busy = store.probes[0].target.key
+    scheduler._heap.clear()
     scheduler._running.add(busy)  # its probe is in flight
-    scheduler.reload()
-    assert [key for _, key in scheduler.pending()] == [store.probes[1].target.key]
+    bigger = plan_of(3)
+    scheduler.reload(store.reload(bigger.tier, effective_probes(bigger)))
+    assert [key for _, key in scheduler.pending()] == [store.probes[2].target.key]
 
 
 class BrokenProber(FakeProber):
@@ -261,7 +263,7 @@ def test_a_fault_inside_the_gateway_is_logged_and_the_target_stays_scheduled(
     assert "failed inside the gateway" in caplog.text
 
 
-def test_reload_keeps_unchanged_targets_and_resets_changed_ones() -> None:
+def test_reload_keeps_unchanged_targets_and_warms_up_changed_ones() -> None:
     clock = Clock()
     plan = plan_of(2, interval=10)
     store = HealthStore(plan.tier, effective_probes(plan), monotonic=clock)
@@ -271,10 +273,14 @@ def test_reload_keeps_unchanged_targets_and_resets_changed_ones() -> None:
     store.reload(same.tier, effective_probes(same))
     states = [v.record.state for v in store.view().targets]
     assert states == [State.HEALTHY, State.HEALTHY, State.UNKNOWN]
-    changed = plan_of(3, interval=20)  # the probe changed: every target starts over
-    store.reload(changed.tier, effective_probes(changed))
-    assert {v.record.reason for v in store.view().targets} == {Reason.NOT_YET_PROBED}
-    assert len(store.history_of(store.probes[0].target.key)) == 0
+    changed = plan_of(3, interval=20)  # the probe changed: each target keeps its verdict
+    summary = store.reload(changed.tier, effective_probes(changed))
+    views = store.view().targets
+    assert [v.record.state for v in views] == [State.HEALTHY, State.HEALTHY, State.UNKNOWN]
+    assert [v.warming for v in views] == [True, True, True]
+    assert [v.routing.routable for v in views] == [True, True, False]
+    assert summary.probe_now == summary.warming == tuple(p.target.key for p in store.probes)
+    assert len(store.history_of(store.probes[0].target.key)) == 1  # the same server's past
 
 
 def test_jitter_moves_each_target_towards_its_own_place_and_stays_within_ten_percent() -> None:

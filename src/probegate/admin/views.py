@@ -85,8 +85,12 @@ def server(
         "warnings": warnings(record.last_result, lang),
         "routable": view.routing.routable,
         "routableByMinServers": view.routing.by_min_servers,
+        "warmingUp": view.warming,
         "probe": probe_summary(probe),
     }
+    if view.previous:
+        # Removed (or moved) by the last reload; serves until a new server of the group passes.
+        shown["removedByReload"] = True
     if history is not None:
         shown["history"] = [result_summary(r, lang) for r in reversed(history)]
     return shown

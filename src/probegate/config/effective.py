@@ -99,6 +99,25 @@ def identity(probe: EffectiveProbe) -> tuple[object, ...]:
     )
 
 
+def destination(probe: EffectiveProbe) -> tuple[object, ...]:
+    """Where a target's live traffic goes and how it is trusted: a reload that changes this
+    replaces the target (its old verdict says nothing of the new destination), while a change of
+    only the probe (path, host of an Http probe, match, timing) keeps it, warming up."""
+    target = probe.target
+    settings = target.settings
+    https = settings.protocol is Protocol.HTTPS
+    return (
+        target.key,
+        target.member,
+        target.port,
+        settings.protocol,
+        probe.sni.value if https else None,
+        probe.tls.value,
+        settings.trusted_roots,
+        settings.authentication_certificates,
+    )
+
+
 def effective_probes(plan: GatewayPlan) -> tuple[EffectiveProbe, ...]:
     return tuple(effective_probe(t, plan.tier) for t in plan.targets)
 

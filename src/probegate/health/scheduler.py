@@ -2,7 +2,10 @@
 
 Rules of this module:
 - one timer heap for all targets, one task per probe in flight, a cap on probes in flight;
-- a target is never probed twice at once: its next probe is scheduled when the current one ends;
+- a target is never probed twice at once: its next probe is scheduled when the current one ends,
+  and the heap holds one live entry per target (older entries are skipped when they come due);
+- a reload keeps the rhythm of every target it kept: only new targets get a first-probe time
+  (spread over the first-probe window), and targets warming up get theirs at once;
 - v1 re-probes a failing target quickly until the threshold decides (`transitions.next_delay`);
 - the ±10 % jitter is spent moving each target towards an even place in its interval, so
   start-up's burst spreads out in a few rounds;
@@ -25,7 +28,7 @@ from probegate.config.plan import TargetKey
 from probegate.health import transitions
 from probegate.health.prober import Prober
 from probegate.health.slots import Slots
-from probegate.state.store import HealthStore
+from probegate.state.store import HealthStore, ReloadSummary
 
 FIRST_PROBE_WINDOW = 1.5  # SPEC: within 2 s of start; margin for start-up itself
 JITTER = 0.10
@@ -55,6 +58,8 @@ class Scheduler:
         self._heap: list[tuple[float, int, TargetKey]] = []
         self._seq = 0
         self._running: set[TargetKey] = set()
+        self._live: dict[TargetKey, int] = {}  # the heap entry (its sequence number) that counts
+        self._urgent: set[TargetKey] = set()  # in flight during a reload that wants them now
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
         self._epoch = 0.0
@@ -65,7 +70,8 @@ class Scheduler:
         self.schedule_all()
 
     def schedule_all(self) -> None:
-        """(Re)build the timer heap: every target's first probe within the first-probe window."""
+        """Build the timer heap at start: every target's first probe within the first-probe
+        window."""
         now = self._monotonic()
         # Targets with a probe in flight are rescheduled when it ends; adding them here too
         # would start a second chain of probes for them.
@@ -76,6 +82,7 @@ class Scheduler:
         self._slot_of = {key: (i + self._rng.random()) / count for i, key in enumerate(everyone)}
         keys = [key for key in everyone if key not in self._running]
         self._heap = []
+        self._live = {}
         for i, key in enumerate(keys):
             spread = FIRST_PROBE_WINDOW * (i + self._rng.random()) / max(len(keys), 1)
             self._push(now + spread, key)
@@ -83,11 +90,28 @@ class Scheduler:
 
     def pending(self) -> list[tuple[float, TargetKey]]:
         """The timer heap in due order (for tests and the scale benchmark)."""
-        return [(due, key) for due, _, key in sorted(self._heap)]
+        return [(due, key) for due, seq, key in sorted(self._heap) if self._live.get(key) == seq]
 
-    def reload(self) -> None:
-        """After `store.reload`: targets that kept their record keep their rhythm; new ones start."""
-        self.schedule_all()
+    def reload(self, summary: ReloadSummary) -> None:
+        """After `store.reload`: kept targets keep their due times; new ones get a first-probe
+        time; the ones warming up (and the new members of a replaced group) are probed now."""
+        now = self._monotonic()
+        for key in summary.removed:
+            self._live.pop(key, None)
+            self._slot_of.pop(key, None)
+            self._urgent.discard(key)
+        for key in (*summary.added, *summary.warming):
+            self._slot_of.setdefault(key, self._rng.random())
+        urgent = set(summary.probe_now)
+        for key in summary.probe_now:
+            if key in self._running:
+                self._urgent.add(key)  # its next probe starts as soon as this one ends
+            else:
+                self._push(now, key)
+        fresh = [key for key in summary.added if key not in urgent]
+        for i, key in enumerate(fresh):
+            self._push(now + FIRST_PROBE_WINDOW * (i + self._rng.random()) / len(fresh), key)
+        self._wake()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -103,7 +127,8 @@ class Scheduler:
             if now >= next_sweep:
                 self.store.sweep()
                 next_sweep = now + SWEEP_SECONDS
-            until = min(next_sweep, self._heap[0][0] if self._heap else next_sweep)
+            warm_up_ends = self.store.expire_warm_ups(now) or next_sweep
+            until = min(next_sweep, warm_up_ends, self._heap[0][0] if self._heap else next_sweep)
             # A coarse tick: probes due within one tick start together, so the loop wakes
             # ~100 times a second instead of once per probe (measured: less CPU per probe and
             # a lower p99 lateness at 2,000 probes/s, for at most one tick of added delay).
@@ -133,7 +158,10 @@ class Scheduler:
 
     def _start_due(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
-            due, _, key = heapq.heappop(self._heap)
+            due, seq, key = heapq.heappop(self._heap)
+            if self._live.get(key) != seq:
+                continue  # replaced by a later entry (a reload rescheduled it)
+            del self._live[key]
             if key in self._running or self.store.probe_of(key) is None:
                 continue
             self.lateness.append(now - due)
@@ -154,7 +182,7 @@ class Scheduler:
                 outcome = await self.prober.probe(probe)
             finally:
                 self._slots.release()
-            self.store.record(key, outcome.result)
+            self.store.record(key, outcome.result, probe)
             self.completed += 1
         except Exception:
             self.faults += 1
@@ -175,6 +203,9 @@ class Scheduler:
         else:
             delay *= 1 + self._rng.uniform(-JITTER, JITTER)
         due = max(started + delay, self._monotonic())
+        if key in self._urgent:
+            self._urgent.discard(key)
+            due = self._monotonic()  # a reload changed its probe while this one ran
         earliest = self._heap[0][0] if self._heap else float("inf")
         self._push(due, key)
         if due < earliest:
@@ -192,7 +223,21 @@ class Scheduler:
 
     def _push(self, due: float, key: TargetKey) -> None:
         self._seq += 1
+        self._live[key] = self._seq
         heapq.heappush(self._heap, (due, self._seq, key))
+
+    STALLED_AFTER = 10.0  # seconds a due probe may wait to start before the prober counts as stuck
+
+    def stalled(self, now: float | None = None) -> str | None:
+        """Why the prober is stuck, or None: the earliest due probe has waited longer than
+        STALLED_AFTER to start, so the run loop is not turning. Read by `/healthz`; changes
+        nothing. (Probes that start but never finish show as `probe-stale` targets instead.)"""
+        if not self._heap:
+            return None
+        late = (self._monotonic() if now is None else now) - self._heap[0][0]
+        if late <= self.STALLED_AFTER:
+            return None
+        return f"a probe due {late:.0f} s ago has not started; the prober is stuck"
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -112,8 +112,9 @@ def stale_after(interval: float, timeout: float) -> float:
 
 def stale(record: Record, limit: float, now: float, since: float) -> Record:
     """The record as shown at `now`: Unknown / probe-stale when no result came for `limit`
-    seconds (counted from `since`, when the target appeared, until its first result)."""
-    last = record.last_result_mono if record.last_result_mono is not None else since
+    seconds, counted from the last result or from `since` (when the target appeared, or the
+    reload that changed its probe), whichever is later."""
+    last = since if record.last_result_mono is None else max(record.last_result_mono, since)
     if now - last <= limit or record.state is State.DRAINING:
         return record
     return replace(record, state=State.UNKNOWN, reason=Reason.PROBE_STALE)

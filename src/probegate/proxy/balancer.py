@@ -6,7 +6,10 @@ Rules of this module:
 - affinity: a cookie naming a routable target keeps the request there; one naming a target that
   is no longer routable is ignored (the caller re-pins); one naming a member removed by a reload
   keeps its client there until that member's drain deadline;
-- targets this request already failed on are skipped.
+- targets this request already failed on are skipped;
+- a published group may name targets of the previous plan (a reload's warm-up keeps serving on
+  them until a new target passes): those resolve through `previous`, the upstreams the last
+  reloads retired.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+from probegate.config.plan import Target, TargetKey
 from probegate.proxy.tables import BackendPlan, Upstream
 from probegate.state.snapshot import GroupKey, RouteGroup
 
@@ -30,6 +34,7 @@ class Balancer:
         self._turn: dict[GroupKey, int] = {}
         self._upstreams: dict[GroupKey, tuple[RouteGroup, BackendPlan, tuple[Upstream, ...]]] = {}
         self.draining: dict[bytes, tuple[Upstream, float]] = {}  # cookie → (removed member, until)
+        self.previous: dict[Target, Upstream] = {}  # retired upstreams a warm-up may still use
 
     def pick(
         self,
@@ -48,8 +53,7 @@ class Balancer:
         # publishes a new group object (a health change), so a pick is a few look-ups.
         cached = self._upstreams.get(backend.group)
         if cached is None or cached[0] is not group or cached[1] is not backend:
-            by_key = backend.by_key
-            found = tuple(by_key[t.key] for t in group.routable if t.key in by_key)
+            found = tuple(self._resolve(backend.by_key, group.routable))
             cached = self._upstreams[backend.group] = (group, backend, found)
         upstreams = cached[2]
         count = len(upstreams)
@@ -70,21 +74,39 @@ class Balancer:
         self, backend: BackendPlan, cookie: bytes, routable: Sequence[object]
     ) -> Upstream | None:
         pinned = backend.by_cookie.get(cookie)
-        if pinned is not None:
-            return pinned if pinned.target in routable else None
-        drained = self.draining.get(cookie)
+        if pinned is not None and pinned.target in routable:
+            return pinned
+        drained = self.draining.get(cookie)  # removed by a reload, or drained by the operator
         if drained is not None and drained[0].key.pool == backend.pool:
             upstream, until = drained
             if self._monotonic() < until:
                 return upstream
         return None
 
+    def _resolve(
+        self, by_key: Mapping[TargetKey, Upstream], targets: Sequence[Target]
+    ) -> list[Upstream]:
+        """The upstreams of published targets: the current plan's, else a retired one."""
+        found = []
+        for target in targets:
+            upstream = by_key.get(target.key)
+            if upstream is None or (upstream.target is not target and upstream.target != target):
+                upstream = self.previous.get(target)
+            if upstream is not None:
+                found.append(upstream)
+        return found
+
     def drain(self, removed: list[tuple[Upstream, float]]) -> None:
-        """Members removed by a reload, with the time their pinned clients may use them until."""
+        """Members removed by a reload (or drained through the admin API), with the time their
+        pinned clients may use them until."""
         now = self._monotonic()
         self.draining = {
             u.affinity: (u, t) for u, t in [*self.draining.values(), *removed] if t > now
         }
+
+    def undrain(self, keys: Sequence[TargetKey]) -> None:
+        """Members the operator put back: their pinned clients are theirs again as routable."""
+        self.draining = {c: d for c, d in self.draining.items() if d[0].key not in keys}
 
 
 def _tried(upstream: Upstream, tried: Sequence[tuple[Upstream, str]]) -> bool:

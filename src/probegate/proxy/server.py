@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probegate.config.plan import FrontendCertificate, GatewayPlan, Listener, Protocol, TargetKey
+from probegate.health.codes import State
 from probegate.health.resolver import Resolver
 from probegate.proxy.accesslog import AccessLog
 from probegate.proxy.balancer import Balancer, HealthSource
@@ -35,7 +36,7 @@ from probegate.proxy.client import ClientConnection
 from probegate.proxy.routing import host_key
 from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
 from probegate.proxy.upstream import Connector, Pool
-from probegate.state.snapshot import GroupKey
+from probegate.state.snapshot import GroupKey, RouteGroup
 
 if TYPE_CHECKING:
     from probegate.proxy.exchange import Exchange
@@ -183,6 +184,7 @@ class Proxy:
     def _retire(self, old: Tables) -> None:
         now = self._monotonic()
         removed: list[tuple[Upstream, float]] = []
+        self._keep_previous(old)
         for key, upstream in old.upstreams.items():
             if key in self.tables.upstreams:
                 continue
@@ -195,6 +197,38 @@ class Proxy:
                 pool.retired = True
                 pool.close_idle()
         self.balancer.drain(removed)
+
+    def _keep_previous(self, old: Tables) -> None:
+        """Keep the upstreams a reload retires (removed, or moved to another port or protocol)
+        for the store's group warm-up, which may keep serving on them until a new target passes;
+        forget those no published group names any more, and their connection pools."""
+        served = {t for group in self.balancer.health.routes.values() for t in group.routable}
+        previous = {t: u for t, u in self.balancer.previous.items() if t in served}
+        for key, upstream in old.upstreams.items():
+            current = self.tables.upstreams.get(key)
+            if current is None or current.target != upstream.target:
+                previous[upstream.target] = upstream
+        self.balancer.previous = previous
+        kept = {u.key for u in previous.values()}
+        for key in [k for k in self.pools if k not in self.tables.upstreams and k not in kept]:
+            pool = self.pools.pop(key)
+            pool.retired = True
+            pool.close_idle()
+
+    def drain(self, keys: list[TargetKey], drained: bool) -> None:
+        """Members drained through the admin API (the store takes them out of rotation): their
+        affinity-pinned clients stay until their settings' `drainTimeoutInSec`, if enabled."""
+        if not drained:
+            self.balancer.undrain(keys)
+            return
+        now = self._monotonic()
+        pinned: list[tuple[Upstream, float]] = []
+        for key in keys:
+            upstream = self.tables.upstreams.get(key)
+            backend = self.tables.backends.get(GroupKey(key.pool, key.settings))
+            if upstream is not None and backend is not None and backend.drain_timeout:
+                pinned.append((upstream, now + backend.drain_timeout))
+        self.balancer.drain(pinned)
 
     async def stop(self) -> None:
         self.stopping = True
@@ -278,9 +312,14 @@ class Proxy:
             return f"no server of pool '{pool}' could take the request: {failures}"
         group = self.balancer.health.routes.get(backend.group)
         total = group.total if group is not None else backend.member_count
-        reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
         servers = "the server" if total == 1 else f"all {total} servers"
         verb = "is" if total == 1 else "are"
+        undecided = group is not None and any(
+            u.state is not State.UNHEALTHY for u in group.unrouted
+        )
+        if group is not None and undecided:
+            return f"{servers} of pool '{pool}' {verb} not routable: {_unrouted(group)}"
+        reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
         return f"{servers} of pool '{pool}' {verb} unhealthy: {reasons or 'unknown'}"
 
     def count_local(self, exchange: Exchange, status: int) -> None:
@@ -298,6 +337,18 @@ class Proxy:
         counts[status // 100 if status < 600 else 0] += 1
         if self.access is not None:
             self.access.add(access_entry(exchange, status))
+
+
+def _unrouted(group: RouteGroup) -> str:
+    """`1 unknown (tcp-connect-error, 1 of 3 failures), 2 unhealthy (tcp-connect-error)`: a
+    server not yet decided is named with its latest failing reason, never called unhealthy."""
+    counts: dict[tuple[str, str], int] = {}
+    for u in group.unrouted:
+        detail = u.reason.value
+        if u.state is State.UNKNOWN and u.failures:
+            detail += f", {u.failures} of {max(u.threshold, 1)} failures"
+        counts[(u.state.value.lower(), detail)] = counts.get((u.state.value.lower(), detail), 0) + 1
+    return ", ".join(f"{n} {state} ({detail})" for (state, detail), n in counts.items())
 
 
 def _group(upstream: Upstream) -> GroupKey:

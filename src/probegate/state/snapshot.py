@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import Target, Tier
-from probegate.health.codes import Reason
+from probegate.health.codes import Reason, State
 from probegate.health.transitions import Record, Routing
 
 
@@ -25,13 +25,25 @@ class GroupKey(NamedTuple):
         return f"{self.pool}~{self.settings}"
 
 
+class Unrouted(NamedTuple):
+    """A target of a group that takes no traffic, as a 502 body names it."""
+
+    state: State
+    reason: Reason
+    failures: int
+    threshold: int
+
+
 @dataclass(frozen=True, slots=True)
 class RouteGroup:
-    """What the proxy needs for one (pool, settings) pair."""
+    """What the proxy needs for one (pool, settings) pair. During a reload's warm-up `routable`
+    may hold targets of the previous plan (members the reload removed or moved), which the proxy
+    keeps serving until a new target of the group passes its first probe."""
 
     routable: tuple[Target, ...]
     total: int
     failing_reasons: tuple[Reason, ...]  # reasons of the targets not passing, for 502 bodies
+    unrouted: tuple[Unrouted, ...] = ()  # the targets not taking traffic, in plan order
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +52,8 @@ class TargetView:
     record: Record  # as shown now: staleness applied
     routing: Routing
     group: GroupKey
+    warming: bool = False  # routed on the verdict it had before a reload changed its probe
+    previous: bool = False  # removed by a reload; serves until a new target of its group passes
 
 
 @dataclass(frozen=True, slots=True)

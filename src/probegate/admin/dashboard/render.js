@@ -151,7 +151,7 @@ function updateRow(r, s) {
   r.ok = s.health === 'Healthy' && s.reason === 'success' && s.warnings.length === 0
   setClass(r.section, `state-${state}${r.ok ? ' ok' : ''}`)
   setText(r.address, s.address)
-  setText(r.traffic, s.routableByMinServers ? t('byMinServers') : t(s.routable ? 'traffic' : 'noTraffic'))
+  setText(r.traffic, trafficLabel(s))
   setClass(r.traffic, `traffic ${s.routable ? 'yes' : 'no'}`)
   setText(r.badge, stateLabel(s.health))
   setClass(r.badge, `badge ${state}`)
@@ -202,4 +202,13 @@ function updateHistory(strip, history) {
     ...Array.from({ length: HISTORY_SLOTS - shown.length }, () => h('span', { class: 'tick empty' })),
     ...shown.map((r) => h('span', { class: `tick ${r.passed ? 'pass' : 'fail'}`, title: `${clock(r.time)} · ${r.reason} · ${ms(r.durationMs)}` })),
   ])
+}
+
+// What the traffic column says: warming up (routed on the verdict from before a reload) and
+// minServers come before the plain yes/no.
+function trafficLabel(s) {
+  if (s.warmingUp && s.removedByReload) return t('removedServing')
+  if (s.warmingUp) return t('warmingUp')
+  if (s.routableByMinServers) return t('byMinServers')
+  return t(s.routable ? 'traffic' : 'noTraffic')
 }
