@@ -19,13 +19,16 @@ class ProbegateError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
-    """One problem in a configuration document, located by its JSON path (`probes[1].port`)."""
+    """One problem in a configuration document, located by its JSON path (`probes[1].port`) and,
+    when the file is known, by `where` (`gateway.yaml:12:5`, the place in the file)."""
 
     path: str
     message: str
+    where: str = ""
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{self.where}: {text}" if self.where else text
 
 
 class ConfigError(ProbegateError):

@@ -669,5 +669,5 @@ def test_every_problem_is_reported_at_once(base_dir: Path) -> None:
 
 def test_top_level_must_be_a_mapping(base_dir: Path) -> None:
     assert issues_of([1, 2], base_dir) == [  # type: ignore[arg-type]
-        ("", "the top level must be a mapping of collections, got list")
+        ("", "the top level must be a mapping of collections, got a list")
     ]

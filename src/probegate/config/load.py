@@ -3,6 +3,7 @@
 Rules of this module:
 - a file is YAML or JSON; an ARM template or Azure CLI document is recognised and converted first;
 - duplicate keys are errors (a silent last-one-wins is how a wrong port reaches production);
+  decoding and parsing live in `source.py`, which also places each issue at `file:line:column`;
 - schema errors (pydantic) and cross-item rules (`rules.py`) are both collected, so one run of
   `probegate validate` lists every problem, each as `json.path: what is wrong`;
 - nothing is started and nothing is written here: the result is a value or a ConfigError.
@@ -11,19 +12,18 @@ Rules of this module:
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from probegate.config import arm, rules
-from probegate.config.model import GatewayConfig, aliases_of, model_at
+from probegate.config.model import Admin, GatewayConfig, aliases_of, model_at
+from probegate.config.source import locate, parse_text, positions, read_text
 from probegate.errors import ConfigError, ConfigIssue
 
 
@@ -40,16 +40,42 @@ def load_file(
 ) -> LoadedConfig:
     """Read, convert (ARM) and validate the file at `path`; raise ConfigError listing every issue."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            [ConfigIssue("", f"cannot read the file: {exc.strerror}")], source
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError([ConfigIssue("", "the file is not UTF-8 text")], source) from exc
+    text = read_config_text(path)
     document = parse_text(text, source)
-    return load_document(document, source, path.resolve().parent, parameters, arm_only=arm_only)
+    try:
+        return load_document(document, source, path.resolve().parent, parameters, arm_only=arm_only)
+    except ConfigError as exc:
+        raise ConfigError(_placed(exc.issues, text, source), source) from exc
+
+
+def admin_section(path: Path) -> Admin:
+    """Only the `admin` section of a file (defaults when it has none, or for an ARM document),
+    checked on its own: a command that talks to the gateway running this file must find it even
+    while the rest of the file is being edited and does not validate."""
+    document = parse_text(read_config_text(path), str(path))
+    raw = document.get("admin", {}) if isinstance(document, dict) else {}
+    if arm.is_arm_document(document) or raw is None:
+        raw = {}
+    try:
+        return Admin.model_validate(raw)
+    except ValidationError as exc:
+        issues = [translate(e) for e in exc.errors(include_url=False)]
+        raise ConfigError([replace(i, path=f"admin.{i.path}") for i in issues], str(path)) from exc
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a configuration, template or parameters file (UTF-8, or with a BOM)."""
+    return read_text(path)
+
+
+def _placed(issues: tuple[ConfigIssue, ...], text: str, source: str) -> list[ConfigIssue]:
+    """Each issue with `file:line:column` where the file holds its JSON path (or its parent)."""
+    where = positions(text)
+    placed = []
+    for issue in issues:
+        found = locate(issue.path, where) if issue.path and not issue.where else None
+        placed.append(replace(issue, where=f"{source}:{found[0]}:{found[1]}") if found else issue)
+    return placed
 
 
 def load_document(
@@ -83,8 +109,11 @@ def validate_document(
 ) -> tuple[GatewayConfig | None, list[ConfigIssue]]:
     """Schema and cross-item rules over one document; every issue, in document order."""
     if not isinstance(document, dict):
-        got = type(document).__name__ if document is not None else "an empty file"
+        got = _kind(document)
         return None, [ConfigIssue("", f"the top level must be a mapping of collections, got {got}")]
+    stranger = _not_a_configuration(document)
+    if stranger is not None:
+        return None, [stranger]
     model: GatewayConfig | None = None
     issues: list[ConfigIssue] = []
     try:
@@ -95,64 +124,28 @@ def validate_document(
     return model, _in_document_order(issues, document)
 
 
-# ------------------------------------------------------------------------ parsing
+def _kind(document: object) -> str:
+    if document is None:
+        return "an empty file"
+    if isinstance(document, str):
+        return "plain text (is this the configuration file?)"
+    return "a list" if isinstance(document, list) else f"a single value ({_describe(document)})"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses duplicate keys instead of keeping the last one."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            raise yaml.MarkedYAMLError(
-                problem=f"duplicate key {key!r} (first given on line {seen[key]})",
-                problem_mark=key_node.start_mark,
-            )
-        seen[key] = line
-    return loader.construct_mapping(node, deep=True)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def parse_text(text: str, source: str) -> object:
-    """JSON when the text looks like JSON, else YAML (a superset); parse errors name the line."""
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text, object_pairs_hook=_refuse_duplicates)
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise ConfigError(
-                [ConfigIssue("", f"invalid JSON at {where}: {exc.msg}")], source
-            ) from exc
-        except ValueError as exc:
-            raise ConfigError([ConfigIssue("", f"invalid JSON: {exc}")], source) from exc
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = exc.problem or "syntax error"
-        raise ConfigError([ConfigIssue("", f"invalid YAML at {where}: {problem}")], source) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError([ConfigIssue("", f"invalid YAML: {exc}")], source) from exc
+def _not_a_configuration(document: dict[str, Any]) -> ConfigIssue | None:
+    """One sentence for a mapping that shares no key with a configuration (a compose file, an
+    OpenAPI document...), instead of an 'unknown key' line for each of its keys."""
+    known = set(aliases_of(GatewayConfig))
+    keys = [str(k) for k in document]
+    if len(keys) < 2 or any(k in known for k in keys):
+        return None
+    shown = ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+    return ConfigIssue(
+        "",
+        f"this is not a probegate configuration: none of its top-level keys ({shown}) is one "
+        "it has; expected httpListeners, backendAddressPools, backendHttpSettingsCollection, "
+        "requestRoutingRules, ... (see examples/gateway.yaml)",
+    )
 
 
 # ------------------------------------------------------------------------ error messages
