@@ -13,7 +13,6 @@ import contextlib
 import logging
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import uvicorn
 
-from probegate import metrics
+from probegate import logsetup, metrics
 from probegate.admin import views
 from probegate.admin.api import build_app
 from probegate.config.effective import EffectiveProbe, effective_probes
@@ -29,11 +28,13 @@ from probegate.config.load import load_file
 from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.errors import ConfigError, ProbegateError
 from probegate.health import reasons
+from probegate.health.codes import State
 from probegate.health.prober import Prober
 from probegate.health.resolver import Resolver
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import Scheduler
 from probegate.health.transitions import Event, Record
+from probegate.logsetup import LogOptions
 from probegate.proxy.server import Endpoint, Proxy
 from probegate.runtime import GcFreezer
 from probegate.state.snapshot import Snapshot
@@ -125,7 +126,10 @@ class Gateway:
 
     def _event(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
         detail = reasons.message(record.reason, views.facts_for(record, probe))
-        log.warning(
+        # A server coming back is good news (INFO); one going down or unknown is a WARNING.
+        level = logging.INFO if event.to_state is State.HEALTHY else logging.WARNING
+        log.log(
+            level,
             "health %s: %s → %s (%s) %s",
             event.target,
             event.from_state.value,
@@ -202,11 +206,13 @@ async def probe_all_once(plan: GatewayPlan) -> list[tuple[EffectiveProbe, ProbeR
     return [(p, o.result) for p, o in zip(probes, outcomes, strict=True)]
 
 
-def run(config: Path, parameters: Mapping[str, object] | None = None) -> int:
+def run(
+    config: Path,
+    parameters: Mapping[str, object] | None = None,
+    logging_options: LogOptions | None = None,
+) -> int:
     """`probegate run`: returns the process exit code."""
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    logsetup.configure(_log_options(config, parameters, logging_options or LogOptions()))
 
     async def main() -> None:
         gateway = Gateway(config, parameters)
@@ -226,7 +232,20 @@ def run(config: Path, parameters: Mapping[str, object] | None = None) -> int:
         await gateway.serve(ready)
 
     run_loop(main())
+    log.info("stopped")
     return 0
+
+
+def _log_options(
+    config: Path, parameters: Mapping[str, object] | None, given: LogOptions
+) -> LogOptions:
+    """The command line's choices over the file's `logging:` section (read before the gateway
+    starts, so its very first lines are already in the chosen format)."""
+    try:
+        section = load_file(config, parameters).model.logging
+    except ConfigError:  # the gateway itself reports every problem of the file, in a moment
+        return given.over(None, None)
+    return given.over(section.level.value, section.format.value)
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:

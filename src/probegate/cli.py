@@ -6,7 +6,9 @@ Exit codes (SPEC section 8): 0 valid / all healthy, 1 invalid / something unheal
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,11 +17,12 @@ from typing import Any, NoReturn
 import yaml
 from rich.console import Console
 
-from probegate import __version__, commands, explain, helptext
+from probegate import __version__, commands, explain, gatewayclient, helptext
 from probegate.config import arm
 from probegate.config.effective import effective_probes
-from probegate.config.load import LoadedConfig, load_document, load_file, parse_text
+from probegate.config.load import LoadedConfig, load_document, load_file, read_config_text
 from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.config.source import parse_text
 from probegate.errors import ConfigError, ProbegateError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -98,6 +101,25 @@ def _health_commands(commands: Any) -> None:
         "(backend health, on-demand probes, reload). SIGHUP reloads the file; SIGTERM stops.",
     )
     _config_arguments(run)
+    run.add_argument("--pid-file", type=Path, metavar="PATH",
+                     help="write the process id here while running (removed at a clean stop)")  # fmt: skip
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], type=str.lower,
+                     help="least severe log lines written (default: logging.level, else info)")  # fmt: skip
+    run.add_argument("--log-format", choices=["text", "json"], type=str.lower,
+                     help="text lines or one JSON object per line (default: logging.format, else text)")  # fmt: skip
+
+    reload = commands.add_parser(
+        "reload",
+        epilog=helptext.RELOAD,
+        formatter_class=_HelpFormatter,
+        help="ask the running gateway to re-read its configuration file",
+        description="Ask a running gateway to reload its file (POST /reload on its admin API) and "
+        "print what changed, or every problem that made it refuse (it then keeps running the old "
+        "configuration). Exit 0 reloaded, 1 refused, 2 the gateway cannot be reached.",
+    )
+    reload.add_argument("-c", "--config", "--gateway-config", dest="config", type=Path,
+                        metavar="FILE", help="the file the gateway runs: its admin address and token are read from it")  # fmt: skip
+    _admin_arguments(reload)
 
     demo = commands.add_parser(
         "demo",
@@ -193,10 +215,15 @@ def _source_arguments(parser: argparse.ArgumentParser, *, config_required: bool)
     parser.add_argument("-c", "--config", type=Path, required=config_required,
                         help="probe from this configuration file instead of asking a running gateway")  # fmt: skip
     _parameter_arguments(parser)
-    parser.add_argument(
-        "--url", default=commands.DEFAULT_ADMIN, help="the admin API (default %(default)s)"
-    )
-    parser.add_argument("--token", help="admin bearer token (or PROBEGATE_TOKEN)")
+    parser.add_argument("-g", "--gateway-config", type=Path, metavar="FILE",
+                        help="ask the gateway that runs this file: its admin address and token are read from it")  # fmt: skip
+    _admin_arguments(parser)
+
+
+def _admin_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help=f"the admin API (else {gatewayclient.URL_ENV}, else "
+                        f"{gatewayclient.DEFAULT_ADMIN})")  # fmt: skip
+    parser.add_argument("--token", help=f"admin bearer token (else {gatewayclient.TOKEN_ENV})")
 
 
 def _config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -223,10 +250,8 @@ def _parameter_arguments(parser: argparse.ArgumentParser) -> None:
 def _parameters(args: argparse.Namespace) -> dict[str, object] | None:
     values: dict[str, object] = {}
     if args.parameters is not None:
-        try:
-            document = parse_text(args.parameters.read_text(encoding="utf-8"), str(args.parameters))
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.parameters}: {exc.strerror}") from exc
+        commands.check_file(args.parameters, "--parameters")
+        document = parse_text(read_config_text(args.parameters), str(args.parameters))
         values.update(arm.load_parameters_file(document))
     for item in args.param:
         name, sep, value = item.partition("=")
@@ -237,8 +262,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, object] | None:
 
 
 def _load(args: argparse.Namespace) -> LoadedConfig:
-    if not args.config.is_file():
-        raise UsageError(f"no such configuration file: {args.config}")
+    commands.check_file(args.config)
     return load_file(args.config, _parameters(args))
 
 
@@ -251,6 +275,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     loaded = _load(args)
     _print_warnings(loaded.warnings)
     plan = compile_plan(loaded)
+    missing = [what for what, items in (("httpListeners", plan.listeners), ("requestRoutingRules", plan.rules)) if not items]  # fmt: skip
+    if missing:
+        print(
+            f"{loaded.source}: valid, but it serves nothing: it has no {' and no '.join(missing)} "
+            "(a gateway needs a listener and a rule that sends its requests to a pool)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     print(f"{loaded.source}: valid ({len(plan.targets)} probe targets)")
     return EXIT_OK
 
@@ -268,9 +300,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_import_arm(args: argparse.Namespace) -> int:
-    if not args.file.is_file():
-        raise UsageError(f"no such file: {args.file}")
-    document = parse_text(args.file.read_text(encoding="utf-8"), str(args.file))
+    commands.check_file(args.file, "template")
+    if args.output is not None:
+        _check_output(args.output)
+    document = parse_text(read_config_text(args.file), str(args.file))
     if not arm.is_arm_document(document):
         raise UsageError(
             f"{args.file} is neither an ARM template nor an Azure CLI gateway document"
@@ -280,7 +313,7 @@ def cmd_import_arm(args: argparse.Namespace) -> int:
     text = yaml.safe_dump(converted.config, sort_keys=False, allow_unicode=True)
     header = f"# probegate configuration imported from {args.file.name}\n"
     if args.output is not None:
-        args.output.write_text(header + text, encoding="utf-8")
+        _write_output(args.output, header + text)
     else:
         sys.stdout.write(header + text)
     base = (args.output or args.file).resolve().parent
@@ -294,6 +327,24 @@ def cmd_import_arm(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an `-o` path that cannot be written before any work is done."""
+    if path.is_dir():
+        raise UsageError(f"-o: {path} is a folder; give a file name, e.g. {path / 'gateway.yaml'}")
+    if not path.parent.is_dir():
+        raise UsageError(f"-o: the folder {path.parent} does not exist; create it first")
+
+
+def _write_output(path: Path, text: str) -> None:
+    """The imported YAML, readable by its owner only: it may carry a certificate's password."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UsageError(f"-o: cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _console() -> Console:
@@ -312,6 +363,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explain": cmd_explain,
     "import-arm": cmd_import_arm,
     "run": _with_parameters(commands.cmd_run),
+    "reload": commands.cmd_reload,
     "demo": commands.cmd_demo,
     "backend-health": _with_parameters(commands.cmd_backend_health),
     "probe": _with_parameters(commands.cmd_probe),
@@ -322,7 +374,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, where a reader that has gone is handled, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C during a probe or a load: the shell's convention, no traceback
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
@@ -332,6 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProbegateError as exc:
         print(f"probegate: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _reader_gone() -> int:
+    """The reader of stdout left (`… | head`): stop quietly, as other Unix tools do. stdout is
+    pointed at /dev/null so the interpreter's final flush does not fail a second time."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

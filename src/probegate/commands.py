@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
@@ -22,7 +23,7 @@ from rich.live import Live
 from rich.status import Status
 from rich.text import Text
 
-from probegate import app, diagnose, report
+from probegate import app, diagnose, gatewayclient, names, report
 from probegate.admin import views
 from probegate.admin.api import ondemand_document
 from probegate.admin.ondemand_request import parse_ondemand
@@ -30,13 +31,14 @@ from probegate.config.load import load_file
 from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.demo import run as demo_run
 from probegate.errors import UsageError
+from probegate.gatewayclient import AdminApi
 from probegate.health.ondemand import OnDemandError, probe_now
 from probegate.health.prober import Prober
 from probegate.health.reasons import Lang
 from probegate.health.resolver import Resolver
+from probegate.logsetup import LogOptions
 
 EXIT_OK, EXIT_UNHEALTHY = 0, 1
-DEFAULT_ADMIN = "http://127.0.0.1:9090"
 
 
 def console() -> Console:
@@ -48,9 +50,16 @@ def progress(what: str) -> Status:
     return Console(stderr=True).status(what, spinner="dots")
 
 
+def check_file(path: Path, what: str = "configuration file") -> None:
+    """A path that names nothing, or a folder, is a usage error saying which."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a {what}")
+    if not path.exists():
+        raise UsageError(f"no such {what}: {path}")
+
+
 def _plan(args: argparse.Namespace, parameters: dict[str, object] | None) -> GatewayPlan:
-    if not args.config.is_file():
-        raise UsageError(f"no such configuration file: {args.config}")
+    check_file(args.config)
     return compile_plan(load_file(args.config, parameters))
 
 
@@ -58,9 +67,28 @@ def _plan(args: argparse.Namespace, parameters: dict[str, object] | None) -> Gat
 
 
 def cmd_run(args: argparse.Namespace, parameters: dict[str, object] | None) -> int:
-    if not args.config.is_file():
-        raise UsageError(f"no such configuration file: {args.config}")
-    return app.run(args.config, parameters)
+    check_file(args.config)
+    options = LogOptions(level=args.log_level, format=args.log_format)
+    with pid_file(args.pid_file):
+        return app.run(args.config, parameters, options)
+
+
+@contextlib.contextmanager
+def pid_file(path: Path | None) -> Iterator[None]:
+    """`run --pid-file`: the process id while the gateway runs (for `kill -HUP $(cat …)` and
+    init systems); removed at a clean stop."""
+    if path is None:
+        yield
+        return
+    try:
+        path.write_text(f"{os.getpid()}\n", encoding="ascii")
+    except OSError as exc:
+        raise UsageError(f"--pid-file: cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 # ------------------------------------------------------------------------ demo
@@ -75,33 +103,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------ admin API client
 
 
-# The admin API is asked directly: an `http_proxy` in the environment must not reroute it.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def fetch(url: str, token: str | None, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with _DIRECT.open(request, timeout=120) as response:
-            answer: dict[str, Any] = json.load(response)
-            return answer
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.load(exc)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            detail = exc.reason
-        raise UsageError(f"{url}: {exc.code} {detail}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UsageError(f"cannot reach the admin API at {url}: {reason}") from exc
-
-
-def _token(args: argparse.Namespace) -> str | None:
-    return args.token or os.environ.get("PROBEGATE_TOKEN")
+def admin_api(args: argparse.Namespace) -> AdminApi:
+    return gatewayclient.locate(args.url, args.gateway_config, args.token)
 
 
 # ------------------------------------------------------------------------ backend-health
@@ -109,25 +112,31 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def cmd_backend_health(args: argparse.Namespace, parameters: dict[str, object] | None) -> int:
     lang = Lang(args.lang)
+    if args.json and args.output not in ("table", "json"):
+        raise UsageError(f"--json and --output {args.output} ask for two formats: give one")
     if args.watch and (args.json or args.output != "table"):
         raise UsageError("--watch draws a table; it does not combine with --json or --output")
+    api = None if args.config is not None else admin_api(args)
     if args.watch:
-        return _watch(args, parameters, lang)
-    document = _health_document(args, parameters, lang)
+        return _watch(args, parameters, api, lang)
+    document = _health_document(args, parameters, api, lang)
     _print_document(args, document, lang)
     return EXIT_OK if views.all_healthy(document) else EXIT_UNHEALTHY
 
 
 def _health_document(
-    args: argparse.Namespace, parameters: dict[str, object] | None, lang: Lang
+    args: argparse.Namespace,
+    parameters: dict[str, object] | None,
+    api: AdminApi | None,
+    lang: Lang,
 ) -> dict[str, Any]:
-    if args.config is not None:
+    if api is None:
         plan = _plan(args, parameters)
         with progress(f"probing {len(plan.targets)} targets of {args.config}"):
             results = asyncio.run(app.probe_all_once(plan))
         return views.one_shot_health(results, lang)
     expand = "&expand=history" if args.history else ""
-    return fetch(f"{args.url.rstrip('/')}/backendhealth?lang={lang.value}{expand}", _token(args))
+    return gatewayclient.call(api, f"/backendhealth?lang={lang.value}{expand}")
 
 
 def _print_document(args: argparse.Namespace, document: dict[str, Any], lang: Lang) -> None:
@@ -139,21 +148,82 @@ def _print_document(args: argparse.Namespace, document: dict[str, Any], lang: La
         report.render_health(console(), document, lang=lang)
 
 
-def _watch(args: argparse.Namespace, parameters: dict[str, object] | None, lang: Lang) -> int:
-    """Redraw the table every `--interval` seconds until Ctrl-C (remedies left out: the table
-    must fit a screen; `backend-health` without --watch shows them)."""
-    out = console()
-    with Live(console=out, auto_refresh=False) as live:
-        try:
-            while True:
-                document = _health_document(args, parameters, lang)
-                stamp = Text(f"{time.strftime('%H:%M:%S')} · {args.url if args.config is None else args.config}"
-                             f" · every {args.interval:g} s · Ctrl-C", style="dim")  # fmt: skip
-                body = report.health_group(document, remedies=False, lang=lang)
-                live.update(Group(stamp, body), refresh=True)
-                time.sleep(args.interval)
-        except KeyboardInterrupt:
-            pass
+def _watch(
+    args: argparse.Namespace,
+    parameters: dict[str, object] | None,
+    api: AdminApi | None,
+    lang: Lang,
+) -> int:
+    """Refresh every `--interval` seconds until Ctrl-C (remedies left out: the table must fit a
+    screen; `backend-health` without --watch shows them). On a terminal the table is redrawn in
+    place; into a pipe or a file each refresh is printed after the last, as plain text, flushed."""
+    where = api.url if api is not None else str(args.config)
+    try:
+        if sys.stdout.isatty():
+            _watch_live(args, parameters, api, lang, where)
+        else:
+            _watch_plain(args, parameters, api, lang, where)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def _stamp(where: str, interval: float) -> str:
+    return f"{time.strftime('%H:%M:%S')} · {where} · every {interval:g} s · Ctrl-C"
+
+
+def _watch_live(
+    args: argparse.Namespace,
+    parameters: dict[str, object] | None,
+    api: AdminApi | None,
+    lang: Lang,
+    where: str,
+) -> None:
+    with Live(console=console(), auto_refresh=False) as live:
+        while True:
+            document = _health_document(args, parameters, api, lang)
+            stamp = Text(_stamp(where, args.interval), style="dim")
+            body = report.health_group(document, remedies=False, lang=lang)
+            live.update(Group(stamp, body), refresh=True)
+            time.sleep(args.interval)
+
+
+def _watch_plain(
+    args: argparse.Namespace,
+    parameters: dict[str, object] | None,
+    api: AdminApi | None,
+    lang: Lang,
+    where: str,
+) -> None:
+    out = Console(width=200, highlight=False, color_system=None, force_terminal=False)
+    while True:
+        document = _health_document(args, parameters, api, lang)
+        out.print(_stamp(where, args.interval))
+        report.render_health(out, document, remedies=False, lang=lang)
+        out.print()
+        sys.stdout.flush()
+        time.sleep(args.interval)
+
+
+# ------------------------------------------------------------------------ reload
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Ask the running gateway to re-read its file (`POST /reload`); print what changed, or
+    every problem that made it refuse (the running configuration then stays)."""
+    api = gatewayclient.locate(args.url, args.config, args.token)
+    try:
+        answer = gatewayclient.call(api, "/reload", post=True)
+    except gatewayclient.ApiError as exc:
+        if exc.status != 422:
+            raise
+        print(f"{api.url}: reload refused; the running configuration stays:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_UNHEALTHY
+    print(f"{api.url}: reloaded ({answer.get('targets', '?')} probe targets)")
+    for line in report.reload_lines(answer):
+        print(f"  {line}")
     return EXIT_OK
 
 
@@ -168,6 +238,7 @@ def cmd_probe(args: argparse.Namespace, parameters: dict[str, object] | None) ->
         except OnDemandError as exc:
             raise UsageError(str(exc)) from exc
         plan = _plan(args, parameters)
+        names.check_pair(plan, args.pool, args.settings)
         prober = Prober(Resolver(plan.dns_servers))
         try:
             with progress(f"probing pool '{args.pool}' with settings '{args.settings}'"):
@@ -176,9 +247,9 @@ def cmd_probe(args: argparse.Namespace, parameters: dict[str, object] | None) ->
             raise UsageError(str(exc)) from exc
         document = ondemand_document(args.pool, args.settings, results, lang)
     else:
-        document = fetch(
-            f"{args.url.rstrip('/')}/backendhealth/ondemand?lang={lang.value}",
-            _token(args),
+        document = gatewayclient.call(
+            admin_api(args),
+            f"/backendhealth/ondemand?lang={lang.value}",
             _ondemand_body(args),
         )
     if args.json:
@@ -224,6 +295,7 @@ def cmd_diagnose(args: argparse.Namespace, parameters: dict[str, object] | None)
         if args.pool is None:
             raise UsageError("-c needs --pool (and optionally --settings, --server)")
         plan = _plan(args, parameters)
+        names.check_pair(plan, args.pool, args.settings)
         probes = diagnose.select(plan, args.pool, args.settings, args.server)
         resolver = Resolver(plan.dns_servers)
     else:

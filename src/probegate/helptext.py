@@ -104,3 +104,14 @@ examples:
 
 exit codes: 0 healthy, 1 not, 2 usage
 """
+
+RELOAD = """\
+examples:
+  probegate reload                                # the gateway on 127.0.0.1:9090
+  probegate reload -c /etc/probegate/gateway.yaml # the gateway running that file (its admin section)
+  probegate reload --url http://127.0.0.1:19090 --token "$TOKEN"
+  PROBEGATE_URL=http://127.0.0.1:19090 probegate reload
+
+exit codes: 0 reloaded, 1 refused (every problem on stderr; the running configuration stays),
+2 usage (or the admin API cannot be reached)
+"""

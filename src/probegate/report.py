@@ -43,6 +43,7 @@ _WORDS = {
     ),
     "servers": Words("{count} servers:", "서버 {count}개:"),
     "minServers": Words("(routed anyway: minServers)", "(minServers 로 라우팅 유지)"),
+    "past threshold": Words("{count} (threshold {threshold})", "{count} (임계값 {threshold})"),
 }
 
 
@@ -122,24 +123,29 @@ def _table(
     lang: Lang,
     labels: Mapping[str, str],
 ) -> Table:
+    # An on-demand probe is one probe per server: it has no run of failures to show.
+    counted = any("consecutiveFailures" in server for server in servers)
     table = Table(title=title, title_justify="left", show_lines=True, expand=False)
     table.add_column(words("server", lang), no_wrap=True)
     table.add_column(words("health", lang), no_wrap=True)
     table.add_column(words("reason", lang), no_wrap=True)
     table.add_column(words("details", lang), overflow="fold")
-    table.add_column(words("failures", lang), justify="right", no_wrap=True)
+    if counted:
+        table.add_column(words("failures", lang), justify="right", no_wrap=True)
     table.add_column(words("last probe", lang), no_wrap=True)
     for server in servers:
         health = server["health"]
         style = STATE_STYLE.get(health, "")
-        table.add_row(
+        cells: list[RenderableType] = [
             _server(server["address"], labels.get(server["address"])),
             Text(health, style=style),
             Text(server["reason"], style=style.replace("bold ", "")),
             _details(server, remedies, lang),
-            _failures(server),
-            _last_probe(server.get("lastProbe")),
-        )
+        ]
+        if counted:
+            cells.append(failures(server, lang))
+        cells.append(_last_probe(server.get("lastProbe")))
+        table.add_row(*cells)
     return table
 
 
@@ -161,10 +167,35 @@ def _details(server: dict[str, Any], remedies: bool, lang: Lang) -> Text:
     return text
 
 
-def _failures(server: dict[str, Any]) -> str:
-    if "consecutiveFailures" not in server:
+def failures(server: dict[str, Any], lang: Lang = Lang.EN) -> str:
+    """`2/3` while the run of failures counts towards the threshold; past it, `41 (threshold 2)`
+    (`41/2` read as a fraction gone wrong)."""
+    count = server.get("consecutiveFailures")
+    if count is None:
         return ""
-    return f"{server['consecutiveFailures']}/{server['unhealthyThreshold']}"
+    threshold = server["unhealthyThreshold"]
+    if count <= threshold:
+        return f"{count}/{threshold}"
+    return words("past threshold", lang, count=count, threshold=threshold)
+
+
+def reload_lines(answer: dict[str, Any]) -> Iterator[str]:
+    """What a reload answer says beyond its status and target count, one line per fact: lists
+    joined, counts as they are, nested sections flattened as `section.key`."""
+    yield from _lines(answer, "", skip={"status", "targets"})
+
+
+def _lines(data: dict[str, Any], prefix: str, skip: set[str] | None = None) -> Iterator[str]:
+    for key, value in data.items():
+        if skip and key in skip:
+            continue
+        if isinstance(value, dict):
+            yield from _lines(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            shown = ", ".join(str(v) for v in value) if value else "none"
+            yield f"{prefix}{key}: {shown}"
+        else:
+            yield f"{prefix}{key}: {value}"
 
 
 def _last_probe(last: dict[str, Any] | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -71,12 +72,13 @@ def test_validate_lists_all_three_mistakes(tmp_path: Path) -> None:
     result = probegate("validate", "-c", write(tmp_path, THREE_MISTAKES))
     assert result.returncode == 1
     lines = result.stderr.splitlines()
+    path = tmp_path / "gateway.yaml"
     assert lines[0].endswith("gateway.yaml: 3 problems")
-    assert lines[1:] == [
-        "  probes[0].unhealthyThreshold: must be between 0 and 20, got 25",
-        "  probes[0].intervall: unknown key; did you mean 'interval'?",
-        "  requestRoutingRules[0].backendAddressPool: no item of 'backendAddressPools' is "
-        "named 'webb'; did you mean 'web'?",
+    assert lines[1:] == [  # each with its place in the file, for an editor to jump to
+        f"  {path}:17:5: probes[0].unhealthyThreshold: must be between 0 and 20, got 25",
+        f"  {path}:18:5: probes[0].intervall: unknown key; did you mean 'interval'?",
+        f"  {path}:23:5: requestRoutingRules[0].backendAddressPool: no item of "
+        "'backendAddressPools' is named 'webb'; did you mean 'web'?",
     ]
 
 
@@ -100,6 +102,40 @@ def test_validate_lists_all_three_mistakes(tmp_path: Path) -> None:
         ),
         pytest.param('{"sku": }', "invalid JSON at line 1, column 9", id="json-syntax"),
         pytest.param(
+            '{"sku": "Standard_v2",\n}',
+            "invalid JSON at line 2, column 1: a key in double quotes is expected here (a comma "
+            "before '}', or a key in single quotes?)",
+            id="json-trailing-comma",
+        ),
+        pytest.param(
+            '["a",]',
+            "invalid JSON at line 1, column 6: a value is missing here (a comma before '}' or "
+            "']', or a word not in quotes?)",
+            id="json-trailing-comma-in-list",
+        ),
+        pytest.param(
+            "probes:\n  - name: a\n    protocol: Http\n   host: x\n",
+            "invalid YAML at line 4, column 4: this line is indented differently from the lines "
+            "it belongs with",
+            id="yaml-block-end",
+        ),
+        pytest.param(
+            "probes:\n  - name: a\n\thost: x\n",
+            "a tab character: YAML indents with spaces only",
+            id="yaml-tab",
+        ),
+        pytest.param(
+            "version: '3'\nservices:\n  web: {image: nginx}\nvolumes: {}\n",
+            "this is not a probegate configuration: none of its top-level keys (version, "
+            "services, volumes) is one it has",
+            id="not-a-configuration",
+        ),
+        pytest.param(
+            "just some notes\nabout the gateway\n",
+            "the top level must be a mapping of collections, got plain text",
+            id="plain-text",
+        ),
+        pytest.param(
             "", "the top level must be a mapping of collections, got an empty file", id="empty"
         ),
     ],
@@ -116,6 +152,111 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     missing = probegate("validate", "-c", tmp_path / "nope.yaml")
     assert missing.returncode == 2
     assert "no such configuration file" in missing.stderr
+    folder = probegate("validate", "-c", tmp_path)
+    assert folder.returncode == 2
+    assert f"{tmp_path} is a folder, not a configuration file" in folder.stderr
+
+
+def test_parser_jargon_is_not_shown(tmp_path: Path) -> None:
+    result = probegate(
+        "validate", "-c", write(tmp_path, "probes:\n  - name: a\n    x: 1\n   y: 2\n")
+    )
+    assert result.returncode == 1
+    assert "<block" not in result.stderr
+    assert "expected" not in result.stderr
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-32"])
+def test_windows_encodings_with_a_byte_order_mark_are_read(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(textwrap.dedent(THREE_MISTAKES), encoding=encoding)
+    result = probegate("validate", "-c", path)
+    assert result.returncode == 1
+    assert f"{path}:18:5: probes[0].intervall: unknown key" in result.stderr  # read, and placed
+    template = tmp_path / "template.json"
+    template.write_text((ARM / "template.json").read_text(encoding="utf-8"), encoding=encoding)
+    imported = probegate("import-arm", template, "--parameters", ARM / "template.parameters.json")
+    assert imported.returncode == 0, imported.stderr
+
+
+def test_binary_and_undecodable_files_are_one_sentence(tmp_path: Path) -> None:
+    binary = tmp_path / "gateway.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 40)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("sku: Standard_v2\n# caf\xe9\n".encode("latin-1"))
+    for path, message in (
+        (binary, "the file is not text (it holds NUL bytes)"),
+        (latin, "the file is not UTF-8 text (byte 23 cannot be decoded)"),
+    ):
+        result = probegate("validate", "-c", path)
+        assert result.returncode == 1
+        lines = result.stderr.splitlines()  # one sentence, not the file's bytes
+        assert lines[0] == f"{path}: 1 problem"
+        assert len(lines) == 2
+        assert lines[1].startswith(f"  {message}; ")
+        assert "Traceback" not in result.stderr
+
+
+def test_validate_refuses_a_file_that_serves_nothing(tmp_path: Path) -> None:
+    probes_only = write(tmp_path, "backendAddressPools: [{name: web, backendAddresses: []}]\n")
+    result = probegate("validate", "-c", probes_only)
+    assert result.returncode == 1
+    assert (
+        "valid, but it serves nothing: it has no httpListeners and no requestRoutingRules"
+        in result.stderr
+    )
+    no_rule = write(tmp_path, "httpListeners: [{name: front, port: 8080, protocol: Http}]\n")
+    result = probegate("validate", "-c", no_rule)
+    assert result.returncode == 1
+    assert "it has no requestRoutingRules (" in result.stderr
+
+
+def test_json_and_powershell_together_are_a_usage_error() -> None:
+    result = probegate("backend-health", "--json", "--output", "powershell")
+    assert result.returncode == 2
+    assert "--json and --output powershell ask for two formats: give one" in result.stderr
+
+
+def test_probe_and_diagnose_suggest_the_closest_names() -> None:
+    probe = probegate("probe", "-c", EXAMPLE, "--pool", "web", "--settings", "web-htp")
+    assert probe.returncode == 2
+    assert (
+        "--settings: no backend HTTP settings item is named 'web-htp'; did you mean "
+        "'web-http'? (defined: web-http, api-https)" in probe.stderr
+    )
+    diagnose = probegate("diagnose", "-c", EXAMPLE, "--pool", "WEB")
+    assert diagnose.returncode == 2
+    assert "--pool: no backend address pool is named 'WEB'; did you mean 'web'?" in diagnose.stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        pytest.param(
+            "missing/gateway.yaml", "does not exist; create it first", id="missing-folder"
+        ),
+        pytest.param(".", "is a folder; give a file name", id="folder"),
+    ],
+)
+def test_import_arm_output_problems_are_usage_errors(
+    tmp_path: Path, output: str, message: str
+) -> None:
+    result = probegate("import-arm", ARM / "template.json", "--parameters", ARM / "template.parameters.json", "-o", tmp_path / output)  # fmt: skip
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_import_arm_into_an_unwritable_file_is_a_usage_error(tmp_path: Path) -> None:
+    out = tmp_path / "gateway.yaml"
+    out.write_text("", encoding="utf-8")
+    out.chmod(0o400)
+    if os.access(out, os.W_OK):  # root writes anything: a path under a file cannot be written
+        out = tmp_path / "gateway.yaml" / "inner.yaml"
+    result = probegate("import-arm", ARM / "template.json", "--parameters", ARM / "template.parameters.json", "-o", out)  # fmt: skip
+    assert result.returncode == 2
+    assert "-o: " in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_explain_prints_every_target_of_the_example() -> None:

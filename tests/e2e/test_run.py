@@ -73,9 +73,9 @@ def config(ok_port: int, dead_port: int, token: str | None = None) -> str:
 
 
 class Gateway:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "probegate", "run", "-c", str(path)],
+            [sys.executable, "-m", "probegate", "run", "-c", str(path), *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -81,3 +81,24 @@ def test_every_command_help_ends_with_examples(command: str) -> None:
     assert "\nexamples:\n" in text
     assert f"  probegate {command}" in text
     assert "exit codes:" in text
+
+
+@pytest.mark.parametrize(
+    ("count", "threshold", "lang", "shown"),
+    [
+        pytest.param(2, 3, Lang.EN, "2/3", id="counting"),
+        pytest.param(3, 3, Lang.EN, "3/3", id="at-threshold"),
+        pytest.param(41, 2, Lang.EN, "41 (threshold 2)", id="past-threshold"),
+        pytest.param(5, 0, Lang.KO, "5 (임계값 0)", id="past-threshold-ko"),
+    ],
+)
+def test_failures_never_read_as_a_fraction_past_the_threshold(
+    count: int, threshold: int, lang: Lang, shown: str
+) -> None:
+    data = server("127.0.0.12:80", "Unhealthy", "tcp-connect-error", consecutiveFailures=count, unhealthyThreshold=threshold)  # fmt: skip
+    assert report.failures(data, lang) == shown
+
+
+def test_reload_answer_lines_say_what_changed() -> None:
+    answer = {"status": "reloaded", "targets": 3, "listeners": {"added": ["a"], "removed": []}, "kept": 2}  # fmt: skip
+    assert list(report.reload_lines(answer)) == ["listeners.added: a", "listeners.removed: none", "kept: 2"]  # fmt: skip

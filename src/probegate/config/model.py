@@ -323,6 +323,25 @@ class AccessLog(Item):
     path: Text = "-"  # "-": standard output; otherwise a file, appended to
 
 
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Logging(Item):
+    """probegate extension: the gateway's own log on stderr (`--log-level` / `--log-format` win)."""
+
+    level: Annotated[LogLevel, _any_case(LogLevel)] = LogLevel.INFO
+    format: Annotated[LogFormat, _any_case(LogFormat)] = LogFormat.TEXT
+
+
 class GatewayConfig(Item):
     """The whole file. Collections default to empty so a partial file gets precise errors."""
 
@@ -341,6 +360,7 @@ class GatewayConfig(Item):
     dns_servers: list[Text] | None = None
     limits: Limits = Field(default_factory=Limits)
     access_log: AccessLog = Field(default_factory=AccessLog)
+    logging: Logging = Field(default_factory=Logging)
     admin: Admin = Field(default_factory=Admin)
 
 
