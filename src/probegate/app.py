@@ -64,6 +64,8 @@ class Gateway:
         self.proxy = Proxy(self._plan, self.store, self._prober.resolver)
         self.endpoints: list[Endpoint] = []
         self.stopping = asyncio.Event()
+        # (when the running configuration was adopted, whether the last attempt passed)
+        self.last_reload = (time.time(), True)
         self._scheduler_task: asyncio.Task[None] | None = None
 
     @property
@@ -88,6 +90,12 @@ class Gateway:
         return {str(p.target.key): self.store.history_of(p.target.key) for p in self.store.probes}
 
     async def reload(self) -> list[str]:
+        """Adopt the file as it is now (`_reload`), and remember how that went for /metrics."""
+        problems = await self._reload()
+        self.last_reload = (self.last_reload[0] if problems else time.time(), not problems)
+        return problems
+
+    async def _reload(self) -> list[str]:
         """Adopt the file as it is now; on any problem keep running the old plan."""
         try:
             loaded = load_file(self.config_path, self.parameters)

@@ -5,23 +5,29 @@ Rules of this module:
   counters and the proxy's plain integer counters, so the data path pays nothing for metrics;
 - names follow the model's metrics with a `probegate_` prefix; labels use configuration names
   (`backend_settings_pool` is `<pool>~<settings>`, as the model reports it);
-- status classes are `1xx` … `5xx` (`other` for anything outside 100-599).
+- status classes are `1xx` … `5xx` (`other` for anything outside 100-599);
+- one series per server in `probegate_backend_server_health`, valued 1, whose `state` and `reason`
+  labels say where it stands now (the shape alert rules match on); the process collector and
+  `probegate_build_info` come with every scrape.
 """
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
     SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 
+from probegate import __version__
 from probegate.health.codes import State
 from probegate.proxy.server import Proxy
 from probegate.state.snapshot import Snapshot
@@ -33,7 +39,7 @@ _SERVER = ["pool", "settings", "server"]
 
 
 class Source(Protocol):
-    """What the metrics read: the running gateway provides all three."""
+    """What the metrics read: the running gateway provides all of it."""
 
     @property
     def store(self) -> HealthStore: ...
@@ -41,12 +47,18 @@ class Source(Protocol):
     @property
     def proxy(self) -> Proxy: ...
 
+    @property
+    def last_reload(self) -> tuple[float, bool]:
+        """(Unix time of the last successful load or reload, whether the last attempt passed)."""
+        ...
+
     def snapshot(self) -> Snapshot: ...
 
 
 def render(source: Source) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_GatewayCollector(source))
+    ProcessCollector(registry=registry)  # process_cpu_seconds_total, …_resident_memory_bytes, …
     return generate_latest(registry)
 
 
@@ -55,9 +67,61 @@ class _GatewayCollector(Collector):
         self._source = source
 
     def collect(self) -> Iterator[Metric]:
+        yield from _about(self._source)
         yield from _health(self._source.snapshot())
+        yield from _servers(self._source.snapshot())
         yield from _probe_results(self._source.store)
         yield from _traffic(self._source.proxy)
+        yield from _durations(self._source.proxy)
+
+
+def _about(source: Source) -> Iterator[Metric]:
+    build = GaugeMetricFamily(
+        "probegate_build_info", "The running probegate: always 1", labels=["version", "python"]
+    )
+    build.add_metric([__version__, platform.python_version()], 1)
+    at, passed = source.last_reload
+    ok = GaugeMetricFamily(
+        "probegate_config_last_reload_successful",
+        "1 when the last load or reload of the configuration file was adopted, 0 when refused",
+    )
+    ok.add_metric([], 1 if passed else 0)
+    stamp = GaugeMetricFamily(
+        "probegate_config_last_reload_success_timestamp_seconds",
+        "When the running configuration was adopted (start or reload), Unix time",
+    )
+    stamp.add_metric([], at)
+    yield from (build, ok, stamp)
+
+
+def _servers(snapshot: Snapshot) -> Iterator[Metric]:
+    health = GaugeMetricFamily(
+        "probegate_backend_server_health",
+        '1 for each server, its state and reason now (alert on state="Unhealthy")',
+        labels=[*_SERVER, "state", "reason"],
+    )
+    routable = GaugeMetricFamily(
+        "probegate_backend_server_routable",
+        "1 when the server takes new requests now, else 0",
+        labels=_SERVER,
+    )
+    for view in snapshot.targets:
+        key = list(view.probe.target.key)
+        health.add_metric([*key, view.record.state.value, view.record.reason.value], 1)
+        routable.add_metric(key, 1 if view.routing.routable else 0)
+    yield from (health, routable)
+
+
+def _durations(proxy: Proxy) -> Iterator[Metric]:
+    family = HistogramMetricFamily(
+        "probegate_request_duration_seconds",
+        "From a request's first byte to the last byte of its answer, per listener and the pool "
+        "and settings it was sent to (empty for the gateway's own answers)",
+        labels=["listener", "pool", "settings"],
+    )
+    for labels, histogram in sorted(proxy.durations.items()):
+        family.add_metric(list(labels), histogram.cumulative(), histogram.sum)
+    yield family
 
 
 def _health(snapshot: Snapshot) -> Iterator[Metric]:

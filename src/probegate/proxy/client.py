@@ -214,8 +214,7 @@ class ClientConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.parsing = exchange = Exchange(self)
-        if self.proxy.access is not None:
-            exchange.started = time.monotonic()
+        exchange.started = time.monotonic()  # the duration histogram and the access log
         self.head_size = 0
         self.header_count = 0
         proxy = self.proxy

@@ -109,7 +109,7 @@ class Exchange(ResponseSide):
     rechunk = False
     close_after = False
     interim = False
-    started = 0.0  # monotonic, set only when the access log is on
+    started = 0.0  # monotonic: when the request's first byte was parsed
     error_info = ""  # why the gateway answered itself, for the access log
     poisoned = False  # the backend sent more than one answer: its connection is not reused
     resp_te: bytes | None = None  # the response's Transfer-Encoding, when it has one

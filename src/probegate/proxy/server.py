@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from probegate.config.plan import FrontendCertificate, GatewayPlan, Listener, Protocol, TargetKey
 from probegate.health.codes import State
 from probegate.health.resolver import Resolver
+from probegate.histogram import Histogram
 from probegate.proxy.accesslog import AccessLog
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.client import ClientConnection
@@ -90,6 +91,8 @@ class Proxy:
         self._trace_prefix = os.urandom(8).hex().encode("ascii")
         self._trace_count = 0
         self.responses: dict[str, list[int]] = {}  # listener → answers per status class
+        # (listener, pool, settings) → request durations; pool and settings empty for own answers
+        self.durations: dict[tuple[str, str, str], Histogram] = {}
         self.failed = 0  # requests the gateway failed (502/504, cut answers)
         self.access = AccessLog(plan.access_log.path) if plan.access_log.enabled else None
         self.header_timeout = plan.limits.header_timeout
@@ -335,6 +338,13 @@ class Proxy:
         if counts is None:
             counts = self.responses[name] = [0] * 6
         counts[status // 100 if status < 600 else 0] += 1
+        backend = info.backend if info is not None else None
+        labels = (name, backend.pool, backend.settings) if backend is not None else (name, "", "")
+        histogram = self.durations.get(labels)
+        if histogram is None:
+            histogram = self.durations[labels] = Histogram()
+        if exchange.started:
+            histogram.observe(time.monotonic() - exchange.started)
         if self.access is not None:
             self.access.add(access_entry(exchange, status))
 
