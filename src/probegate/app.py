@@ -132,6 +132,12 @@ class Gateway:
             log.info("%s through the admin API: %s", verb, ", ".join(map(str, keys)))
         return [key.server for key in keys]
 
+    def reopen_logs(self) -> None:
+        """SIGUSR1: reopen the access-log file (after a rotation moved it away)."""
+        if self.proxy.access is not None:
+            self.proxy.access.reopen()
+            log.info("access log reopened")
+
     def _event(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
         detail = reasons.message(record.reason, views.facts_for(record, probe))
         # A server coming back is good news (INFO); one going down or unknown is a WARNING.
@@ -228,6 +234,7 @@ def run(
         loop.add_signal_handler(signal.SIGTERM, gateway.stopping.set)
         loop.add_signal_handler(signal.SIGINT, gateway.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(gateway.reload()))
+        loop.add_signal_handler(signal.SIGUSR1, gateway.reopen_logs)
 
         def ready(url: str) -> None:
             listeners = ", ".join(e.url for e in gateway.endpoints) or "none"

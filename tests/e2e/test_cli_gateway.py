@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -191,3 +193,35 @@ requestRoutingRules:
     assert b"Traceback" not in stderr, stderr.decode()
     assert b"BrokenPipeError" not in stderr
     assert process.returncode == 1
+
+
+def test_sigusr1_reopens_the_access_log_after_rotation(tmp_path: Path, backend: int) -> None:
+    log = tmp_path / "access.jsonl"
+    text = config(backend, free_port()) + f"accessLog: {{enabled: true, path: {log}}}\n"
+    listener = int(re.search(r"name: front, port: (\d+)", text).group(1))  # type: ignore[union-attr]
+    path = tmp_path / "gateway.yaml"
+    path.write_text(text, encoding="utf-8")
+    gateway = Gateway(path)
+    try:
+        gateway.wait_for(lambda servers: any(s["health"] == "Healthy" for s in servers))
+        url = f"http://127.0.0.1:{listener}/first"
+        urllib.request.urlopen(url, timeout=10).close()
+        wait_for_file(log, "/first")
+        rotated = log.rename(tmp_path / "access.jsonl.1")
+        gateway.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while "/second" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "no entry in the reopened file"
+            urllib.request.urlopen(f"http://127.0.0.1:{listener}/second", timeout=10).close()
+            time.sleep(0.3)
+        assert "/second" not in rotated.read_text()
+    finally:
+        gateway.stop()
+    assert "access log reopened" in gateway.stderr
+
+
+def wait_for_file(path: Path, text: str) -> None:
+    deadline = time.monotonic() + 10
+    while not (path.exists() and text in path.read_text()):
+        assert time.monotonic() < deadline, f"{text} never reached {path}"
+        time.sleep(0.05)

@@ -58,6 +58,7 @@ class AccessLog:
         self._batch: list[Entry] = []
         self._queue: queue.Queue[list[Entry] | None] = queue.Queue(MAX_PENDING_BATCHES)
         self._dropped = 0
+        self._reopen = False  # set by SIGUSR1 (log rotation): the writer reopens the path
         self._thread = threading.Thread(target=self._write_all, name="access-log", daemon=True)
         self._thread.start()
 
@@ -74,6 +75,11 @@ class AccessLog:
         except queue.Full:
             self._dropped += len(batch)
 
+    def reopen(self) -> None:
+        """After `mv access.jsonl access.jsonl.1` (logrotate, SIGUSR1): write to a fresh file at
+        the configured path from the next batch on, as nginx does. Standard output stays."""
+        self._reopen = True
+
     def close(self) -> None:
         self.flush()
         self._queue.put(None)
@@ -85,6 +91,10 @@ class AccessLog:
         stream: IO[str] = sys.stdout if self._path is None else self._open()
         try:
             while (batch := self._queue.get()) is not None:
+                if self._reopen and stream is not sys.stdout:
+                    self._reopen = False
+                    stream.close()
+                    stream = self._open()
                 lines = [format_entry(entry) for entry in batch]
                 if self._dropped:
                     dropped, self._dropped = self._dropped, 0
