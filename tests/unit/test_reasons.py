@@ -100,7 +100,7 @@ def test_warnings_in_both_languages(code: WarningCode) -> None:
                 "address": "a",
                 "detail": "closed by the backend before the response head (0 bytes after 3 ms)",
             },
-            "a 가 올바른 HTTP/1.x 응답을 보내지 않았습니다: 응답 헤더 전에 백엔드가 연결을 닫음 (0 bytes after 3 ms).",
+            "a이(가) 올바른 HTTP/1.x 응답을 보내지 않았습니다: 응답 헤더 전에 백엔드가 연결을 닫음 (0 bytes after 3 ms).",
             id="closed",
         ),
         pytest.param(

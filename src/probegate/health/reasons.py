@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from probegate.health.codes import Reason
+from probegate.health.korean import attach_particles
 from probegate.health.result import WarningCode
 
 
@@ -43,7 +44,7 @@ TABLE: dict[Reason, Entry] = {
     Reason.SUCCESS: Entry(
         Words(
             "{url} answered {status} in {duration_ms} ms.",
-            "{url} 이(가) {duration_ms} ms 만에 {status} 을(를) 응답했습니다.",
+            "{url}(이/가) {duration_ms} ms 만에 {status}(을/를) 응답했습니다.",
         ),
         Words("Nothing to do.", "조치할 것이 없습니다."),
     ),
@@ -65,7 +66,7 @@ TABLE: dict[Reason, Entry] = {
         Words(
             "{name} could not be resolved: {resolver} answered {answer}, and no earlier answer is "
             "known.",
-            "{name} 을(를) 해석할 수 없습니다: {resolver} 의 응답은 {answer} 이며, 이전에 받은 "
+            "{name}(을/를) 해석할 수 없습니다: {resolver} 의 응답은 {answer} 이며, 이전에 받은 "
             "주소도 없습니다.",
         ),
         Words(
@@ -94,13 +95,13 @@ TABLE: dict[Reason, Entry] = {
     Reason.HTTP_STATUS_CODE_MISMATCH: Entry(
         Words(
             "GET {path} (Host: {host}) returned {received}; the probe expects {expected}.",
-            "GET {path} (Host: {host}) 의 응답은 {received} 이며, 프로브는 {expected} 을(를) "
+            "GET {path} (Host: {host}) 의 응답은 {received} 이며, 프로브는 {expected}(을/를) "
             "기대합니다.",
         ),
         Words(
             "Make {path} answer a status in {expected}, or add {received} to the probe's "
             "match.statusCodes if it means healthy.",
-            "{path} 가 {expected} 범위의 상태 코드를 응답하게 하거나, {received} 가 정상을 "
+            "{path}(이/가) {expected} 범위의 상태 코드를 응답하게 하거나, {received}(이/가) 정상을 "
             "뜻한다면 프로브의 match.statusCodes 에 추가하세요.",
         ),
     ),
@@ -119,7 +120,7 @@ TABLE: dict[Reason, Entry] = {
     Reason.CERTIFICATE_INVALID_CA: Entry(
         Words(
             "The certificate of {subject} was issued by {issuer}, which is not a well-known CA.",
-            "{subject} 의 인증서는 {issuer} 가 발급했으며, 이는 잘 알려진 CA 가 아닙니다.",
+            "{subject} 의 인증서는 {issuer}(이/가) 발급했으며, 이는 잘 알려진 CA 가 아닙니다.",
         ),
         Words(
             "Upload the root of this chain as a trusted root certificate and list it in the "
@@ -163,7 +164,7 @@ TABLE: dict[Reason, Entry] = {
     Reason.LEAF_NOT_TOPMOST: Entry(
         Words(
             "The server sent {first_subject} (a CA) first; the leaf {leaf_subject} must come first.",
-            "서버가 CA 인 {first_subject} 를 먼저 보냈습니다. 리프 인증서 {leaf_subject} 가 맨 "
+            "서버가 CA 인 {first_subject}(을/를) 먼저 보냈습니다. 리프 인증서 {leaf_subject}(이/가) 맨 "
             "앞에 와야 합니다.",
         ),
         Words(
@@ -176,12 +177,12 @@ TABLE: dict[Reason, Entry] = {
     Reason.NAME_MISMATCH: Entry(
         Words(
             "The certificate names {presented}, but the probe expects {expected}.",
-            "인증서에는 {presented} 가 있지만 프로브는 {expected} 를 기대합니다.",
+            "인증서에는 {presented}(이/가) 있지만 프로브는 {expected}(을/를) 기대합니다.",
         ),
         Words(
             "Issue the backend a certificate whose SAN includes {expected}, or change the name the "
             "probe uses (the probe's host, or the settings' hostName) to one the certificate holds.",
-            "SAN 에 {expected} 가 포함된 인증서를 백엔드에 발급하거나, 프로브가 쓰는 이름(프로브의 "
+            "SAN 에 {expected}(이/가) 포함된 인증서를 백엔드에 발급하거나, 프로브가 쓰는 이름(프로브의 "
             "host 또는 설정의 hostName)을 인증서에 있는 이름으로 바꾸세요.",
         ),
     ),
@@ -235,14 +236,14 @@ TABLE: dict[Reason, Entry] = {
         Words(
             "Check that {address} serves TLS (a plain-HTTP port needs Http settings), and that it "
             "accepts TLS 1.2 or 1.3 with a modern cipher.",
-            "{address} 가 TLS 를 제공하는지 (평문 HTTP 포트라면 설정을 Http 로), TLS 1.2 또는 "
+            "{address}(이/가) TLS 를 제공하는지 (평문 HTTP 포트라면 설정을 Http 로), TLS 1.2 또는 "
             "1.3 과 최신 암호 스위트를 허용하는지 확인하세요.",
         ),
     ),
     Reason.INVALID_HTTP_RESPONSE: Entry(
         Words(
             "{address} did not answer with a valid HTTP/1.x response: {detail}.",
-            "{address} 가 올바른 HTTP/1.x 응답을 보내지 않았습니다: {detail}.",
+            "{address}(이/가) 올바른 HTTP/1.x 응답을 보내지 않았습니다: {detail}.",
         ),
         Words(
             "Check that the port in the settings is the application's HTTP port (not a database, "
@@ -283,7 +284,10 @@ TABLE: dict[Reason, Entry] = {
     ),
 }
 
-# Status-specific remedies for http-status-code-mismatch (SPEC section 11, row 7).
+# Status-specific remedies for http-status-code-mismatch (SPEC section 11, row 7). Those in
+# COMPLETE_REMEDIES already say to add the status to match.statusCodes; the others are followed
+# by the general remedy, which does.
+COMPLETE_REMEDIES = frozenset({401, 403})
 STATUS_REMEDIES: dict[int, Words] = {
     401: Words(
         "The probe sends no credentials. Probe a path that needs no authentication, or add 401 to "
@@ -305,7 +309,7 @@ STATUS_REMEDIES: dict[int, Words] = {
     ),
     405: Words(
         "Probes always use GET: make {path} accept GET, or probe a path that does.",
-        "프로브는 항상 GET 을 씁니다: {path} 가 GET 을 받도록 하거나 GET 을 받는 경로를 "
+        "프로브는 항상 GET 을 씁니다: {path}(이/가) GET 을 받도록 하거나 GET 을 받는 경로를 "
         "프로브하세요.",
     ),
     500: Words(
@@ -331,6 +335,8 @@ class _Facts(dict[str, str]):
 
 
 def _fill(template: str, facts: Mapping[str, str]) -> str:
+    if "(" in template:  # Korean `{fact}(이/가)` markers: the particle follows the value
+        template = attach_particles(template, dict(facts))
     return template.format_map(_Facts(facts))
 
 
@@ -407,12 +413,12 @@ CONNECT_REMEDIES: dict[str, Words] = {
     "timed": Words(
         "{address} did not complete the TCP handshake: the server is overloaded (a full accept "
         "queue) or a firewall drops the packets. Check its load and firewall rules.",
-        "{address} 가 TCP 핸드셰이크를 끝내지 않았습니다: 서버 과부하(accept 큐 가득 참)이거나 "
+        "{address}(이/가) TCP 핸드셰이크를 끝내지 않았습니다: 서버 과부하(accept 큐 가득 참)이거나 "
         "방화벽이 패킷을 버립니다. 부하와 방화벽 규칙을 확인하세요.",
     ),
     "reset": Words(
         "{address} reset the connection: a firewall or the service refuses the gateway's address.",
-        "{address} 가 연결을 리셋했습니다: 방화벽이나 서비스가 게이트웨이의 주소를 거부합니다.",
+        "{address}(이/가) 연결을 리셋했습니다: 방화벽이나 서비스가 게이트웨이의 주소를 거부합니다.",
     ),
     "unreachable": Words(
         "{address} cannot be reached: check the address and the routes between the gateway and it.",
@@ -436,6 +442,8 @@ def remedy(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> st
     if reason is Reason.HTTP_STATUS_CODE_MISMATCH:
         received = facts.get("received", "")
         specific = STATUS_REMEDIES.get(int(received)) if received.isdigit() else None
+        if specific is not None and int(received) in COMPLETE_REMEDIES:
+            return _fill(specific.in_(lang), facts)
         if specific is not None:
             return _fill(specific.in_(lang), facts) + " " + _fill(words.in_(lang), facts)
     return _fill(words.in_(lang), facts)
@@ -451,7 +459,7 @@ WARNINGS: dict[WarningCode, Words] = {
     WarningCode.DNS_LAST_GOOD: Words(
         "{resolver} now answers {answer} for {name}; probing the last good addresses "
         "({addresses}) until it resolves again.",
-        "{resolver} 가 {name} 에 대해 지금 {answer} 를 응답합니다. 다시 해석될 때까지 마지막으로 "
+        "{resolver}(이/가) {name} 에 대해 지금 {answer}(을/를) 응답합니다. 다시 해석될 때까지 마지막으로 "
         "성공한 주소({addresses})로 프로브합니다.",
     ),
     WarningCode.INSECURE_SKIP_VERIFY: Words(
