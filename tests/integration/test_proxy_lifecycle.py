@@ -102,6 +102,31 @@ def test_https_listeners_choose_their_certificate_by_sni(tmp_path: Path, ca: tru
     assert b.requests[0].header("x-forwarded-proto") == "https"
 
 
+def test_plain_http_on_an_https_listener_is_a_400_saying_so(tmp_path: Path, ca: trustme.CA) -> None:
+    with RecordingBackend("a") as a:
+        port = free_port()
+        document = config(port, {"pa": [a]})
+        document["sslCertificates"] = [_listener_cert(tmp_path, ca, "a.test")]
+        document["httpListeners"] = [
+            {"name": "front", "port": port, "protocol": "Https", "sslCertificate": "a.test"}
+        ]
+        with RunningGateway(tmp_path, document) as gw:
+            gw.wait_routable("pa", 1)
+            conversation = send_raw(port, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            (plain,) = conversation.replies
+            reply, _ = _https_get(port, "a.test", ca)  # TLS on the same port still works
+            silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+            silent.close()  # a client that leaves without a byte costs nothing
+            reply_after, _ = _https_get(port, "a.test", ca)
+    assert plain.status == 400
+    assert b"plain HTTP request reached an HTTPS port" in plain.body
+    assert plain.header("connection") == "close"
+    assert conversation.closed
+    assert (reply.status, reply.body) == (200, b"a")
+    assert (reply_after.status, reply_after.body) == (200, b"a")
+    assert len(a.requests) == 2  # the plain request never reached the backend
+
+
 # ------------------------------------------------------------------ backend TLS
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -469,6 +470,34 @@ def test_websocket_echo_through_the_gateway(tmp_path: Path) -> None:
         wait_until(lambda: bool(closed), 5, "the server to see the close")
         wait_until(lambda: open_connections(gw) == 0, 5, "the gateway to close the tunnel")
     assert closed == [1000]
+
+
+def test_a_websocket_session_is_one_access_log_entry_and_one_count(tmp_path: Path) -> None:
+    closed: list[int | None] = []
+    log = tmp_path / "access.jsonl"
+    with websocket_echo(closed) as ws_port:
+        port = free_port()
+        extra = {"accessLog": {"enabled": True, "path": str(log)}}
+        document = config(port, {"web": []}, extra=extra)
+        document["backendAddressPools"][0]["backendAddresses"] = [
+            {"ipAddress": "127.0.0.1", "port": ws_port}
+        ]
+        with RunningGateway(tmp_path, document) as gw:
+            gw.wait_routable("web", 1)
+            with connect(f"ws://127.0.0.1:{port}/chat", compression=None, proxy=None) as ws:
+                ws.send("x" * 5000)
+                assert ws.recv(timeout=10) == "x" * 5000
+                ws.close()
+            wait_until(lambda: open_connections(gw) == 0, 5, "the gateway to close the tunnel")
+            assert gw.gateway is not None
+            assert gw.gateway.proxy.responses["front"][1] == 1  # one 1xx answer: the 101
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entry["httpStatus"] == 101
+    assert entry["serverStatus"] == 101
+    assert entry["requestUri"] == "/chat"
+    assert entry["receivedBytes"] > 5000  # the handshake and the frames the client sent
+    assert entry["sentBytes"] > 5000  # the 101 head and the echoed frames
+    assert entry["timeTaken"] > 0
 
 
 def test_an_upgrade_the_backend_answers_with_200_stays_http(tmp_path: Path) -> None:

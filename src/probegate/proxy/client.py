@@ -67,6 +67,7 @@ class ClientConnection(asyncio.Protocol):
         "transport",
         "tunnel",
         "tunnel_done",
+        "tunnelled",
         "write_paused",
         "write_paused_at",
     )
@@ -91,6 +92,7 @@ class ClientConnection(asyncio.Protocol):
         self.closing = False
         self.tunnel: asyncio.Transport | None = None  # after a 101: bytes go straight there
         self.tunnel_done = 0  # which sides of the tunnel have finished sending
+        self.tunnelled: Exchange | None = None  # the upgraded request: logged when it ends
         self.held = b""  # bytes after an Upgrade request, held until the backend answers
         self.peer_text = b""  # "ip:port" for X-Forwarded-For
         self.port_text = b""  # the listener's port for X-Forwarded-Port
@@ -135,6 +137,8 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
             self.tunnel.write(data)
+            if self.tunnelled is not None:
+                self.tunnelled.body_size += len(data)
             return
         if self.closing:
             return
@@ -164,6 +168,11 @@ class ClientConnection(asyncio.Protocol):
             self.parsing = None
         if self.tunnel is not None:
             self.tunnel.close()
+        if self.tunnelled is not None:
+            # A WebSocket (or other upgraded) session is one access-log entry: status 101,
+            # the bytes of both ways, the whole session's duration.
+            exchange, self.tunnelled = self.tunnelled, None
+            self.proxy.count_done(exchange, 101)
 
     def eof_received(self) -> bool | None:
         # A half-closed client may still read its answers: keep the transport open while
@@ -428,8 +437,9 @@ class ClientConnection(asyncio.Protocol):
             return True
         return None
 
-    def start_tunnel(self, backend: asyncio.Transport) -> None:
+    def start_tunnel(self, backend: asyncio.Transport, exchange: Exchange) -> None:
         self.tunnel = backend
+        self.tunnelled = exchange
         self.deadline = float("inf")
         held, self.held = self.held, b""
         if held:

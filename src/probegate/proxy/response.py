@@ -313,11 +313,12 @@ class ResponseSide:
         self.answered = True
         connection.exchange = None
         connection.pool.forget(connection)
-        tunnel = _Tunnel(client, connection)
+        tunnel = _Tunnel(client, connection, cast("Exchange", self))
         connection.transport.set_protocol(tunnel)
         if rest:
             client.transport.write(rest)
-        client.start_tunnel(connection.transport)
+            self.sent_bytes += len(rest)
+        client.start_tunnel(connection.transport, cast("Exchange", self))
         if connection.paused:
             connection.transport.resume_reading()
 
@@ -325,14 +326,18 @@ class ResponseSide:
 class _Tunnel(asyncio.Protocol):
     """The backend side of an upgraded connection: bytes to the client, close follows close."""
 
-    def __init__(self, client: ClientConnection, connection: BackendConnection) -> None:
+    def __init__(
+        self, client: ClientConnection, connection: BackendConnection, exchange: Exchange
+    ) -> None:
         assert client.transport is not None
         self.client = client
         self.to_client = client.transport
         self.connection = connection
+        self.exchange = exchange  # counts the bytes sent to the client, for the access log
 
     def data_received(self, data: bytes) -> None:
         self.to_client.write(data)
+        self.exchange.sent_bytes += len(data)
 
     def eof_received(self) -> bool | None:
         """The backend finished sending: pass the half-close on; once both sides have

@@ -34,6 +34,7 @@ from probegate.histogram import Histogram
 from probegate.proxy.accesslog import AccessLog
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.client import ClientConnection
+from probegate.proxy.listen import TlsSniffingServer
 from probegate.proxy.routing import host_key
 from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
 from probegate.proxy.upstream import Connector, Pool
@@ -84,7 +85,7 @@ class Proxy:
         self.retired: list[tuple[Pool, float]] = []
         self.connections: set[ClientConnection] = set()
         self.stopping = False
-        self._servers: dict[Endpoint, asyncio.Server] = {}
+        self._servers: dict[Endpoint, asyncio.Server | TlsSniffingServer] = {}
         self._certs: dict[Endpoint, _SniChooser] = {}
         self._plan = plan
         self._tick: asyncio.TimerHandle | None = None
@@ -122,14 +123,20 @@ class Proxy:
             backlog=BACKLOG,
             dualstack_ipv6=False,
         )
+        if context is not None:
+            # HTTPS: our own accept loop, which answers plain HTTP with a 400 (listen.py).
+            self._servers[endpoint] = TlsSniffingServer(
+                loop,
+                sock,
+                lambda: ClientConnection(self, scheme),
+                context,
+                handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
+                shutdown_timeout=TLS_SHUTDOWN_TIMEOUT,
+            )
+            return
         try:
             server = await loop.create_server(
-                lambda: ClientConnection(self, scheme),
-                sock=sock,
-                ssl=context,
-                backlog=BACKLOG,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if context else None,
-                ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT if context else None,
+                lambda: ClientConnection(self, scheme), sock=sock, backlog=BACKLOG
             )
         except BaseException:
             sock.close()
