@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from probegate.config import certs, syntax
+from probegate.config import certs, syntax, tokens
 from probegate.config.document import (
     AUTH_CERTS,
     LISTENERS,
@@ -49,7 +49,7 @@ def probes(doc: Doc) -> Issues:
                 f"{path}.port", f"only {V2_SKUS} take a probe port (sku is '{doc.sku}')"
             )
         if (probe_path := text(probe, "path")) and (
-            problem := syntax.backend_path_problem(probe_path)
+            problem := syntax.probe_path_problem(probe_path)
         ):
             yield ConfigIssue(f"{path}.path", problem)
         yield from _status_codes(path, probe.get("match"))
@@ -278,14 +278,30 @@ def admin(doc: Doc) -> Issues:
         return
     if not syntax.is_ip(bind):
         yield ConfigIssue("admin.bindAddress", f"must be an IP address, got '{bind}'")
-    elif not syntax.is_loopback(bind) and not section.get("token"):
-        yield ConfigIssue(
-            "admin.token",
-            f"is required when the admin API listens on a non-loopback address ('{bind}')",
-        )
+    else:
+        yield from _admin_token(doc, section, bind)
+    hosts = section.get("allowedHosts")
+    for i, host in enumerate(hosts if isinstance(hosts, list) else []):
+        if isinstance(host, str) and (problem := syntax.host_problem(host.strip("[]"))):
+            yield ConfigIssue(f"admin.allowedHosts[{i}]", problem)
     port = section.get("port", 9090)
     for path, listener in doc.items(LISTENERS):
         if listener.get("port") == port and _overlaps(
             listener.get("bindAddress", "127.0.0.1"), bind
         ):
             yield ConfigIssue("admin.port", f"port {port} is already used by {path}")
+
+
+def _admin_token(doc: Doc, section: dict[str, Any], bind: str) -> Issues:
+    token, token_file = text(section, "token"), text(section, "tokenFile")
+    if (token is not None and token_file is not None) or "" in (token, token_file):
+        return  # the schema says so: one or the other, not empty
+    loopback = syntax.is_loopback(bind)
+    found = tokens.resolve(token, token_file, doc.base_dir, loopback=loopback)
+    if isinstance(found, tokens.TokenProblem):
+        yield ConfigIssue(found.path, found.message)
+    elif found is None and not loopback and "token" not in section:
+        yield ConfigIssue(
+            "admin.token",
+            f"is required when the admin API listens on a non-loopback address ('{bind}')",
+        )

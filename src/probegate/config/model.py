@@ -302,7 +302,15 @@ class RedirectConfiguration(Named):
 class Admin(Item):
     bind_address: str = "127.0.0.1"
     port: Annotated[int, _between(0, 65535)] = 9090  # 0: any free port (printed at start)
-    token: Text | None = None
+    token: Text | None = None  # or "${env:NAME}": the value of that environment variable
+    token_file: Text | None = None  # a file holding the token (relative to the config file)
+    allowed_hosts: list[Text] = Field(default_factory=list)  # Host names accepted besides loopback
+
+    @model_validator(mode="after")
+    def _one_token(self) -> Admin:
+        if self.token is not None and self.token_file is not None:
+            raise PydanticCustomError("exactly_one", "give 'token' or 'tokenFile', not both")
+        return self
 
 
 class Limits(Item):

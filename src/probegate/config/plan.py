@@ -18,9 +18,10 @@ from typing import NamedTuple
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from probegate.config import certs, syntax
+from probegate.config import certs, syntax, tokens
 from probegate.config import model as m
 from probegate.config.load import LoadedConfig
+from probegate.errors import ConfigError, ConfigIssue
 
 Protocol = m.Protocol
 
@@ -209,7 +210,18 @@ class Target:
 class AdminPlan:
     bind_address: str
     port: int
-    token: str | None
+    token: str | None  # as resolved: from the file, the environment or the token file
+    allowed_hosts: tuple[str, ...] = ()  # lower case, without brackets or a trailing dot
+
+
+def _admin(item: m.Admin, base_dir: Path) -> AdminPlan:
+    token = tokens.resolve(
+        item.token, item.token_file, base_dir, loopback=syntax.is_loopback(item.bind_address)
+    )
+    if isinstance(token, tokens.TokenProblem):  # changed since it was validated: never run open
+        raise ConfigError([ConfigIssue(token.path, token.message)])
+    hosts = tuple(h.strip("[]").removesuffix(".").lower() for h in item.allowed_hosts)
+    return AdminPlan(item.bind_address, item.port, token, hosts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +337,7 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
         settings=tuple(settings.values()),
         rules=rules,
         dns_servers=_resolvers(cfg.dns_servers),
-        admin=AdminPlan(cfg.admin.bind_address, cfg.admin.port, cfg.admin.token),
+        admin=_admin(cfg.admin, loaded.base_dir),
         limits=_limits(cfg.limits),
         access_log=AccessLogPlan(
             cfg.access_log.enabled,

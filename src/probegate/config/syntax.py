@@ -13,6 +13,42 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _STATUS = re.compile(r"(\d{3})(?:-(\d{3}))?")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+MAX_PATH = 2048  # characters of a probe or override path; longer is refused, not sent
+SHOWN = 60  # characters of a refused value that a message quotes
+
+
+def shown(value: str) -> str:
+    """A value quoted in a message: escaped (no control character reaches a terminal or a log
+    line) and cut short (a megabyte is not echoed back)."""
+    escaped = value[:SHOWN].encode("ascii", "backslashreplace").decode("ascii")
+    return f"'{escaped}'" if len(value) <= SHOWN else f"'{escaped}…' ({len(value)} characters)"
+
+
+def wire_problem(value: str, *, path: bool = True) -> str | None:
+    """Characters that cannot go in a request line or a header as they are: controls (NUL,
+    CR, LF, DEL, …), spaces and anything outside ASCII. Refused rather than percent-encoded, so
+    what is sent is exactly what the operator wrote; the message shows what to write instead."""
+    for i, ch in enumerate(value):
+        if "!" <= ch <= "~":
+            continue
+        what = "a space" if ch == " " else f"U+{ord(ch):04X}"
+        if not (ch > "\x7f" and ch.isprintable()):
+            return f"must not contain control characters or spaces, got {what} at position {i}"
+        if not path:
+            return (
+                f"holds {what} ('{ch}') at position {i}; write an internationalised name in "
+                "its ASCII form ('xn--…')"
+            )
+        encoded = "".join(c if "!" <= c <= "~" else _percent(c) for c in value)
+        return (
+            f"holds {what} ('{ch}') at position {i}, which cannot be sent as is; "
+            f"write it percent-encoded: {shown(encoded)}"
+        )
+    return None
+
+
+def _percent(ch: str) -> str:
+    return "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
 
 
 def name_problem(value: str) -> str | None:
@@ -44,6 +80,10 @@ def hostname_problem(value: str) -> str | None:
 
 def host_problem(value: str) -> str | None:
     """A host for a Host header or a probe: a DNS name or an IP literal, without a port."""
+    if problem := wire_problem(value, path=False):
+        return problem
+    if "%" in value:
+        return f"{shown(value)} must not hold a zone or '%'; it goes in a Host header"
     if is_ip(value):
         return None
     if ":" in value:
@@ -61,11 +101,24 @@ def listener_host_problem(value: str) -> str | None:
 
 
 def backend_path_problem(value: str) -> str | None:
+    """A path of the configuration: rule paths (matched against the decoded request path, so
+    they may hold any printable character) and the settings' override path."""
     if not value.startswith("/"):
-        return f"must start with '/', got '{value}'"
-    if any(ch.isspace() for ch in value):
-        return f"must not contain spaces, got '{value}'"
+        return f"must start with '/', got {shown(value)}"
+    bad = next((i for i, ch in enumerate(value) if ch.isspace() or not ch.isprintable()), None)
+    if bad is not None:
+        what = "a space" if value[bad] == " " else f"U+{ord(value[bad]):04X}"
+        return f"must not contain control characters or spaces, got {what} at position {bad}"
     return None
+
+
+def probe_path_problem(value: str) -> str | None:
+    """A path a probe sends as is in its request line: ASCII, no controls, at most MAX_PATH."""
+    if problem := backend_path_problem(value):
+        return problem
+    if len(value) > MAX_PATH:
+        return f"must be at most {MAX_PATH} characters, got {len(value)}"
+    return wire_problem(value)
 
 
 def rule_path_problem(value: str) -> str | None:
