@@ -117,7 +117,7 @@ def _health_commands(commands: Any) -> None:
         "print what changed, or every problem that made it refuse (it then keeps running the old "
         "configuration). Exit 0 reloaded, 1 refused, 2 the gateway cannot be reached.",
     )
-    reload.add_argument("-c", "--config", "--gateway-config", dest="config", type=Path,
+    reload.add_argument("-c", "--config", "-g", "--gateway-config", dest="config", type=Path,
                         metavar="FILE", help="the file the gateway runs: its admin address and token are read from it")  # fmt: skip
     _admin_arguments(reload)
 
