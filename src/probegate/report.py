@@ -43,6 +43,14 @@ _WORDS = {
     ),
     "servers": Words("{count} servers:", "서버 {count}개:"),
     "minServers": Words("(routed anyway: minServers)", "(minServers 로 라우팅 유지)"),
+    "warming up": Words(
+        "(warming up: routed on its verdict from before the reload until its new probe answers)",
+        "(준비 중: 새 프로브가 응답할 때까지 재적용 전 판정으로 라우팅)",
+    ),
+    "removed serving": Words(
+        "(removed by the reload: serves until a new server of this pool passes)",
+        "(재적용으로 제거됨: 이 풀의 새 서버가 통과할 때까지 트래픽 처리)",
+    ),
     "past threshold": Words("{count} (threshold {threshold})", "{count} (임계값 {threshold})"),
 }
 
@@ -164,6 +172,9 @@ def _details(server: dict[str, Any], remedies: bool, lang: Lang) -> Text:
         text.append(f"\n→ {server['remedy']}", style="dim")
     if server.get("routableByMinServers"):
         text.append(f"\n{words('minServers', lang)}", style="cyan")
+    if server.get("warmingUp"):
+        key = "removed serving" if server.get("removedByReload") else "warming up"
+        text.append(f"\n{words(key, lang)}", style="cyan")
     return text
 
 

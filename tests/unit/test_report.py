@@ -102,3 +102,38 @@ def test_failures_never_read_as_a_fraction_past_the_threshold(
 def test_reload_answer_lines_say_what_changed() -> None:
     answer = {"status": "reloaded", "targets": 3, "listeners": {"added": ["a"], "removed": []}, "kept": 2}  # fmt: skip
     assert list(report.reload_lines(answer)) == ["listeners.added: a", "listeners.removed: none", "kept: 2"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param({"warmingUp": True}, "warming up: routed on its verdict", id="warming-up"),
+        pytest.param(
+            {"warmingUp": True, "removedByReload": True},
+            "removed by the reload: serves until a new server",
+            id="previous-server",
+        ),
+    ],
+)
+def test_a_server_routed_on_its_previous_verdict_says_so(
+    extra: dict[str, Any], expected: str
+) -> None:
+    document = {
+        "backendAddressPools": [
+            {
+                "backendAddressPool": {"name": "web"},
+                "backendHttpSettingsCollection": [
+                    {
+                        "backendHttpSettings": {"name": "web-http"},
+                        "servers": [server("127.0.0.11:80", "Healthy", "success", **extra)],
+                    }
+                ],
+            }
+        ]
+    }
+    out = io.StringIO()
+    report.render_health(Console(file=out, width=300), document)
+    assert expected in out.getvalue()
+    plain = io.StringIO()
+    report.render_health(Console(file=plain, width=300), DOCUMENT)
+    assert "warming up" not in plain.getvalue()
