@@ -23,6 +23,7 @@ import uvicorn
 from probegate import logsetup, metrics
 from probegate.admin import views
 from probegate.admin.api import build_app
+from probegate.admin.wire import AdminHttp
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_file
 from probegate.config.plan import GatewayPlan, compile_plan
@@ -79,6 +80,12 @@ class Gateway:
     def probing(self) -> bool:
         """False once the scheduler has stopped (it should never, while the gateway runs)."""
         return self._scheduler_task is not None and not self._scheduler_task.done()
+
+    def prober_problem(self) -> str | None:
+        """Why backend health is not being measured (for `/healthz`), or None."""
+        if not self.probing():
+            return "the prober has stopped; backend health is no longer measured"
+        return self.scheduler.stalled()
 
     def snapshot(self) -> Snapshot:
         return self.store.view()
@@ -171,7 +178,11 @@ class Gateway:
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
         server = _QuietServer(
             uvicorn.Config(
-                build_app(self, admin.token), log_level="warning", access_log=False, lifespan="off"
+                build_app(self, admin.token),
+                http=AdminHttp,  # JSON answers even to requests it cannot parse
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
             )
         )
         freezer = GcFreezer(asyncio.get_running_loop()).start()

@@ -2,38 +2,56 @@
 and the dashboard's static files (`pages`).
 
 Rules of this module:
-- a Starlette app served by uvicorn in the gateway's own event loop; the proxy's hot path is
-  elsewhere and never goes through here;
+- a Starlette app served by uvicorn (`wire.AdminHttp`) in the gateway's own event loop; the
+  proxy's hot path is elsewhere and never goes through here;
 - it reads state through `GatewayAccess` only, and shapes JSON through `views` only;
-- every error is JSON `{"error": {"code", "message"}}` with the right status;
-- with a token configured, every route but `/healthz` and the dashboard's static files needs
-  `Authorization: Bearer <token>` (the page itself asks for the token and sends it).
+- every answer is JSON (`answers`), errors `{"error": {"code", "message"}}` with the right status
+  and never an exception's text;
+- `guard.Guard` runs first: the `Host` check (DNS rebinding), the bearer token, and for every POST
+  the `Origin` and `Content-Type` checks (cross-site writes);
+- on-demand probes run within their own `Budget` (429 beyond it), never in the scheduled probes'
+  capacity.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
+import logging
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from probegate import __version__
 from probegate.admin import openapi, pages, views
+from probegate.admin.answers import Refused, answer, error
+from probegate.admin.body import read_json
+from probegate.admin.guard import Guard, Policy
 from probegate.admin.ondemand_request import parse_ondemand
+from probegate.config import syntax
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import GatewayPlan
-from probegate.health.ondemand import OnDemandError, probe_now
+from probegate.health.codes import Reason
+from probegate.health.ondemand import (
+    Budget,
+    OnDemandBusy,
+    OnDemandConflict,
+    OnDemandError,
+    OnDemandNotFound,
+    longest_timeout,
+    probe_now,
+)
 from probegate.health.prober import Outcome, Prober
 from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult
 from probegate.state.snapshot import Snapshot
+
+__all__ = ["GatewayAccess", "build_app", "error", "ondemand_document"]
+
+log = logging.getLogger("probegate.admin")
 
 
 class GatewayAccess(Protocol):
@@ -46,76 +64,109 @@ class GatewayAccess(Protocol):
     def snapshot(self) -> Snapshot: ...
     def histories(self) -> dict[str, tuple[ProbeResult, ...]]: ...
     async def reload(self) -> list[str]: ...
-    def probing(self) -> bool: ...
+    def prober_problem(self) -> str | None: ...
     def metrics(self) -> bytes: ...
 
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+LANGS = {lang.value: lang for lang in Lang}
 
 
 def language(request: Request) -> Lang:
-    asked = request.query_params.get("lang") or request.headers.get("accept-language", "")
-    return Lang.KO if asked.strip().lower().startswith("ko") else Lang.EN
+    asked = request.query_params.get("lang")
+    if asked is not None:
+        if asked not in LANGS:
+            raise Refused(
+                400, "InvalidQuery", f"lang takes 'en' or 'ko', got {syntax.shown(asked)}"
+            )
+        return LANGS[asked]
+    header = request.headers.get("accept-language", "")
+    return Lang.KO if header.strip().lower().startswith("ko") else Lang.EN
+
+
+def stale_problem(snapshot: Snapshot) -> str | None:
+    """Probes that start but never finish leave their targets without results: `probe-stale`."""
+    stale = sum(
+        1 for v in snapshot.targets if v.record.reason is Reason.PROBE_STALE and not v.previous
+    )
+    if not stale:
+        return None
+    return (
+        f"{stale} of {len(snapshot.targets)} targets have had no probe result for 3 intervals "
+        "(probe-stale): the prober is stuck or overloaded"
+    )
 
 
 def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
+    admin = gateway.plan.admin
+    policy = Policy.of(admin.bind_address, token, admin.allowed_hosts)
+    budget = Budget()
+
     async def healthz(_: Request) -> Response:
         body: dict[str, Any] = {"version": __version__, "targets": len(gateway.plan.targets)}
-        if not gateway.probing():
-            problem = "the prober has stopped; backend health is no longer measured"
-            return JSONResponse({"status": "failing", "problem": problem, **body}, status_code=503)
-        return JSONResponse({"status": "ok", **body})
+        problem = gateway.prober_problem() or stale_problem(gateway.snapshot())
+        if problem is not None:
+            return answer({"status": "failing", "problem": problem, **body}, 503)
+        return answer({"status": "ok", **body})
 
     async def backend_health(request: Request) -> Response:
-        expand = request.query_params.get("expand", "")
-        if expand not in ("", "history"):
-            return error(400, "InvalidQuery", f"expand takes 'history', got '{expand}'")
+        expand = request.query_params.get("expand")
+        if expand not in (None, "history"):
+            shown = syntax.shown(expand or "")
+            return error(400, "InvalidQuery", f"expand takes 'history', got {shown}")
+        lang = language(request)
         history = gateway.histories() if expand == "history" else None
-        return JSONResponse(
-            views.backend_health(gateway.snapshot(), language(request), history=history)
-        )
+        return answer(views.backend_health(gateway.snapshot(), lang, history=history))
 
     async def ondemand(request: Request) -> Response:
+        lang = language(request)
+        body = await read_json(request)
+        plan = gateway.plan
         try:
-            body = json.loads(await request.body() or b"{}")
-        except json.JSONDecodeError as exc:
-            return error(
-                400, "InvalidJson", f"the body is not JSON: {exc.msg} at position {exc.pos}"
+            pool, settings, overrides = parse_ondemand(body, longest_timeout(plan))
+            results = await probe_now(
+                gateway.prober, plan, pool, settings, overrides, budget=budget
             )
-        except RecursionError:
-            return error(400, "InvalidJson", "the body is nested too deeply")
-        try:
-            pool, settings, overrides = parse_ondemand(body)
-            results = await probe_now(gateway.prober, gateway.plan, pool, settings, overrides)
+        except OnDemandBusy as busy:
+            headers = {"Retry-After": str(busy.retry_after)}
+            return error(429, "TooManyRequests", str(busy), headers)
+        except OnDemandNotFound as exc:
+            return error(404, "NotFound", str(exc))
+        except OnDemandConflict as exc:
+            return error(409, "Conflict", str(exc))
         except OnDemandError as exc:
             return error(400, "InvalidOnDemandProbe", str(exc))
-        return JSONResponse(ondemand_document(pool, settings, results, language(request)))
+        return answer(ondemand_document(pool, settings, results, lang))
 
-    async def reload(_: Request) -> Response:
+    async def reload(request: Request) -> Response:
+        if await read_json(request) != {}:
+            return error(400, "InvalidJson", "send an empty JSON object: {}")
         problems = await gateway.reload()
         if problems:
-            return error(422, "InvalidConfiguration", "; ".join(problems))
-        return JSONResponse({"status": "reloaded", "targets": len(gateway.plan.targets)})
+            message = "; ".join(problems)
+            found = {"code": "InvalidConfiguration", "message": message, "problems": problems}
+            return answer({"error": found}, 422)
+        return answer({"status": "reloaded", "targets": len(gateway.plan.targets)})
 
     async def metrics(_: Request) -> Response:
         return Response(gateway.metrics(), media_type=METRICS_TYPE)
 
     async def openapi_document(_: Request) -> Response:
-        return JSONResponse(openapi.DOCUMENT)
+        host_checked = policy.hosts is not None
+        return answer(openapi.document(gateway.plan, token=bool(token), host_checked=host_checked))
 
     async def not_found(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = "NotFound" if exc.status_code == 404 else "MethodNotAllowed"
-        answer = error(exc.status_code, code, str(exc.detail))
-        answer.headers.update(exc.headers or {})  # 405 keeps its Allow header
-        return answer
+        return error(exc.status_code, code, str(exc.detail), exc.headers)  # 405 keeps Allow
 
-    async def crashed(_: Request, exc: Exception) -> Response:
-        return error(500, "InternalError", f"{type(exc).__name__}: {exc}")
+    async def refused(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        return exc.response()
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.error("admin API: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return error(500, "InternalError", "the request failed inside the gateway (logged)")
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -128,8 +179,8 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BearerToken, token=token)] if token else [],
-        exception_handlers={HTTPException: not_found, Exception: crashed},
+        middleware=[Middleware(Guard, policy=policy)],
+        exception_handlers={HTTPException: not_found, Refused: refused, Exception: crashed},
     )
 
 
@@ -144,20 +195,3 @@ def ondemand_document(
             "servers": servers,
         },
     }
-
-
-class BearerToken(BaseHTTPMiddleware):
-    def __init__(self, app: Any, token: str) -> None:
-        super().__init__(app)
-        self._expected = token.encode()
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path == "/healthz" or pages.is_public(request.url.path):
-            return await call_next(request)
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        valid = hmac.compare_digest(given.strip().encode(), self._expected)
-        if scheme.lower() != "bearer" or not valid:  # the scheme is case-insensitive (RFC 9110)
-            answer = error(401, "Unauthorized", "send 'Authorization: Bearer <admin.token>'")
-            answer.headers["WWW-Authenticate"] = 'Bearer realm="probegate"'
-            return answer
-        return await call_next(request)

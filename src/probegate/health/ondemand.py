@@ -3,11 +3,19 @@ the operator's overrides, changing no state.
 
 Rules: the overrides replace fields of the settings' probe (or of the default probe) before the
 effective probe is computed, so the same v1/v2 rules apply as for the scheduled probes.
+
+On-demand probes run within their own `Budget`, apart from the prober's shared connect cap: at most
+`ONDEMAND_REQUESTS` requests at once (the next is refused with `OnDemandBusy`, an HTTP 429) and at
+most `ONDEMAND_PROBES` of their probes in flight (more wait their turn, with the probe timeout not
+yet running). So however many are asked for, scheduled probes keep every one of their slots. The
+timeout of an on-demand probe is at most the longest one the configuration gives a probe.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from probegate.config import syntax
@@ -23,10 +31,68 @@ from probegate.config.plan import (
     server_address,
 )
 from probegate.health.prober import Outcome, Prober
+from probegate.health.slots import Slots
+
+ONDEMAND_REQUESTS = 16  # on-demand requests served at once; one more is answered 429
+ONDEMAND_PROBES = 64  # probes of those requests in flight at once; more wait for a slot
+RETRY_AFTER = 1  # seconds, the Retry-After of a refused request
+DEFAULT_TIMEOUT = 30  # the default probe's timeout (SPEC section 3)
 
 
 class OnDemandError(ValueError):
     """The request names something the plan does not have, or an override is out of range."""
+
+
+class OnDemandNotFound(OnDemandError):
+    """The pool or settings item named does not exist."""
+
+
+class OnDemandConflict(OnDemandError):
+    """The overrides ask for something the settings item does not have."""
+
+
+class OnDemandBusy(Exception):
+    """Every on-demand slot is taken; the caller should try again after `retry_after` s."""
+
+    def __init__(self, retry_after: int = RETRY_AFTER) -> None:
+        super().__init__(
+            f"{ONDEMAND_REQUESTS} on-demand probes are running already; try again in "
+            f"{retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
+class Budget:
+    """What on-demand probes may use, so they never use what scheduled probes need."""
+
+    def __init__(self, requests: int = ONDEMAND_REQUESTS, probes: int = ONDEMAND_PROBES) -> None:
+        self._requests = Slots(requests)
+        self._probes = Slots(probes)
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """One request's turn, or OnDemandBusy at once (a queue would hold clients for minutes)."""
+        if not self._requests.try_take():
+            raise OnDemandBusy
+        try:
+            yield
+        finally:
+            self._requests.release()
+
+    async def probe(self, prober: Prober, probe: EffectiveProbe) -> Outcome:
+        await self._probes.take()
+        try:
+            return await prober.probe(probe, capped=False)
+        finally:
+            self._probes.release()
+
+
+def longest_timeout(plan: GatewayPlan) -> int:
+    """The longest probe timeout of the configuration: the cap of an on-demand `timeout`."""
+    return max(
+        (s.probe.timeout if s.probe else DEFAULT_TIMEOUT for s in plan.settings),
+        default=DEFAULT_TIMEOUT,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +108,10 @@ class Overrides:
 
 def targets_of(plan: GatewayPlan, pool: str, settings: str) -> list[Target]:
     if pool not in {p.name for p in plan.pools}:
-        raise OnDemandError(f"no backend address pool is named '{pool}'")
+        raise OnDemandNotFound(f"no backend address pool is named {syntax.shown(pool)}")
     found = next((s for s in plan.settings if s.name == settings), None)
     if found is None:
-        raise OnDemandError(f"no backend HTTP settings item is named '{settings}'")
+        raise OnDemandNotFound(f"no backend HTTP settings item is named {syntax.shown(settings)}")
     bound = [t for t in plan.targets if t.key.pool == pool and t.key.settings == settings]
     if bound:
         return bound
@@ -89,7 +155,7 @@ def override_probe(target: Target, overrides: Overrides, plan: GatewayPlan) -> E
         target.settings.host_name is not None or target.settings.pick_host_name_from_backend_address
     )
     if spec.host is None and not settings_host:
-        raise OnDemandError(
+        raise OnDemandConflict(
             f"pickHostNameFromBackendHttpSettings needs settings '{target.settings.name}' to have "
             "'hostName' or 'pickHostNameFromBackendAddress: true'; give 'host' instead"
         )
@@ -107,7 +173,7 @@ def _default_spec(target: Target) -> ProbeSpec:
         path="/",
         port=None,
         interval=30,
-        timeout=30,
+        timeout=DEFAULT_TIMEOUT,
         unhealthy_threshold=3,
         pick_host_name_from_backend_http_settings=picks,
         min_servers=0,
@@ -127,8 +193,25 @@ def _match(base: StatusMatch, overrides: Overrides) -> StatusMatch:
 
 
 async def probe_now(
-    prober: Prober, plan: GatewayPlan, pool: str, settings: str, overrides: Overrides
+    prober: Prober,
+    plan: GatewayPlan,
+    pool: str,
+    settings: str,
+    overrides: Overrides,
+    *,
+    budget: Budget | None = None,
 ) -> list[tuple[EffectiveProbe, Outcome]]:
+    """Probe every server of the pair; with a `budget` (a running gateway's), within it."""
+    cap = longest_timeout(plan)
+    if overrides.timeout is not None and overrides.timeout > cap:
+        raise OnDemandError(
+            f"'timeout' must be at most {cap} s (the longest probe timeout configured), "
+            f"got {overrides.timeout}"
+        )
     probes = [override_probe(t, overrides, plan) for t in targets_of(plan, pool, settings)]
-    outcomes = await asyncio.gather(*(prober.probe(p) for p in probes))
+    if budget is None:
+        outcomes = await asyncio.gather(*(prober.probe(p) for p in probes))
+    else:
+        with budget.admit():
+            outcomes = await asyncio.gather(*(budget.probe(prober, p) for p in probes))
     return list(zip(probes, outcomes, strict=True))

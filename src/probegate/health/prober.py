@@ -51,11 +51,14 @@ class Prober:
         self._wall_clock = wall_clock
         self._monotonic = monotonic
 
-    async def probe(self, probe: EffectiveProbe) -> Outcome:
+    async def probe(self, probe: EffectiveProbe, *, capped: bool = True) -> Outcome:
+        """One probe. `capped=False` leaves out the shared connect cap: for callers that bound
+        their own concurrency (on-demand probes have their own budget, so that no number of
+        them can take the connect slots scheduled probes need)."""
         observation = await runner.run_probe(
             probe,
             self.resolver,
-            connect_slots=self._connect_slots,
+            connect_slots=self._connect_slots if capped else None,
             wall_clock=self._wall_clock,
             monotonic=self._monotonic,
         )
