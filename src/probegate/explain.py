@@ -39,6 +39,7 @@ def _target_data(probe: EffectiveProbe) -> dict[str, Any]:
         "interval": probe.interval,
         "timeout": probe.timeout,
         "unhealthyThreshold": probe.unhealthy_threshold,
+        "healthyThreshold": probe.healthy_threshold,
         "minServers": probe.min_servers,
     }
     data: dict[str, Any] = {
@@ -101,6 +102,7 @@ def _target_table(probe: EffectiveProbe) -> Table:
             str(probe.unhealthy_threshold.value),
             probe.unhealthy_threshold.rule,
         ),
+        ("healthy threshold", str(probe.healthy_threshold.value), probe.healthy_threshold.rule),
         ("min servers", str(probe.min_servers.value), probe.min_servers.rule),
         ("healthy when", shown_match, probe.match.rule),
     ]

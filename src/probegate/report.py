@@ -184,6 +184,8 @@ def failures(server: dict[str, Any], lang: Lang = Lang.EN) -> str:
     count = server.get("consecutiveFailures")
     if count is None:
         return ""
+    if server.get("reason") == "recovering":  # passing again, short of healthyThreshold
+        return f"{server.get('consecutiveSuccesses', 0)}/{server.get('healthyThreshold', 1)} passes"
     threshold = server["unhealthyThreshold"]
     if count <= threshold:
         return f"{count}/{threshold}"

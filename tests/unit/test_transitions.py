@@ -229,3 +229,49 @@ def test_an_event_only_when_state_or_down_reason_changes(
         )
         assert (step.event is not None) == visible_change
         record = step.record
+
+
+# ------------------------------------------------------------------------ healthyThreshold
+
+RECOVERING = Reason.RECOVERING
+
+
+def rise(reasons: list[Reason], threshold: int, needed: int) -> list[tuple[State, Reason, int]]:
+    record, seen = NEW_RECORD, []
+    for i, reason in enumerate(reasons):
+        step = apply(record, result(reason), threshold, float(i), TARGET, rise=needed)
+        record = step.record
+        seen.append((record.state, record.reason, record.consecutive_successes))
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("reasons", "needed", "expected"),
+    [
+        pytest.param([OK], 3, [(H, OK, 0)], id="never-probed-needs-one-pass"),
+        pytest.param(
+            [REFUSED, OK, OK, OK],
+            3,
+            [(U, REFUSED, 0), (U, RECOVERING, 1), (U, RECOVERING, 2), (H, OK, 0)],
+            id="unhealthy-needs-three-passes",
+        ),
+        pytest.param(
+            [REFUSED, OK, REFUSED, OK, OK],
+            2,
+            [(U, REFUSED, 0), (U, RECOVERING, 1), (U, REFUSED, 0), (U, RECOVERING, 1), (H, OK, 0)],
+            id="a-failure-starts-the-count-again",
+        ),
+        pytest.param([REFUSED, OK], 1, [(U, REFUSED, 0), (H, OK, 0)], id="one-is-the-model"),
+        pytest.param(
+            [OK, REFUSED, OK],
+            3,
+            [(H, OK, 0), (H, REFUSED, 0), (H, OK, 0)],
+            id="healthy-below-the-threshold-is-not-recovering",
+        ),
+    ],
+)
+def test_healthy_threshold(
+    reasons: list[Reason], needed: int, expected: list[tuple[State, Reason, int]]
+) -> None:
+    threshold = 1 if reasons[:1] == [REFUSED] else 3
+    assert rise(reasons, threshold, needed) == expected

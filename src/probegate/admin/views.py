@@ -79,6 +79,8 @@ def server(
         "remedy": reasons.remedy(record.reason, facts, lang),
         "consecutiveFailures": record.consecutive_failures,
         "unhealthyThreshold": probe.unhealthy_threshold.value,
+        "consecutiveSuccesses": record.consecutive_successes,
+        "healthyThreshold": probe.healthy_threshold.value,
         "lastProbe": last_probe(record.last_result),
         "lastSuccess": iso(record.last_success_at),
         "since": iso(record.since),
@@ -116,6 +118,9 @@ def facts_for(record: Record, probe: EffectiveProbe) -> dict[str, str]:
     draining = probe.target.settings.draining
     if record.reason is Reason.DRAINING and draining is not None:
         facts["drain_timeout"] = str(draining.timeout)
+    if record.reason is Reason.RECOVERING:
+        facts["passes"] = str(record.consecutive_successes)
+        facts["needed"] = str(probe.healthy_threshold.value)
     return facts
 
 

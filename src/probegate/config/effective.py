@@ -65,6 +65,7 @@ class EffectiveProbe:
     unhealthy_threshold: Decided[int]
     min_servers: Decided[int]
     match: Decided[StatusMatch]
+    healthy_threshold: Decided[int] = Decided(1, "default: 1 pass (the model's behaviour)")
 
     @property
     def url(self) -> str:
@@ -92,6 +93,7 @@ def identity(probe: EffectiveProbe) -> tuple[object, ...]:
         probe.interval,
         probe.timeout,
         probe.unhealthy_threshold,
+        probe.healthy_threshold,
         probe.min_servers,
         probe.match,
         settings.trusted_roots,
@@ -132,6 +134,7 @@ def effective_probe(target: Target, tier: Tier) -> EffectiveProbe:
         interval = Decided(DEFAULT_INTERVAL, "default probe: 30 s")
         timeout = Decided(DEFAULT_TIMEOUT, "default probe: 30 s")
         threshold = Decided(DEFAULT_THRESHOLD, "default probe: 3")
+        rise = Decided(1, "default probe: 1 pass (the model's behaviour)")
         min_servers = Decided(0, "default probe: 0")
         match = Decided(DEFAULT_MATCH, "default probe: status 200-399")
     else:
@@ -141,6 +144,7 @@ def effective_probe(target: Target, tier: Tier) -> EffectiveProbe:
         interval = Decided(probe.interval, f"{named}: interval")
         timeout = Decided(probe.timeout, f"{named}: timeout")
         threshold = Decided(probe.unhealthy_threshold, f"{named}: unhealthyThreshold")
+        rise = Decided(probe.healthy_threshold, f"{named}: healthyThreshold")
         min_servers = Decided(probe.min_servers, f"{named}: minServers")
         rule = f"{named}: match" + (" (status and body)" if probe.match.body else "")
         match = Decided(probe.match, rule)
@@ -160,6 +164,7 @@ def effective_probe(target: Target, tier: Tier) -> EffectiveProbe:
         unhealthy_threshold=threshold,
         min_servers=min_servers,
         match=match,
+        healthy_threshold=rise,
     )
 
 

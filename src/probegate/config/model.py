@@ -239,6 +239,9 @@ class Probe(Named):
     interval: Seconds = 30
     timeout: Seconds = 30
     unhealthy_threshold: Annotated[int, _between(0, 20)] = 3
+    # probegate extension (Application Gateway for Containers' name): passes needed to leave
+    # Unhealthy; 1 is the model's behaviour
+    healthy_threshold: Annotated[int, _between(1, 20)] = 1
     pick_host_name_from_backend_http_settings: bool = False
     min_servers: Annotated[int, _at_least(0)] = 0
     match: ProbeMatch = Field(default_factory=ProbeMatch)

@@ -89,6 +89,7 @@ class ProbeSpec:
     pick_host_name_from_backend_http_settings: bool
     min_servers: int
     match: StatusMatch
+    healthy_threshold: int = 1  # passes in a row an Unhealthy target needs (probegate extension)
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +409,7 @@ def _probe(probe: m.Probe) -> ProbeSpec:
         pick_host_name_from_backend_http_settings=probe.pick_host_name_from_backend_http_settings,
         min_servers=probe.min_servers,
         match=StatusMatch(ranges, probe.match.body),
+        healthy_threshold=probe.healthy_threshold,
     )
 
 

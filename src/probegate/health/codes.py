@@ -26,6 +26,9 @@ class Reason(StrEnum):
     HTTP_RESPONSE_BODY_MISMATCH = "http-response-body-mismatch"
     CERTIFICATE_INVALID_CA = "backend-server-certificate-invalid-ca"
     TRUSTED_ROOT_MISMATCH = "trusted-root-certificate-mismatch"
+    TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED = "trusted-root-certificate-mismatch-root-presented"
+    INTERMEDIATE_NOT_WELL_KNOWN = "intermediate-certificate-not-signed-by-well-known-ca"
+    LEAF_MISSING = "leaf-certificate-missing"
     INTERMEDIATE_MISSING = "intermediate-certificate-missing"
     LEAF_NOT_TOPMOST = "leaf-certificate-not-topmost"
     NAME_MISMATCH = "backend-certificate-invalid-common-name-cn"
@@ -34,9 +37,11 @@ class Reason(StrEnum):
     CERTIFICATE_VERIFICATION_FAILED = "certificate-verification-failed"
     TLS_HANDSHAKE_ERROR = "tls-handshake-error"
     INVALID_HTTP_RESPONSE = "invalid-http-response"
+    DNS_LAST_GOOD_LOST = "dns-last-good-addresses-lost"  # Unknown: resolved before, nothing now
     NOT_YET_PROBED = "not-yet-probed"
     PROBE_STALE = "probe-stale"
     DRAINING = "draining"
+    RECOVERING = "recovering"  # Unhealthy, passing again, short of healthyThreshold
 
     @property
     def state(self) -> State:
@@ -48,6 +53,7 @@ _STATE = {
     Reason.SUCCESS: State.HEALTHY,
     Reason.NOT_YET_PROBED: State.UNKNOWN,
     Reason.PROBE_STALE: State.UNKNOWN,
+    Reason.DNS_LAST_GOOD_LOST: State.UNKNOWN,
     Reason.DRAINING: State.DRAINING,
 }
 
@@ -55,6 +61,9 @@ CERTIFICATE_REASONS = frozenset(
     {
         Reason.CERTIFICATE_INVALID_CA,
         Reason.TRUSTED_ROOT_MISMATCH,
+        Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED,
+        Reason.INTERMEDIATE_NOT_WELL_KNOWN,
+        Reason.LEAF_MISSING,
         Reason.INTERMEDIATE_MISSING,
         Reason.LEAF_NOT_TOPMOST,
         Reason.NAME_MISMATCH,

@@ -282,6 +282,20 @@ TABLE: dict[Reason, Entry] = {
         ),
         Words("Nothing to do; the member leaves when draining ends.", "조치할 것이 없습니다."),
     ),
+    Reason.RECOVERING: Entry(
+        Words(
+            "Passing again: {passes} of the {needed} passes in a row it needs to be Healthy "
+            "(healthyThreshold); it takes no traffic until then.",
+            "다시 통과 중: 정상이 되려면 연속 {needed}회 통과해야 하며(healthyThreshold) 지금까지 "
+            "{passes}회 통과했습니다. 그때까지 트래픽을 받지 않습니다.",
+        ),
+        Words(
+            "Nothing to do: it returns to rotation after {needed} passes in a row; a failure "
+            "starts the count again.",
+            "조치할 것이 없습니다. 연속 {needed}회 통과하면 다시 트래픽을 받으며, 실패하면 "
+            "처음부터 다시 셉니다.",
+        ),
+    ),
 }
 
 # Status-specific remedies for http-status-code-mismatch (SPEC section 11, row 7). Those in

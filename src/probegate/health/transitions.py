@@ -3,7 +3,9 @@
 Rules of this module:
 - everything that affects a target's state lives here, and nowhere else;
 - pure functions over frozen values; time is passed in (`now`: monotonic seconds), never read;
-- one success → Healthy at once (no rise threshold) and the failure count resets;
+- one success → Healthy at once and the failure count resets — except for an Unhealthy target
+  whose probe has a `healthyThreshold` (probegate extension) above 1: it needs that many passes
+  in a row, and shows `recovering` meanwhile (a target never probed still needs one pass);
 - consecutive failures reach `unhealthyThreshold` → Unhealthy (0: the first failure does);
   before that the state is kept and the report shows the latest failing reason and the count;
 - a target starts Unknown / not-yet-probed and is never routable before its first success;
@@ -42,6 +44,7 @@ class Record:
     last_success_at: float | None = None  # wall clock, for reports
     last_result_mono: float | None = None  # monotonic, for staleness
     since: float | None = None  # wall clock of the last state change
+    consecutive_successes: int = 0  # passes in a row while recovering (healthyThreshold)
 
 
 NEW_RECORD = Record(state=State.UNKNOWN, reason=Reason.NOT_YET_PROBED)
@@ -65,9 +68,21 @@ class Transition:
 
 
 def apply(
-    record: Record, result: ProbeResult, threshold: int, now: float, target: str
+    record: Record, result: ProbeResult, threshold: int, now: float, target: str, *, rise: int = 1
 ) -> Transition:
-    """Fold one probe result into a target's record."""
+    """Fold one probe result into a target's record (`rise`: the probe's healthyThreshold)."""
+    passes = record.consecutive_successes + 1
+    if result.passed and record.state is State.UNHEALTHY and passes < rise:
+        recovering = replace(
+            record,
+            reason=Reason.RECOVERING,
+            consecutive_failures=0,
+            consecutive_successes=passes,
+            last_result=result,
+            last_success_at=result.at,
+            last_result_mono=now,
+        )
+        return _transition(record, recovering, result.at, target)
     if result.passed:
         new = Record(
             state=State.HEALTHY,
@@ -87,6 +102,7 @@ def apply(
             state=State.UNHEALTHY if down else kept,
             reason=result.reason,
             consecutive_failures=failures,
+            consecutive_successes=0,
             last_result=result,
             last_result_mono=now,
         )

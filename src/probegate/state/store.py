@@ -185,9 +185,11 @@ class HealthStore:
         if probe is not None and _replaced(probe, tracked.probe):
             return None
         threshold = tracked.probe.unhealthy_threshold.value
+        rise = tracked.probe.healthy_threshold.value
         self.result_counts[(key, result.reason)] += 1
         before = tracked.record
-        step = transitions.apply(before, result, threshold, self._monotonic(), str(key))
+        now = self._monotonic()
+        step = transitions.apply(before, result, threshold, now, str(key), rise=rise)
         tracked.record = step.record
         tracked.history.append(result)
         was_warming, tracked.warming = tracked.warming, False
