@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from probegate.config.arm import convert_arm, is_arm_document, load_parameters_file
 from probegate.config.arm_expr import ExpressionError
 from probegate.config.arm_params import build_scope
+from probegate.config.source import parse_text
 from probegate.errors import ConfigError, ConfigIssue
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "arm"
@@ -32,7 +33,7 @@ SUBSCRIPTION = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGrou
 
 
 def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return parse_text((FIXTURES / name).read_text(encoding="utf-8"), name)  # may hold comments
 
 
 def ca_data() -> str:
@@ -471,7 +472,7 @@ def test_expression_evaluates(expression: str, expected: object) -> None:
 
 # fmt: off
 EXPRESSION_ERRORS = [
-    pytest.param("[guid('x')]", "unsupported template function 'guid'",
+    pytest.param("[pickZones('x')]", "unsupported template function 'pickZones'",
                  id="unsupported-function"),
     pytest.param("[ns.shout('x')]", "unsupported template function 'ns.shout'",
                  id="user-defined-function"),
@@ -487,12 +488,11 @@ EXPRESSION_ERRORS = [
     pytest.param("[variables('loopA')]", "these values refer to each other in a cycle: "
                  "variables('loopA') → variables('loopB') → variables('loopA')", id="cycle"),
     pytest.param("[variables('nope')]", "variable 'nope' is not defined (defined: loopA, "
-                 "loopB, pool); variables made by a copy loop are not supported",
-                 id="unknown-variable"),
+                 "loopB, pool)", id="unknown-variable"),
     pytest.param("[parameters('nope')]", "parameter 'nope' is not declared (declared: none)",
                  id="unknown-parameter"),
-    pytest.param("[concat('a', createArray())]", "unsupported template function "
-                 "'createArray'", id="unsupported-inner-function"),
+    pytest.param("[concat('a', dataUri('x'))]", "unsupported template function "
+                 "'dataUri'", id="unsupported-inner-function"),
     pytest.param("[concat('a', true())]",
                  "concat() joins either strings or arrays, not a mix of them", id="concat-mix"),
     pytest.param("[format('{0:D2}', 1)]",
@@ -557,22 +557,22 @@ def test_the_evaluator_fails_only_with_an_expression_error(text: str) -> None:
 
 
 def test_an_expression_error_names_the_json_path_and_the_expression() -> None:
-    doc = probe_template("[guid(resourceGroup().id)]")
+    doc = probe_template("[pickZones(resourceGroup().id)]")
     assert issues_of(doc) == [
         ConfigIssue(
             "resources[0].properties.probes[0].properties.host",
-            "unsupported template function 'guid' in \"[guid(resourceGroup().id)]\"",
+            "unsupported template function 'pickZones' in \"[pickZones(resourceGroup().id)]\"",
         )
     ]
 
 
 def test_an_error_inside_a_variable_names_the_variable() -> None:
     doc = probe_template("[variables('host')]")
-    doc["variables"] = {"host": "[concat(guid('x'), '.example')]"}
+    doc["variables"] = {"host": "[concat(pickZones('x'), '.example')]"}
     assert issues_of(doc) == [
         ConfigIssue(
             "resources[0].properties.probes[0].properties.host",
-            "variable 'host': unsupported template function 'guid' in \"[variables('host')]\"",
+            "variable 'host': unsupported template function 'pickZones' in \"[variables('host')]\"",
         )
     ]
 
@@ -615,18 +615,26 @@ DEFERRED = [
     pytest.param("[format('{0}.example', utcNow())]", "utcNow()", id="utcNow"),
     pytest.param("[toLower(substring(concat('web', uniqueString('x')), 0, 9))]",
                  "uniqueString('x')", id="substring-reaching-past-the-known-text"),
-    pytest.param("[replace(uniqueString('x'), 'a', 'b')]", None, id="unsupported-function-first"),
+    pytest.param("[replace(uniqueString('x'), 'a', 'b')]", "uniqueString('x')",
+                 id="a-function-given-a-deferred-value"),
+    pytest.param("[pickZones(uniqueString('x'))]", None, id="unsupported-function-first"),
 ]
 # fmt: on
 
 
 @pytest.mark.parametrize(("host", "source"), DEFERRED)
 def test_a_converted_value_only_azure_knows_is_reported(host: str, source: str | None) -> None:
-    [issue] = issues_of(probe_template(host))
+    issues = issues_of(probe_template(host))
+    issue = issues[-1]
     assert issue.path == "resources[0].properties.probes[0].properties.host"
     if source is None:
-        assert issue.message == f"unsupported template function 'replace' in \"{host}\""
+        assert issue.message == f"unsupported template function 'pickZones' in \"{host}\""
+    elif source.startswith("reference("):  # said once, first, with the route that works
+        assert issues[0].path == ""
+        assert "az network application-gateway show" in issues[0].message
+        assert issue.message == f'"{host}" reads {source} (see the first problem)'
     else:
+        assert len(issues) == 1
         assert issue.message == f'"{host}" uses {source}, {AT_DEPLOYMENT}'
 
 
@@ -721,12 +729,13 @@ def test_a_reference_to_an_item_only_azure_can_name_is_reported() -> None:
 def test_a_deferred_backend_address_is_one_problem() -> None:
     address = "[reference('shop-web').defaultHostName]"
     pool = {"name": "web", "properties": {"backendAddresses": [{"fqdn": address}]}}
-    assert issues_of(template({"backendAddressPools": [pool]})) == [
-        ConfigIssue(
-            f"{PATH}.backendAddressPools[0].properties.backendAddresses[0].fqdn",
-            f"\"{address}\" uses reference('shop-web').defaultHostName, {AT_DEPLOYMENT}",
-        )
-    ]
+    first, issue = issues_of(template({"backendAddressPools": [pool]}))
+    assert first.path == ""
+    assert first.message.startswith("this template reads resources Azure has deployed")
+    assert issue == ConfigIssue(
+        f"{PATH}.backendAddressPools[0].properties.backendAddresses[0].fqdn",
+        f"\"{address}\" reads reference('shop-web').defaultHostName (see the first problem)",
+    )
 
 
 def test_a_deferred_default_is_not_checked_against_allowed_values() -> None:
@@ -850,8 +859,9 @@ def test_a_parameter_without_value_or_default_is_an_issue() -> None:
     assert issues_of(typed_template(), given) == [
         ConfigIssue(
             "parameters.pickHost",
-            "parameter 'pickHost' has no value and no "
-            "defaultValue: give it in the parameters file or with --param pickHost=VALUE",
+            "parameter 'pickHost' has no value and no defaultValue: give it in the parameters "
+            "file or with --param pickHost=VALUE; resources[0].properties."
+            "backendHttpSettingsCollection[0].properties.pickHostNameFromBackendAddress uses it",
         )
     ]
 
@@ -1122,14 +1132,18 @@ CONVERSION_ERRORS = [
                               'resources[1].resources[0] "agw-b"); probegate converts one: '
                               "remove the others or split the template")],
                  id="two-gateways"),
-    pytest.param(template({"copy": [{"name": "backendAddressPools", "count": 3,
+    pytest.param(template({"copy": [{"name": "backendAddressPools", "count": "[utcNow()]",
                                      "input": {"name": "[copyIndex('backendAddressPools')]"}}]}),
-                 [ConfigIssue(f"{PATH}.copy",
-                              "copy loops are not supported: write the items out in full")],
-                 id="property-copy-loop"),
+                 [ConfigIssue(f"{PATH}.copy[0].count",
+                              "the copy loop 'backendAddressPools' repeats a number of times "
+                              "only Azure knows at deployment: give the count (or the parameter "
+                              "it comes from) a value")],
+                 id="property-copy-loop-deferred-count"),
     pytest.param({"resources": [{"type": GATEWAY, "copy": {"name": "gw", "count": 2}}]},
                  [ConfigIssue("resources[0].copy",
-                              "copy loops are not supported: write the items out in full")],
+                              "a copy loop over whole resources makes several of them, and "
+                              "probegate converts one gateway: write it out once (loops inside "
+                              "properties and variables are expanded)")],
                  id="resource-copy-loop"),
     pytest.param(template({"httpListeners": [{"name": "l", "properties": {
         "frontendPort": {"id": "/x/frontendPorts/p8080"}, "protocol": "Tcp"}}]}),
@@ -1235,7 +1249,7 @@ def test_every_problem_is_reported_at_once() -> None:
             {
                 "name": "p",
                 "properties": {
-                    "host": "[guid('x')]",
+                    "host": "[pickZones('x')]",
                     "protocol": "Http",
                     "interval": "soon",
                 },
@@ -1248,20 +1262,22 @@ def test_every_problem_is_reported_at_once() -> None:
             }
         ],
         "copy": [{"name": "probes", "count": 2, "input": {}}],
+        "requestRoutingRules": [{"name": "r", "properties": {"priority": "[parameters('tier')]"}}],
     }
     doc = template(props, parameters={"port": {"type": "int"}, "tier": {"type": "string"}})
     with pytest.raises(ConfigError) as caught:
         convert_arm(doc, {"port": "eighty"})
     assert [str(issue) for issue in caught.value.issues] == [
         "parameters.port: parameter 'port': expects a whole number (type int), got \"eighty\"",
-        "parameters.tier: parameter 'tier' has no value and no defaultValue: give it in the "
-        "parameters file or with --param tier=VALUE",
+        f"{PATH}.copy[0]: the copy loop makes 'probes', which is also written out: keep one",
         f"{PATH}.backendHttpSettingsCollection[0].properties.cookieBasedAffinity: must be one "
         "of Enabled, Disabled; got 'Sticky'",
-        f"{PATH}.probes[0].properties.host: unsupported template function 'guid' in "
-        "\"[guid('x')]\"",
+        f"{PATH}.probes[0].properties.host: unsupported template function 'pickZones' in "
+        "\"[pickZones('x')]\"",
         f'{PATH}.probes[0].properties.interval: expected a whole number, got "soon"',
-        f"{PATH}.copy: copy loops are not supported: write the items out in full",
+        "parameters.tier: parameter 'tier' has no value and no defaultValue: give it in the "
+        f"parameters file or with --param tier=VALUE; {PATH}.requestRoutingRules[0].properties."
+        "priority uses it",
     ]
     assert str(caught.value).startswith("6 problems\n")
 

@@ -86,9 +86,21 @@ def convert_arm(doc: object, parameters: Mapping[str, object] | None = None) -> 
             converter.issue("", "parameters were given, but Azure CLI output has none to fill in")
     config = converter.gateway(gateway) if gateway is not None else {}
     converter.summarise(gateway.path if gateway is not None else "")
+    if converter.deployed:
+        converter.issues.insert(0, ConfigIssue("", _deployed(converter.deployed)))
     if converter.issues:
         raise ConfigError(converter.issues)
     return ArmConversion(config, tuple(converter.ignored))
+
+
+def _deployed(paths: list[str]) -> str:
+    count = f"{len(paths)} converted field{'s' if len(paths) > 1 else ''}"
+    return (
+        f"this template reads resources Azure has deployed, with reference() ({count}, listed "
+        "below); those values exist only after a deployment, so no import can know them. Convert "
+        "the deployed gateway instead: az network application-gateway show --resource-group RG "
+        "--name NAME > gw.json, then probegate import-arm gw.json"
+    )
 
 
 def _is_template_schema(root: Obj) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from probegate.config.arm_expr import ExpressionError, kind_of
+from probegate.config.arm_library import LIBRARY
 
 if TYPE_CHECKING:
     from probegate.config.arm_scope import TemplateScope
@@ -223,6 +224,14 @@ FUNCTIONS: dict[str, Function] = {
     "uniquestring": _at_deployment("uniqueString", 1, None),
     "utcnow": _at_deployment("utcNow", 0, 1),
     "reference": _at_deployment("reference", 1, 3),
+    "list": _at_deployment("list", 2, 3),
+    "listkeys": _at_deployment("listKeys", 2, 2),
+    "guid": _at_deployment("guid", 1, None),
+    "newguid": _at_deployment("newGuid", 0, 0),
+    "deployment": _at_deployment("deployment", 0, 0),
+    "environment": _at_deployment("environment", 0, 0),
+    "tenant": _at_deployment("tenant", 0, 0),
+    **LIBRARY,
 }
 # The functions given deferred tokens in their arguments; any other returns the first token it
 # is given, since its result depends on it.
@@ -236,5 +245,15 @@ PASSES_DEFERRED = frozenset(
         "uniquestring",
         "utcnow",
         "reference",
+        "list",
+        "listkeys",
+        "guid",
+        "newguid",
+        "deployment",
+        "environment",
+        "tenant",
+        "coalesce",  # a deferred value in a later argument does not matter when an earlier is set
+        "createarray",
+        "createobject",  # collections carry tokens; the field that reads one reports it
     )
 )

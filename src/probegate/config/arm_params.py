@@ -32,9 +32,13 @@ def build_scope(
     values: dict[str, object] = {}
     defaults: dict[str, ParameterDefault] = {}
     refused: set[str] = set()
+    missing: dict[str, str] = {}
     for name, declaration in declared.items():
-        problem = _declare(name, declaration, given.pop(name.lower(), None), values, defaults)
-        if problem is not None:
+        supplied_value = given.pop(name.lower(), None)
+        problem = _declare(name, declaration, supplied_value, values, defaults)
+        if problem is _MISSING:
+            missing[name] = f"{path}.{name}"  # asked for only if a converted field reads it
+        elif problem is not None:
             issues.append(ConfigIssue(f"{path}.{name}", problem))
             refused.add(name)
     if given:
@@ -42,7 +46,7 @@ def build_scope(
         known = ", ".join(declared) or "none"
         message = f"values were given for {names}, which the template does not declare"
         issues.append(ConfigIssue(path, f"{message} (declared: {known})"))
-    return TemplateScope(values, defaults, variables, frozenset(refused)), issues
+    return TemplateScope(values, defaults, variables, frozenset(refused), missing), issues
 
 
 def _declare(
@@ -70,11 +74,11 @@ def _declare(
             name, fields["defaultvalue"], _settler(declared_type, allowed_values)
         )
     else:
-        return (
-            f"parameter '{name}' has no value and no defaultValue: give it in the parameters "
-            f"file or with --param {name}=VALUE"
-        )
+        return _MISSING
     return None
+
+
+_MISSING = "no value and no default"
 
 
 def _settler(declared_type: str, allowed: tuple[object, ...] | None) -> Callable[[object], object]:

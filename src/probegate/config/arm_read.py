@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from probegate.config.arm_copy import expand, loops_in
 from probegate.config.arm_expr import ExpressionError, kind_of
 from probegate.config.arm_functions import first_token
-from probegate.config.arm_scope import AlreadyReported, Deferred, TemplateScope
+from probegate.config.arm_scope import AlreadyReported, Deferred, MissingParameter, TemplateScope
 from probegate.config.arm_tables import NO_SPEC, REASONS, STATUS, Spec
 from probegate.errors import ConfigIssue
 
@@ -100,6 +101,7 @@ class Reader:
         self.ignored: list[str] = []
         self.status: Counter[str] = Counter()
         self.frontend_ports: dict[str, object] = {}
+        self.deployed: list[str] = []  # converted fields that read a deployed resource
 
     def issue(self, path: str, message: str) -> None:
         self.issues.append(ConfigIssue(path, message))
@@ -113,6 +115,9 @@ class Reader:
         try:
             return self.scope.evaluate_string(node.raw)
         except AlreadyReported:
+            return None
+        except MissingParameter as missing:
+            self.issue(missing.path, f"{missing}; {node.path} uses it")
             return None
         except ExpressionError as error:
             self.issue(node.path, f'{error} in "{node.raw}"')
@@ -128,15 +133,52 @@ class Reader:
         if found is None:
             return False
         written = None if node.literal or not isinstance(node.raw, str) else node.raw
-        self.issue(node.path, deferred_message(found, written))
+        if found.source.lower().startswith(_DEPLOYED):
+            self.deployed.append(node.path)
+            subject = "the value" if written is None else f'"{written}"'
+            self.issue(node.path, f"{subject} reads {found.source} (see the first problem)")
+        else:
+            self.issue(node.path, deferred_message(found, written))
         return True
 
     def obj(self, node: Node) -> Obj | None:
         value = self.value(node)
         if isinstance(value, Mapping):
-            return Obj(value, node.path, node.literal or isinstance(node.raw, str))
+            literal = node.literal or isinstance(node.raw, str)
+            if not literal and self.scope is not None:
+                value = self._expand_copies(value, node.path)
+            return Obj(value, node.path, literal)
         self._wrong(node, value, "an object")
         return None
+
+    def _expand_copies(self, raw: Mapping[Any, Any], path: str) -> Mapping[Any, Any]:
+        """An object with its property `copy` loops written out: each loop's name becomes a
+        list of `count` items (see arm_copy). A loop that cannot be expanded is an issue."""
+        key = next((k for k in raw if str(k).lower() == "copy"), None)
+        loops = None if key is None else loops_in(raw[key])
+        if key is None or loops is None:
+            return raw
+        assert self.scope is not None
+        out = {k: v for k, v in raw.items() if k != key}
+        for i, loop in enumerate(loops):
+            where = f"{join(path, str(key))}[{i}]"
+            if any(str(k).lower() == loop.name.lower() for k in out):
+                self.issue(
+                    where, f"the copy loop makes '{loop.name}', which is also written out: keep one"
+                )
+                continue
+            try:
+                count = self.scope.loop_count(loop)
+            except AlreadyReported:
+                continue
+            except MissingParameter as missing:
+                self.issue(missing.path, f"{missing}; {where}.count uses it")
+                continue
+            except ExpressionError as error:
+                self.issue(f"{where}.count", str(error))
+                continue
+            out[loop.name] = expand(loop, count)
+        return out
 
     def nodes(self, node: Node) -> list[Node]:
         value = self.value(node)
@@ -275,7 +317,7 @@ class Reader:
             key = key_of(node)
             lower = key.lower()
             if lower == "copy":
-                self.issue(node.path, "copy loops are not supported: write the items out in full")
+                self.issue(node.path, _COPY_PROBLEM)
             elif lower in STATUS or lower in spec.backrefs:
                 self.status[key] += 1
             else:
@@ -290,6 +332,15 @@ class Reader:
                 f"{path or '$'}: {total} read-only fields: {names} "
                 "(Azure status and back-references; probegate keeps its own)"
             )
+
+
+# Functions that read resources Azure has deployed: no import can know what they return.
+_DEPLOYED = ("reference(", "list(", "listkeys(")
+
+_COPY_PROBLEM = (
+    "a copy loop over whole resources makes several of them, and probegate converts one "
+    "gateway: write it out once (loops inside properties and variables are expanded)"
+)
 
 
 # ---------------------------------------------------------------------------------------- pictures

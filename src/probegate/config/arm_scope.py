@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import assert_never
 
+from probegate.config.arm_copy import Loop, expand, loops_in
 from probegate.config.arm_expr import (
     Call,
     Expr,
@@ -42,6 +43,19 @@ from probegate.config.arm_functions import (
 
 class AlreadyReported(ExpressionError):
     """A parameter whose value was refused up front: its users add no second issue."""
+
+
+class MissingParameter(ExpressionError):
+    """A parameter without a value or a default, read by a converted field: reported once, at
+    its declaration; fields that only probegate ignores never ask for it."""
+
+    def __init__(self, name: str, path: str) -> None:
+        super().__init__(
+            f"parameter '{name}' has no value and no defaultValue: give it in the parameters "
+            f"file or with --param {name}=VALUE"
+        )
+        self.name = name
+        self.path = path
 
 
 class _CycleError(ExpressionError):
@@ -74,11 +88,21 @@ class TemplateScope:
         defaults: Mapping[str, ParameterDefault],
         variables: Mapping[str, object],
         refused: frozenset[str] = frozenset(),
+        missing: Mapping[str, str] | None = None,
     ) -> None:
+        # name → the JSON path of its declaration, for parameters with no value and no default
+        self.missing = {name.lower(): (name, path) for name, path in (missing or {}).items()}
+        self.asked: set[str] = set()  # the missing parameters a converted field read
         self._values = {name.lower(): value for name, value in values.items()}
         self._refused = frozenset(name.lower() for name in refused)
         self._defaults = {name.lower(): default for name, default in defaults.items()}
-        self._variables = {str(name).lower(): (str(name), raw) for name, raw in variables.items()}
+        self._variables = {
+            str(name).lower(): (str(name), raw)
+            for name, raw in variables.items()
+            if not (str(name).lower() == "copy" and loops_in(raw) is not None)
+        }
+        copies = next((raw for name, raw in variables.items() if str(name).lower() == "copy"), None)
+        self._loops = {loop.name.lower(): loop for loop in loops_in(copies) or []}
         self._variable_values: dict[str, object] = {}
         self._active: list[str] = []  # what is being evaluated now, to name a cycle
         self._deferred: list[Deferred] = []
@@ -113,6 +137,12 @@ class TemplateScope:
             return self._values[key]
         if key in self._refused:
             raise AlreadyReported(f"parameter '{name}' has no usable value")
+        if key in self.missing:
+            spelled, path = self.missing[key]
+            if key in self.asked:
+                raise AlreadyReported(f"parameter '{spelled}' has no value")
+            self.asked.add(key)
+            raise MissingParameter(spelled, path)
         default = self._defaults.get(key)
         if default is None:
             declared = ", ".join(sorted({*self._values, *self._defaults})) or "none"
@@ -133,11 +163,19 @@ class TemplateScope:
         key = name.lower()
         if key in self._variable_values:
             return self._variable_values[key]
+        if key in self._loops:
+            loop = self._loops[key]
+            value = self._compute(
+                f"variables('{loop.name}')", f"variable '{loop.name}'", lambda: self._expand(loop)
+            )
+            self._variable_values[key] = value
+            return value
         if key not in self._variables:
-            declared = ", ".join(sorted(spelled for spelled, _ in self._variables.values()))
+            names = [spelled for spelled, _ in self._variables.values()]
+            names += [loop.name for loop in self._loops.values()]
+            declared = ", ".join(sorted(names))
             raise ExpressionError(
-                f"variable '{name}' is not defined (defined: {declared or 'none'}); "
-                "variables made by a copy loop are not supported"
+                f"variable '{name}' is not defined (defined: {declared or 'none'})"
             )
         spelled, raw = self._variables[key]
         value = self._compute(
@@ -146,12 +184,30 @@ class TemplateScope:
         self._variable_values[key] = value
         return value
 
+    def loop_count(self, loop: Loop) -> int:
+        """How many items a copy loop makes: its count must be known at import."""
+        count = self.resolve(loop.count)
+        if first_token(count) is not None:
+            raise ExpressionError(
+                f"the copy loop '{loop.name}' repeats a number of times only Azure knows at "
+                "deployment: give the count (or the parameter it comes from) a value"
+            )
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 800:
+            raise ExpressionError(
+                f"the copy loop '{loop.name}' needs a count from 0 to 800, got {kind_of(count)}"
+                + (f" {count}" if isinstance(count, int) else "")
+            )
+        return count
+
+    def _expand(self, loop: Loop) -> object:
+        return [self.resolve(item) for item in expand(loop, self.loop_count(loop))]
+
     def _compute(self, what: str, label: str, compute: Callable[[], object]) -> object:
         """Run `compute` under the cycle guard; its errors say which value they come from."""
         with _Guard(self._active, what):
             try:
                 return compute()
-            except _CycleError:
+            except (_CycleError, MissingParameter, AlreadyReported):
                 raise
             except ExpressionError as error:
                 raise ExpressionError(f"{label}: {error}") from None
@@ -160,6 +216,8 @@ class TemplateScope:
         match expr:
             case Value(value):
                 return value
+            case Call(name, args) if name.lower() == "if" and len(args) == 3:
+                return self._if(args)
             case Call(name, args):
                 return self._call(expr, name, [self._eval(arg) for arg in args])
             case Member(target, name):
@@ -172,6 +230,16 @@ class TemplateScope:
                 return self._defer_part(owner, f"[{unparse(key)}]") or _index(owner, index)
             case _:
                 assert_never(expr)
+
+    def _if(self, args: tuple[Expr, ...]) -> object:
+        """`if(c, a, b)`: only the branch taken is evaluated, so the other may name what this
+        deployment does not have (a parameter left empty, a resource not deployed)."""
+        condition = self._eval(args[0])
+        if (token := first_token(condition)) is not None:
+            return token  # which branch is taken is known only at deployment
+        if not isinstance(condition, bool):
+            raise ExpressionError(f"if() takes true or false first, got {kind_of(condition)}")
+        return self._eval(args[1] if condition else args[2])
 
     def _call(self, expr: Call, name: str, args: list[object]) -> object:
         function = FUNCTIONS.get(name.lower())
