@@ -31,12 +31,12 @@ from probegate.errors import ConfigError, ProbegateError
 from probegate.health import reasons
 from probegate.health.codes import State
 from probegate.health.prober import Prober
-from probegate.health.resolver import Resolver
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import Scheduler
 from probegate.health.transitions import Event, Record
 from probegate.logsetup import LogOptions
 from probegate.proxy.server import Endpoint, Proxy
+from probegate.resolver import Resolver
 from probegate.runtime import GcFreezer
 from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore

@@ -1,4 +1,9 @@
-"""Resolving member FQDNs for the prober (SPEC section 4, phase 1): TTL cache, last good, sharing.
+"""Resolving member FQDNs (SPEC section 4, phase 1): TTL cache, last good, sharing.
+
+One resolver serves both sides of the gateway: the prober resolves a member before probing it,
+the proxy before opening a live connection to it, so both see the same addresses. It belongs to
+neither: it imports only the observation vocabulary (`Resolution`, `Failure`), and an
+import-linter contract keeps the prober and the proxy out of it.
 
 Rules of this module:
 - `Resolver.resolve` never raises for a name's fault: it returns a `Resolved`, either usable

@@ -21,7 +21,7 @@ from probegate.demo.backends import shown
 from probegate.demo.dnsserver import DnsServer
 from probegate.demo.faults import closed_port
 from probegate.health.observation import Failure
-from probegate.health.resolver import SYSTEM_RESOLVER, SYSTEM_TTL, Resolved, Resolver
+from probegate.resolver import SYSTEM_RESOLVER, SYSTEM_TTL, Resolved, Resolver
 
 APP = "app.example.test"
 

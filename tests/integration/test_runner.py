@@ -49,7 +49,7 @@ from probegate.demo.faults import (
     closed_port,
 )
 from probegate.health.observation import Failure, Observation, Phase
-from probegate.health.resolver import Resolved, Resolver
+from probegate.resolver import Resolved, Resolver
 from probegate.health.runner import READ_CAP, USER_AGENT, run_probe
 from probegate.health.slots import Slots
 

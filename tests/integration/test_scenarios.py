@@ -32,7 +32,7 @@ from probegate.health import reasons
 from probegate.health.codes import Reason, State
 from probegate.health.prober import Prober
 from probegate.health.reasons import Lang
-from probegate.health.resolver import Resolver
+from probegate.resolver import Resolver
 from probegate.health.result import ProbeResult, WarningCode
 from probegate.health.tlscheck import SystemStore
 from probegate.state.store import HealthStore

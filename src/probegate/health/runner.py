@@ -40,7 +40,7 @@ from probegate.health.observation import (
     Resolution,
     TlsFacts,
 )
-from probegate.health.resolver import Resolver
+from probegate.resolver import Resolver
 from probegate.health.slots import Slots
 
 USER_AGENT = f"probegate-probe/{probegate.__version__}"

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from probegate.config.plan import FrontendCertificate, GatewayPlan, Listener, Protocol, TargetKey
 from probegate.health.codes import State
-from probegate.health.resolver import Resolver
+from probegate.resolver import Resolver
 from probegate.histogram import Histogram
 from probegate.proxy.accesslog import AccessLog
 from probegate.proxy.balancer import Balancer, HealthSource

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from probegate.health.codes import Reason
-from probegate.health.resolver import Resolver
+from probegate.resolver import Resolver
 from probegate.health.tlscheck import check_chain
 from probegate.proxy import wire
 from probegate.proxy.tables import Upstream
