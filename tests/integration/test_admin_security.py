@@ -417,3 +417,20 @@ def test_a_fault_of_ours_is_logged_not_shown(
     assert b"secret" not in reply.body
     assert_safe(reply)
     assert "secret internal detail" in caplog.text  # the operator sees it in the log
+
+
+def test_healthz_fails_while_the_prober_is_stalled(
+    open_gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = open_gateway.gateway
+    assert gateway is not None
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            gateway.scheduler, "stalled", lambda _now=None: "a probe due 12 s ago has not started"
+        )
+        reply = call(open_gateway, "GET", "/healthz", host="lb.example")
+    assert reply.status == 503
+    body = json.loads(reply.body)
+    assert (body["status"], body["problem"]) == ("failing", "a probe due 12 s ago has not started")
+    assert_safe(reply)
+    assert call(open_gateway, "GET", "/healthz").status == 200

@@ -98,8 +98,6 @@ def stale_problem(snapshot: Snapshot) -> str | None:
 
 
 def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
-    admin = gateway.plan.admin
-    policy = Policy.of(admin.bind_address, token, admin.allowed_hosts)
     budget = Budget()
 
     async def healthz(_: Request) -> Response:
@@ -177,6 +175,9 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
         Route("/metrics", metrics, methods=["GET"]),  # Prometheus text format, SPEC section 10
         *pages.routes(),  # the dashboard: `/` and its assets under `/dashboard/`
     ]
+    admin = gateway.plan.admin
+    writes = {r.path for r in routes if isinstance(r, Route) and "POST" in (r.methods or ())}
+    policy = Policy.of(admin.bind_address, token, admin.allowed_hosts, writes)
     return Starlette(
         routes=routes,
         middleware=[Middleware(Guard, policy=policy)],

@@ -6,8 +6,8 @@ A plain ASGI middleware, in this order; the first refusal answers:
 |---|---|---|
 | `Host` names the admin API (DNS rebinding) | every route but `/healthz`, when no token is configured or `allowedHosts` is given | 421 `HostNotAllowed` |
 | bearer token | every route but `/healthz` and the dashboard's files, when a token is configured | 401 `Unauthorized` |
-| `Origin`, when sent, is the API's own | every POST | 403 `ForeignOrigin` |
-| `Content-Type: application/json` | every POST | 415 `UnsupportedMediaType` |
+| `Origin`, when sent, is the API's own | every POST to a route that takes POST | 403 `ForeignOrigin` |
+| `Content-Type: application/json` | every POST to a route that takes POST | 415 `UnsupportedMediaType` |
 
 Rules of this module:
 - a page of another site can neither read an answer (no CORS header is ever sent, and a name
@@ -41,13 +41,17 @@ OPEN = "/healthz"  # any Host, no token: load balancers and supervisors ask it b
 class Policy:
     token: bytes | None
     hosts: frozenset[str] | None  # lower-case names accepted besides loopback literals; None: any
+    writes: frozenset[str] = frozenset()  # the paths that take POST (others answer it 405)
 
     @classmethod
-    def of(cls, bind_address: str, token: str | None, allowed: tuple[str, ...]) -> Policy:
+    def of(
+        cls, bind_address: str, token: str | None, allowed: tuple[str, ...], writes: set[str]
+    ) -> Policy:
+        secret = token.encode() if token else None
         if token is not None and not allowed:
-            return cls(token.encode(), None)  # a rebinding page has no token to send
-        names = {"localhost", bind_address.lower(), *allowed}
-        return cls(token.encode() if token else None, frozenset(names))
+            return cls(secret, None, frozenset(writes))  # a rebinding page has no token to send
+        names = frozenset({"localhost", bind_address.lower(), *allowed})
+        return cls(secret, names, frozenset(writes))
 
 
 def split_host(value: str) -> tuple[str, int | None] | None:
@@ -195,7 +199,7 @@ class Guard:
         refused = host_refusal(self.policy, host)
         if refused is None and not pages.is_public(path):
             refused = token_refusal(self.policy, headers.get("authorization", ""))
-        if refused is None and scope["method"] == "POST":
+        if refused is None and scope["method"] == "POST" and path in self.policy.writes:
             refused = origin_refusal(headers.get("origin"), host) or media_refusal(
                 headers.get("content-type", "")
             )

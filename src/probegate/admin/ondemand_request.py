@@ -76,13 +76,19 @@ def _name(value: object, key: str) -> str:
 
 
 def _optional(body: dict[str, Any], key: str, kind: type) -> Any:
-    value = body.get(key)
+    """The value of `key` if given (None if absent); `null` is no value of any kind here."""
+    if key not in body:
+        return None
+    value = body[key]
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)  # JSON does not tell 5 from 5.0
-    wrong = not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
-    if value is not None and wrong:
-        raise OnDemandError(f"'{key}' must be a {kind.__name__}, got {syntax.shown(repr(value))}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        got = "null" if value is None else syntax.shown(repr(value))
+        raise OnDemandError(f"'{key}' must be a {_KINDS[kind]}, got {got}")
     return value
+
+
+_KINDS = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "list"}
 
 
 def parse_ondemand(body: object, max_timeout: int = 86400) -> tuple[str, str, Overrides]:
@@ -112,7 +118,7 @@ def _overrides(body: dict[str, Any], max_timeout: int) -> Overrides:
             f"'timeout' must be between 1 and {max_timeout} (the longest probe timeout "
             f"configured), got {timeout}"
         )
-    codes, match_body = _match(_optional(body, "match", dict) or {})
+    codes, match_body = _match(_optional(body, "match", dict) or {})  # {} when absent
     return Overrides(
         protocol=(Protocol.HTTPS if protocol.lower() == "https" else Protocol.HTTP)
         if protocol
@@ -139,7 +145,7 @@ def _host_problem(host: str) -> str | None:
 def _match(match: dict[str, Any]) -> tuple[tuple[str, ...] | None, str | None]:
     if unknown := sorted(set(match) - {"statusCodes", "body"}):
         raise OnDemandError(f"unknown key {syntax.shown('match.' + unknown[0])}")
-    codes = match.get("statusCodes")
+    codes = _optional(match, "statusCodes", list)
     if codes is not None and not (
         isinstance(codes, list)
         and 1 <= len(codes) <= MAX_STATUS_CODES
@@ -149,8 +155,8 @@ def _match(match: dict[str, Any]) -> tuple[tuple[str, ...] | None, str | None]:
             f"'match.statusCodes' must be a list of 1 to {MAX_STATUS_CODES} statuses 'NNN' or "
             "ranges 'NNN-NNN' within 100-599, low end first"
         )
-    body = match.get("body")
-    if body is not None and not (isinstance(body, str) and len(body) <= MAX_MATCH_BODY):
+    body = _optional(match, "body", str)
+    if body is not None and len(body) > MAX_MATCH_BODY:
         raise OnDemandError(f"'match.body' must be a string of at most {MAX_MATCH_BODY} characters")
     return (tuple(codes) if codes is not None else None), body
 
@@ -159,7 +165,16 @@ def _match(match: dict[str, Any]) -> tuple[tuple[str, ...] | None, str | None]:
 
 
 def _reference(names: list[str]) -> dict[str, Any]:
+    """A name, `{"name": …}`, or `{"id": …}` whose last segment is the name (as `_name` reads
+    it, so an Azure resource id works too)."""
     name: dict[str, Any] = {"type": "string", "enum": names} if names else {"type": "string"}
+    # Names are letters, digits, '_', '.' and '-' (config/syntax.py): only '.' needs escaping.
+    last = "|".join(n.replace(".", r"\.") for n in names) if names else "[^/]+"
+    resource_id = {
+        "type": "string",
+        "maxLength": MAX_NAME,
+        "pattern": rf"^(?:[\s\S]*/)?(?:{last})/*$",
+    }
     return {
         "anyOf": [
             name,
@@ -167,7 +182,7 @@ def _reference(names: list[str]) -> dict[str, Any]:
             {
                 "type": "object",
                 "required": ["id"],
-                "properties": {"id": {"type": "string", "maxLength": MAX_NAME}},
+                "properties": {"id": resource_id, "name": {"not": {"type": "string"}}},
             },
         ],
         "description": "A name, or the model's reference object (`name`, else the last "

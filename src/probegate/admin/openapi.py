@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from probegate import __version__
-from probegate.admin import ondemand_request
+from probegate.admin import ondemand_request, pages
 from probegate.config.plan import GatewayPlan
 from probegate.health.codes import Reason, State
 from probegate.health.ondemand import longest_timeout
@@ -102,6 +102,10 @@ _SERVER = {
         "history": {"type": "array", "items": {"type": "object"}},
     },
 }
+
+
+def _dashboard_files() -> list[str]:
+    return sorted(f.name for f in pages.DASHBOARD.iterdir() if f.is_file())
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -346,13 +350,13 @@ def document(plan: GatewayPlan, *, token: bool, host_checked: bool) -> dict[str,
                             "name": "file",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "enum": _dashboard_files()},
                         }
                     ],
                     "responses": {
                         "200": {
                             "description": "The file",
-                            "content": {"text/javascript": {}, "text/css": {}},
+                            "content": {"text/javascript": {}, "text/css": {}, "text/html": {}},
                         },
                         **routes.errors("404"),
                     },
