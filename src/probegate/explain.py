@@ -40,6 +40,7 @@ def _target_data(probe: EffectiveProbe) -> dict[str, Any]:
         "timeout": probe.timeout,
         "unhealthyThreshold": probe.unhealthy_threshold,
         "healthyThreshold": probe.healthy_threshold,
+        "headers": probe.headers,
         "minServers": probe.min_servers,
     }
     data: dict[str, Any] = {
@@ -103,6 +104,7 @@ def _target_table(probe: EffectiveProbe) -> Table:
             probe.unhealthy_threshold.rule,
         ),
         ("healthy threshold", str(probe.healthy_threshold.value), probe.healthy_threshold.rule),
+        ("extra headers", _headers_text(probe), probe.headers.rule),
         ("min servers", str(probe.min_servers.value), probe.min_servers.rule),
         ("healthy when", shown_match, probe.match.rule),
     ]
@@ -110,3 +112,7 @@ def _target_table(probe: EffectiveProbe) -> Table:
         style = "bold red" if value == TlsMode.INSECURE_SKIP_VERIFY.value else None
         table.add_row(name, Text(value, style=style or ""), rule)
     return table
+
+
+def _headers_text(probe: EffectiveProbe) -> str:
+    return ", ".join(f"{name}: {value}" for name, value in probe.headers.value) or "(none)"

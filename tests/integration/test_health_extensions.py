@@ -71,3 +71,27 @@ def test_an_unhealthy_server_needs_healthy_threshold_passes_to_take_traffic_agai
             assert get(port).body == b"a"
     assert seen == [("recovering", 1), ("recovering", 2)]
     assert passes >= 3
+
+
+def test_probe_headers_reach_the_backend_with_every_probe(tmp_path: Path) -> None:
+    switch = Switch()
+    with RecordingBackend("a", handler=switch) as a:
+        port = free_port()
+        document = config(port, {"web": [a]})
+        document["probes"][0] |= {
+            "path": PROBE_PATH,
+            "headers": [
+                {"name": "Authorization", "value": "Bearer probe-secret"},
+                {"name": "X-Probe-Tag", "value": "blue"},
+                {"name": "User-Agent", "value": "health-check/1"},
+            ],
+        }
+        with RunningGateway(tmp_path, document) as gw:
+            gw.wait_routable("web", 1)
+    probes = [s for s in a.requests if s.target == PROBE_PATH]
+    assert probes
+    first = probes[0]
+    assert first.header("authorization") == "Bearer probe-secret"
+    assert first.header("x-probe-tag") == "blue"
+    assert first.all("user-agent") == ["health-check/1"]  # replaces probegate's own
+    assert first.header("host") == "probe.test"

@@ -671,3 +671,35 @@ def test_top_level_must_be_a_mapping(base_dir: Path) -> None:
     assert issues_of([1, 2], base_dir) == [  # type: ignore[arg-type]
         ("", "the top level must be a mapping of collections, got a list")
     ]
+
+
+@pytest.mark.parametrize(
+    ("header", "field", "message"),
+    [
+        pytest.param({"name": "Host", "value": "x"}, "name", "Host is not set here", id="host"),
+        pytest.param({"name": "Connection", "value": "x"}, "name", "hop-by-hop", id="hop-by-hop"),
+        pytest.param({"name": "X Bad", "value": "x"}, "name", "is not a header name", id="space"),
+        pytest.param({"name": "X-A", "value": "a\r\nB: c"}, "value", "printable ASCII", id="crlf"),
+        pytest.param({"name": "X-A", "value": " a"}, "value", "start or end with spaces", id="pad"),
+    ],
+)
+def test_a_probe_header_that_cannot_be_sent_is_refused(
+    header: dict[str, str], field: str, message: str
+) -> None:
+    document = base_document()
+    document["probes"][0]["headers"] = [header]
+    _, issues = validate_document(document, Path.cwd())
+    assert [i.path for i in issues] == [f"probes[0].headers[0].{field}"]
+    assert message in issues[0].message
+
+
+def test_a_probe_header_given_twice_is_refused() -> None:
+    document = base_document()
+    document["probes"][0]["headers"] = [
+        {"name": "X-Tag", "value": "a"},
+        {"name": "x-tag", "value": "b"},
+    ]
+    _, issues = validate_document(document, Path.cwd())
+    assert [(i.path, i.message) for i in issues] == [
+        ("probes[0].headers[1].name", "'x-tag' is given twice")
+    ]

@@ -288,7 +288,7 @@ def test_every_value_names_the_rule_that_decided_it(combination: Case, expected:
         for f in dataclasses.fields(EffectiveProbe)
         if isinstance(getattr(found, f.name), Decided)
     }
-    assert len(decided) == 14  # every value but the target and the probe name
+    assert len(decided) == 15  # every value but the target and the probe name
     empty = [name for name, value in decided.items() if not value.rule.strip()]
     assert empty == []
 

@@ -53,6 +53,22 @@ def probes(doc: Doc) -> Issues:
         ):
             yield ConfigIssue(f"{path}.path", problem)
         yield from _status_codes(path, probe.get("match"))
+        yield from _probe_headers(path, probe.get("headers"))
+
+
+def _probe_headers(path: str, headers: object) -> Issues:
+    seen: set[str] = set()
+    for i, header in enumerate(headers if isinstance(headers, list) else []):
+        name, value = (
+            (header.get("name"), header.get("value")) if isinstance(header, dict) else (None, None)
+        )
+        if not isinstance(name, str) or not isinstance(value, str):
+            continue  # the schema reports missing or mistyped fields
+        if problem := syntax.probe_header_problem(name, value):
+            yield ConfigIssue(f"{path}.headers[{i}].{problem[0]}", problem[1])
+        elif name.lower() in seen:
+            yield ConfigIssue(f"{path}.headers[{i}].name", f"'{name}' is given twice")
+        seen.add(name.lower())
 
 
 def _status_codes(path: str, match: object) -> Issues:

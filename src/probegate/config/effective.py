@@ -66,6 +66,7 @@ class EffectiveProbe:
     min_servers: Decided[int]
     match: Decided[StatusMatch]
     healthy_threshold: Decided[int] = Decided(1, "default: 1 pass (the model's behaviour)")
+    headers: Decided[tuple[tuple[str, str], ...]] = Decided((), "default: none")
 
     @property
     def url(self) -> str:
@@ -94,6 +95,7 @@ def identity(probe: EffectiveProbe) -> tuple[object, ...]:
         probe.timeout,
         probe.unhealthy_threshold,
         probe.healthy_threshold,
+        probe.headers,
         probe.min_servers,
         probe.match,
         settings.trusted_roots,
@@ -135,6 +137,7 @@ def effective_probe(target: Target, tier: Tier) -> EffectiveProbe:
         timeout = Decided(DEFAULT_TIMEOUT, "default probe: 30 s")
         threshold = Decided(DEFAULT_THRESHOLD, "default probe: 3")
         rise = Decided(1, "default probe: 1 pass (the model's behaviour)")
+        headers: Decided[tuple[tuple[str, str], ...]] = Decided((), "default probe: none")
         min_servers = Decided(0, "default probe: 0")
         match = Decided(DEFAULT_MATCH, "default probe: status 200-399")
     else:
@@ -145,6 +148,7 @@ def effective_probe(target: Target, tier: Tier) -> EffectiveProbe:
         timeout = Decided(probe.timeout, f"{named}: timeout")
         threshold = Decided(probe.unhealthy_threshold, f"{named}: unhealthyThreshold")
         rise = Decided(probe.healthy_threshold, f"{named}: healthyThreshold")
+        headers = Decided(probe.headers, f"{named}: headers" if probe.headers else f"{named}: none")
         min_servers = Decided(probe.min_servers, f"{named}: minServers")
         rule = f"{named}: match" + (" (status and body)" if probe.match.body else "")
         match = Decided(probe.match, rule)
@@ -165,6 +169,7 @@ def effective_probe(target: Target, tier: Tier) -> EffectiveProbe:
         min_servers=min_servers,
         match=match,
         healthy_threshold=rise,
+        headers=headers,
     )
 
 

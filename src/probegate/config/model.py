@@ -231,6 +231,13 @@ class ProbeMatch(Item):
     body: Annotated[str, AfterValidator(_body_length)] | None = None
 
 
+class ProbeHeader(Item):
+    """A request header every probe of this probe sends (probegate extension)."""
+
+    name: Text
+    value: str
+
+
 class Probe(Named):
     protocol: ProtocolName
     host: Text | None = None
@@ -245,6 +252,7 @@ class Probe(Named):
     pick_host_name_from_backend_http_settings: bool = False
     min_servers: Annotated[int, _at_least(0)] = 0
     match: ProbeMatch = Field(default_factory=ProbeMatch)
+    headers: list[ProbeHeader] = Field(default_factory=list, max_length=32)
 
 
 class CertificateFile(Named):

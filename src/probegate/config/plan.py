@@ -90,6 +90,7 @@ class ProbeSpec:
     min_servers: int
     match: StatusMatch
     healthy_threshold: int = 1  # passes in a row an Unhealthy target needs (probegate extension)
+    headers: tuple[tuple[str, str], ...] = ()  # extra request headers (probegate extension)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,6 +411,7 @@ def _probe(probe: m.Probe) -> ProbeSpec:
         min_servers=probe.min_servers,
         match=StatusMatch(ranges, probe.match.body),
         healthy_threshold=probe.healthy_threshold,
+        headers=tuple((h.name, h.value) for h in probe.headers),
     )
 
 

@@ -179,3 +179,38 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+
+
+# Headers a probe sets itself (Host has its own rules; the rest frame or route the exchange).
+PROBE_OWN_HEADERS = frozenset(
+    {"host", "connection", "keep-alive", "proxy-connection", "te", "trailer",
+     "transfer-encoding", "upgrade", "content-length", "expect"}
+)  # fmt: skip
+MAX_HEADER_VALUE = 4096
+
+
+def probe_header_problem(name: str, value: str) -> tuple[str, str] | None:
+    """A probe request header (probegate extension): (which field, what is wrong), or None."""
+    if not _TOKEN.fullmatch(name):
+        return (
+            "name",
+            f"{shown(name)} is not a header name: use letters, digits and !#$%&'*+.^_`|~-",
+        )
+    if name.lower() == "host":
+        return (
+            "name",
+            "Host is not set here: the probe's host (or pickHostNameFromBackendHttpSettings) decides it",
+        )
+    if name.lower() in PROBE_OWN_HEADERS:
+        return "name", f"'{name}' is a hop-by-hop or framing header, which the probe sets itself"
+    if len(value) > MAX_HEADER_VALUE:
+        return "value", f"must be at most {MAX_HEADER_VALUE} characters, got {len(value)}"
+    bad = next((i for i, ch in enumerate(value) if not (ch == "\t" or " " <= ch <= "~")), None)
+    if bad is not None:
+        return (
+            "value",
+            f"must hold printable ASCII only, got U+{ord(value[bad]):04X} at position {bad}",
+        )
+    if value != value.strip(" \t"):
+        return "value", "must not start or end with spaces"
+    return None

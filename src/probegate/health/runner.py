@@ -313,9 +313,13 @@ def _request_bytes(probe: EffectiveProbe) -> bytes:
     host = probe.host.value
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
+    extra = "".join(f"{name}: {value}\r\n" for name, value in probe.headers.value)
+    names = {name.lower() for name, _ in probe.headers.value}
+    agent = "" if "user-agent" in names else f"User-Agent: {USER_AGENT}\r\n"
+    accept = "" if "accept" in names else "Accept: */*\r\n"
     return (
-        f"GET {probe.path.value} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
-        "Accept: */*\r\nConnection: close\r\n\r\n"
+        f"GET {probe.path.value} HTTP/1.1\r\nHost: {host}\r\n{agent}{accept}{extra}"
+        "Connection: close\r\n\r\n"
     ).encode("latin-1")
 
 
