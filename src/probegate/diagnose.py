@@ -25,7 +25,7 @@ from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.config.syntax import is_ip
 from probegate.errors import UsageError
 from probegate.health import reasons
-from probegate.health.codes import Reason
+from probegate.health.codes import SELF_SIGNED_LEAF, Reason
 from probegate.health.evaluate import excerpt
 from probegate.health.observation import Observation, Phase
 from probegate.health.prober import Prober
@@ -301,11 +301,22 @@ def chain_assessment(d: Diagnosis) -> str:
     """Order and completeness of the presented chain, in one line."""
     if not d.chain:
         return "no certificate was presented"
+    if all(c.is_ca for c in d.chain):
+        return "chain: no leaf: only CA certificates were sent"
     order = "a CA first: wrong order" if d.chain[0].is_ca else "leaf first: right order"
+    facts = d.certificate.facts if d.certificate else {}
     reason = d.certificate.reason if d.certificate else None
-    if reason is Reason.INTERMEDIATE_MISSING and d.certificate is not None:
-        missing = d.certificate.facts.get("missing_issuer", "an intermediate")
+    if facts.get("shape") == SELF_SIGNED_LEAF:
+        return (
+            "chain: a self-signed certificate that is not a CA: taken as a leaf without its issuer"
+        )
+    if reason is Reason.INTERMEDIATE_MISSING:
+        missing = facts.get("missing_issuer", "an intermediate")
         return f"chain: {order}; incomplete: {missing} was not sent"
+    if reason is Reason.INTERMEDIATE_NOT_WELL_KNOWN:
+        return f"chain: {order}; ends at an intermediate issued by {facts.get('missing_issuer')}"
+    if d.chain[-1].self_signed and len(d.chain) > 1:
+        return f"chain: {order}; complete, the root {d.chain[-1].subject} sent too"
     return f"chain: {order}; complete as far as the presented certificates show"
 
 

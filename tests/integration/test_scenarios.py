@@ -32,9 +32,9 @@ from probegate.health import reasons
 from probegate.health.codes import Reason, State
 from probegate.health.prober import Prober
 from probegate.health.reasons import Lang
-from probegate.resolver import Resolver
 from probegate.health.result import ProbeResult, WarningCode
 from probegate.health.tlscheck import SystemStore
+from probegate.resolver import Resolver
 from probegate.state.store import HealthStore
 from tests.certs import DAY, NOW, YEAR, Issued, make, pki
 
@@ -302,12 +302,58 @@ def tls() -> Iterator[Any]:
 
 
 def test_row10_self_signed_leaf_without_trusted_root(tls: Any) -> None:
+    """The model's current guide: a self-signed certificate without CA:TRUE is taken for a leaf
+    whose issuer is missing; the message says what it is, the remedy how to make a chain."""
     leaf = make("app.example.test", sans=("app.example.test",))
     backend = tls([leaf], leaf)
     verdict = decide(tls_doc(backend))
-    assert (verdict.state, verdict.reason) == (State.UNHEALTHY, Reason.CERTIFICATE_INVALID_CA)
+    assert (verdict.state, verdict.reason) == (State.UNHEALTHY, Reason.INTERMEDIATE_MISSING)
     assert "CN=app.example.test" in verdict.message
+    assert "self-signed but not a CA" in verdict.message
+    assert "CA:TRUE" in verdict.remedy
     assert backend.server_names[0] == "app.example.test"
+
+
+def test_private_root_presented_without_trusted_roots(tls: Any, private_ca: Any) -> None:
+    """No trusted roots: the backend sends its own root, which the system store does not hold."""
+    chain = [private_ca.leaf, private_ca.intermediate, private_ca.root]
+    verdict = decide(tls_doc(tls(chain, private_ca.leaf)))
+    assert (verdict.state, verdict.reason) == (State.UNHEALTHY, Reason.CERTIFICATE_INVALID_CA)
+    assert "CN=Scenario Root CA" in verdict.message
+    assert "CN=app.example.test" in verdict.message
+
+
+def test_intermediates_without_root_not_known_to_the_store(tls: Any, private_ca: Any) -> None:
+    """No trusted roots: leaf and intermediate sent, the intermediate's issuer is not well known."""
+    backend = tls([private_ca.leaf, private_ca.intermediate], private_ca.leaf)
+    verdict = decide(tls_doc(backend))
+    assert (verdict.state, verdict.reason) == (
+        State.UNHEALTHY,
+        Reason.INTERMEDIATE_NOT_WELL_KNOWN,
+    )
+    assert "CN=Scenario Issuing CA 1" in verdict.message  # the top intermediate
+    assert "CN=Scenario Root CA" in verdict.message  # its issuer, the root to upload
+
+
+def test_root_presented_is_none_of_the_uploaded(tls: Any, private_ca: Any) -> None:
+    other = pki("Other")
+    chain = [private_ca.leaf, private_ca.intermediate, private_ca.root]
+    verdict = decide(tls_doc(tls(chain, private_ca.leaf), roots=[other.root]))
+    assert (verdict.state, verdict.reason) == (
+        State.UNHEALTHY,
+        Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED,
+    )
+    assert "CN=Scenario Root CA" in verdict.message
+    assert "root0" in verdict.message
+
+
+def test_no_leaf_in_the_presented_chain(tls: Any, private_ca: Any) -> None:
+    """The server sends its intermediate and root but no certificate of its own."""
+    backend = tls([private_ca.intermediate, private_ca.root], private_ca.intermediate)
+    verdict = decide(tls_doc(backend, roots=[private_ca.root]))
+    assert (verdict.state, verdict.reason) == (State.UNHEALTHY, Reason.LEAF_MISSING)
+    assert "CN=Scenario Issuing CA 1" in verdict.message
+    assert "CN=Scenario Root CA" in verdict.message
 
 
 def test_row11_private_ca_with_another_root_uploaded(tls: Any, private_ca: Any) -> None:

@@ -26,7 +26,7 @@ from OpenSSL._util import lib as openssl_binding
 from probegate.config.effective import TlsMode
 from probegate.health.certinfo import matches_name
 from probegate.health.codes import CERTIFICATE_REASONS, Reason
-from probegate.health.reasons import TABLE
+from probegate.health.reasons import SHAPES, TABLE
 from probegate.health.tlscheck import (
     CertVerdict,
     ExpiryWarning,
@@ -78,6 +78,15 @@ LOOKALIKE = make("A Issuing CA 1", issuer=A.root, ca=True, key_name="mallory")
 IMPOSTOR = make(NAME, issuer=LOOKALIKE, sans=(NAME,))
 CLIENT_ONLY = leaf(NAME, server_auth=False)
 NOT_A_CA = make("A Issuing CA 2", issuer=A.root, ca=False)
+EXPIRED_SELF_SIGNED = make(
+    "self.example.test", sans=("self.example.test",), not_after=NOW - DAY, key_name="old self"
+)
+# The self-signed setup the model's docs recommend: a CA:TRUE root, and a leaf it issued.
+SELF_SIGNED_CA = make("Self Root CA", ca=True)
+SELF_SIGNED_CA_LEAF = make("self.example.test", issuer=SELF_SIGNED_CA, sans=("self.example.test",))
+# Two intermediates under A's: leaf ← deep ← A's intermediate (← A's root, not sent).
+DEEP_INTERMEDIATE = make("A Issuing CA 3", issuer=A.intermediate, ca=True)
+DEEP_LEAF = make(NAME, issuer=DEEP_INTERMEDIATE, sans=(NAME,), key_name="deep leaf")
 UNDER_NOT_A_CA = make(NAME, issuer=NOT_A_CA, sans=(NAME,))
 
 ROOTS_A = TrustPolicy(TlsMode.TRUSTED_ROOTS, (A.root.der,), ("root-a",), NAME)
@@ -116,11 +125,12 @@ def assert_verdict(verdict: CertVerdict, reason: Reason, facts: dict[str, str]) 
     if reason is not Reason.SUCCESS:
         assert reason in CERTIFICATE_REASONS
         assert verdict.expiring == ()
-        assert _template_facts(reason) - EVALUATE_FACTS <= verdict.facts.keys()
+        shape = verdict.facts.get("shape")
+        assert _template_facts(reason, shape) - EVALUATE_FACTS <= verdict.facts.keys()
 
 
-def _template_facts(reason: Reason) -> set[str]:
-    entry = TABLE[reason]
+def _template_facts(reason: Reason, shape: str | None = None) -> set[str]:
+    entry = SHAPES[reason, shape] if shape else TABLE[reason]
     texts = (entry.message.en, entry.message.ko, entry.remedy.en, entry.remedy.ko)
     return {field for text in texts for _, field, _, _ in string.Formatter().parse(text) if field}
 
@@ -147,27 +157,94 @@ V2_CASES = [
         {},
         id="no-expected-name-no-name-check",
     ),
-    # --- row 10: self-signed leaf, no trusted root
+    # --- row 10: a self-signed certificate that is not a CA: a leaf whose issuer is missing,
+    # whatever the roots (the model's current guide), said to be self-signed
     pytest.param(
         (SELF_SIGNED.der,),
         SYSTEM_SELF,
-        Reason.CERTIFICATE_INVALID_CA,
-        {"subject": SELF, "issuer": SELF, "chain_root": SELF},
+        Reason.INTERMEDIATE_MISSING,
+        {"subject": SELF, "issuer": SELF, "missing_issuer": SELF, "shape": "self-signed-not-ca"},
         id="row10-self-signed-leaf-system-store",
     ),
     pytest.param(
         (SELF_SIGNED.der,),
         ROOTS_B_SELF,
-        Reason.TRUSTED_ROOT_MISMATCH,
-        {"chain_root": SELF, "roots": "root-b"},
+        Reason.INTERMEDIATE_MISSING,
+        {"missing_issuer": SELF, "shape": "self-signed-not-ca"},
         id="self-signed-leaf-other-root-uploaded",
     ),
     pytest.param(
-        A.full,
+        (SELF_SIGNED.der,),
+        TrustPolicy(TlsMode.TRUSTED_ROOTS, (SELF_SIGNED.der,), ("self",), "self.example.test"),
+        Reason.INTERMEDIATE_MISSING,
+        {"shape": "self-signed-not-ca"},
+        id="self-signed-leaf-uploaded-as-its-own-root",
+    ),
+    pytest.param(
+        (EXPIRED_SELF_SIGNED.der,),
+        SYSTEM_SELF,
+        Reason.CERTIFICATE_EXPIRED_OR_NOT_YET_VALID,
+        {"which": SELF, "validity": "expired", "depth": "0"},
+        id="self-signed-leaf-expired-dates-first",
+    ),
+    # --- no trusted roots: the backend presents its root, which is not well known
+    pytest.param(
+        (*A.full, A.root.der),
         SYSTEM,
         Reason.CERTIFICATE_INVALID_CA,
         {"issuer": A_INT, "chain_root": A_ROOT},
-        id="private-ca-system-store",
+        id="private-ca-root-presented-system-store",
+    ),
+    pytest.param(
+        (SELF_SIGNED_CA_LEAF.der, SELF_SIGNED_CA.der),
+        SYSTEM_SELF,
+        Reason.CERTIFICATE_INVALID_CA,
+        {"chain_root": "CN=Self Root CA,O=probegate tests"},
+        id="proper-self-signed-chain-system-store",
+    ),
+    # --- no trusted roots: intermediates but no root, the top one's issuer unknown
+    pytest.param(
+        A.full,
+        SYSTEM,
+        Reason.INTERMEDIATE_NOT_WELL_KNOWN,
+        {"issuer": A_INT, "top_intermediate": A_INT, "missing_issuer": A_ROOT},
+        id="private-ca-no-root-system-store",
+    ),
+    pytest.param(
+        (DEEP_LEAF.der, DEEP_INTERMEDIATE.der, A.intermediate.der),
+        SYSTEM,
+        Reason.INTERMEDIATE_NOT_WELL_KNOWN,
+        {"top_intermediate": A_INT, "missing_issuer": A_ROOT},
+        id="two-intermediates-no-root-system-store",
+    ),
+    # --- no end-entity certificate at all
+    pytest.param(
+        (A.intermediate.der,),
+        ROOTS_A,
+        Reason.LEAF_MISSING,
+        {"presented": A_INT, "subject": A_INT},
+        id="intermediate-alone",
+    ),
+    pytest.param(
+        (A.intermediate.der, A.root.der),
+        ROOTS_A,
+        Reason.LEAF_MISSING,
+        {"presented": f"{A_INT}; {A_ROOT}"},
+        id="intermediate-and-root-no-leaf",
+    ),
+    pytest.param(
+        (A.root.der,),
+        ROOTS_A,
+        Reason.LEAF_MISSING,
+        {"presented": A_ROOT},
+        id="the-trusted-root-alone-verifies-but-is-no-leaf",
+    ),
+    pytest.param(
+        (SELF_SIGNED_CA.der,),
+        SYSTEM_SELF,
+        Reason.LEAF_MISSING,
+        {"presented": "CN=Self Root CA,O=probegate tests"},
+        id="self-signed-ca-alone",
     ),
     # --- row 11: private CA, a different root uploaded
     pytest.param(
@@ -177,12 +254,20 @@ V2_CASES = [
         {"chain_root": A_ROOT, "roots": "root-b"},
         id="row11-private-ca-other-root-uploaded",
     ),
+    # --- trusted roots uploaded: the backend presents a root that is none of them
     pytest.param(
         (*A.full, A.root.der),
         ROOTS_B,
-        Reason.TRUSTED_ROOT_MISMATCH,
+        Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED,
         {"chain_root": A_ROOT, "roots": "root-b"},
-        id="row11-own-root-sent-other-root-uploaded",
+        id="own-root-sent-other-root-uploaded",
+    ),
+    pytest.param(
+        (SELF_SIGNED_CA_LEAF.der, SELF_SIGNED_CA.der),
+        ROOTS_B_SELF,
+        Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED,
+        {"chain_root": "CN=Self Root CA,O=probegate tests", "roots": "root-b"},
+        id="proper-self-signed-chain-other-root-uploaded",
     ),
     pytest.param(
         A.full,
@@ -513,8 +598,8 @@ def test_any_presented_order_succeeds_only_with_the_leaf_first(order: list[str])
         expected = Reason.SUCCESS if "intermediate" in order else Reason.INTERMEDIATE_MISSING
     elif "leaf" in order:
         expected = Reason.LEAF_NOT_TOPMOST
-    else:  # only CAs: OpenSSL accepts them as a chain, but no CA holds the server's name
-        expected = Reason.NAME_MISMATCH
+    else:  # only CAs, which OpenSSL may even accept: the server sent no leaf at all
+        expected = Reason.LEAF_MISSING
     assert verdict.reason is expected
 
 
@@ -623,7 +708,7 @@ def test_the_platform_store_does_not_know_a_test_ca() -> None:
     """Smoke test of the one path that reads the host's CA files (built once, then reused)."""
     store = default_system_store()
     assert default_system_store() is store
-    verdict = check_chain((SELF_SIGNED.der,), SYSTEM_SELF, NOW, system_store=store)
+    verdict = check_chain((*A.full, A.root.der), SYSTEM, NOW, system_store=store)
     assert verdict.reason is Reason.CERTIFICATE_INVALID_CA
 
 
@@ -655,8 +740,8 @@ def test_trustme_chains_as_the_integration_tests_build_them() -> None:
 
 def test_lone_leaf_of_an_untrusted_root_reads_as_a_missing_issuer() -> None:
     """A known ambiguity, pinned: a leaf sent alone whose issuer is an untrusted ROOT looks exactly
-    like one whose issuer is an unsent intermediate. To get trusted-root-certificate-mismatch the
-    server must send more than the leaf (intermediate, or its own root)."""
+    like one whose issuer is an unsent intermediate. To get a trusted-root verdict the server must
+    send more than the leaf (its intermediate, or its own root)."""
     other = trustme.CA()
     chain = _trustme_chain(other.issue_cert("localhost"))
     now = describe_chain(chain)[0].not_before + timedelta(hours=1)
@@ -665,4 +750,4 @@ def test_lone_leaf_of_an_untrusted_root_reads_as_a_missing_issuer() -> None:
     assert verdict.reason is Reason.INTERMEDIATE_MISSING
     assert verdict.facts["missing_issuer"] == describe_chain(chain)[0].issuer
     with_root = (*chain, _trustme_root(other))
-    assert check_chain(with_root, policy, now).reason is Reason.TRUSTED_ROOT_MISMATCH
+    assert check_chain(with_root, policy, now).reason is Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED

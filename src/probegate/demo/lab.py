@@ -167,15 +167,25 @@ class Lab(Served):
              Reason.TRUSTED_ROOT_MISMATCH),
             (68, pki.chain(pki.client_only, pki.intermediate), _CLIENT_ONLY,
              Reason.CERTIFICATE_VERIFICATION_FAILED),
+            (73, pki.chain(pki.other_leaf, pki.other_intermediate, pki.other_root),
+             _OTHER_ROOT_SENT, Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED),
+            (74, pki.chain(pki.intermediate, pki.root), _NO_LEAF, Reason.LEAF_MISSING),
         ]  # fmt: skip
         for last, chain, what, expected in cases:
             backend = self._start(TlsBackend(chain.pems, chain.key_pem, body=_ok(f"secure-{last}"), host=host(last)))  # fmt: skip
             self._add("secure", backend, what, expected)
         plain = self._start(HttpBackend(200, _ok("plain"), host=host(69)))
         self._add("secure", plain, _PLAIN_HTTP, Reason.TLS_HANDSHAKE_ERROR)
-        chain = pki.chain(pki.self_signed)
-        public = self._start(TlsBackend(chain.pems, chain.key_pem, host=host(70)))
-        self._add("public", public, _SELF_SIGNED, Reason.CERTIFICATE_INVALID_CA)
+        public_cases: list[tuple[int, Chain, Words, Reason]] = [
+            (70, pki.chain(pki.self_signed), _SELF_SIGNED, Reason.INTERMEDIATE_MISSING),
+            (75, pki.chain(pki.leaf, pki.intermediate, pki.root), _PRIVATE_ROOT_SENT,
+             Reason.CERTIFICATE_INVALID_CA),
+            (76, pki.chain(pki.leaf, pki.intermediate), _PRIVATE_NO_ROOT,
+             Reason.INTERMEDIATE_NOT_WELL_KNOWN),
+        ]  # fmt: skip
+        for last, chain, what, expected in public_cases:
+            backend = self._start(TlsBackend(chain.pems, chain.key_pem, host=host(last)))
+            self._add("public", backend, what, expected)
 
     def _legacy(self) -> None:
         pki = self.pki
@@ -218,7 +228,20 @@ _CLIENT_ONLY = Words(
 )
 _PLAIN_HTTP = Words("plain HTTP on an HTTPS setting", "HTTPS 설정에 평문 HTTP 서버")
 _SELF_SIGNED = Words(
-    "TLS: self-signed, no trusted root uploaded", "TLS: 자체 서명, 신뢰 루트 업로드 안 함"
+    "TLS: self-signed, not a CA (taken for a leaf without its issuer)",
+    "TLS: 자체 서명, CA 아님 (발급자 없는 리프로 판정)",
+)
+_OTHER_ROOT_SENT = Words(
+    "TLS: sends its own root, which nobody uploaded", "TLS: 업로드되지 않은 자기 루트를 함께 보냄"
+)
+_NO_LEAF = Words("TLS: sends the intermediate and root, no leaf", "TLS: 리프 없이 중간·루트만 보냄")
+_PRIVATE_ROOT_SENT = Words(
+    "TLS: private CA, root sent, no trusted root uploaded",
+    "TLS: 사설 CA, 루트도 보냄, 신뢰 루트 업로드 안 함",
+)
+_PRIVATE_NO_ROOT = Words(
+    "TLS: private CA, leaf + intermediate, no trusted root uploaded",
+    "TLS: 사설 CA, 리프 + 중간 인증서, 신뢰 루트 업로드 안 함",
 )
 _V1_MATCH = Words(
     "v1: presents the authentication certificate", "v1: 인증 인증서와 같은 인증서를 제시"

@@ -72,3 +72,6 @@ CERTIFICATE_REASONS = frozenset(
         Reason.CERTIFICATE_VERIFICATION_FAILED,
     }
 )
+
+# The `shape` fact of a chain one code covers but words must tell apart (reasons.SHAPES).
+SELF_SIGNED_LEAF = "self-signed-not-ca"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from probegate.health.codes import Reason
+from probegate.health.codes import SELF_SIGNED_LEAF, Reason
 from probegate.health.korean import attach_particles
 from probegate.health.result import WarningCode
 
@@ -119,8 +119,10 @@ TABLE: dict[Reason, Entry] = {
     ),
     Reason.CERTIFICATE_INVALID_CA: Entry(
         Words(
-            "The certificate of {subject} was issued by {issuer}, which is not a well-known CA.",
-            "{subject} 의 인증서는 {issuer}(이/가) 발급했으며, 이는 잘 알려진 CA 가 아닙니다.",
+            "The chain of {subject} ends at the root {chain_root}, which the server sent and "
+            "which is not a well-known CA.",
+            "{subject} 의 체인은 서버가 함께 보낸 루트 {chain_root} 에서 끝나며, 이 루트는 잘 알려진 "
+            "CA 가 아닙니다.",
         ),
         Words(
             "Upload the root of this chain as a trusted root certificate and list it in the "
@@ -144,6 +146,56 @@ TABLE: dict[Reason, Entry] = {
             "백엔드 체인을 발급한 루트 인증서를 올리거나 (백엔드에서 `openssl s_client -connect "
             "{address} -showcerts` 로 확인), 신뢰하는 루트 아래에서 발급된 인증서를 백엔드에 "
             "설치하세요.",
+        ),
+    ),
+    Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED: Entry(
+        Words(
+            "The backend presented the root {chain_root} with {subject}, but that root is none "
+            "of the trusted roots ({roots}).",
+            "백엔드가 {subject} 와 함께 루트 {chain_root}(을/를) 제시했지만, 이 루트는 신뢰할 수 "
+            "있는 루트({roots}) 중 어느 것도 아닙니다.",
+        ),
+        Words(
+            "Upload the root the backend sends (the last certificate printed by `openssl s_client "
+            "-connect {address} -showcerts`) as a trusted root certificate and list it in the "
+            "settings' trustedRootCertificates, or install on the backend a chain issued under one "
+            "of the uploaded roots.",
+            "백엔드가 보내는 루트 인증서(`openssl s_client -connect {address} -showcerts` 출력의 "
+            "마지막 인증서)를 신뢰할 수 있는 루트 인증서로 올리고 설정의 trustedRootCertificates 에 "
+            "추가하거나, 올린 루트 아래에서 발급된 체인을 백엔드에 설치하세요.",
+        ),
+    ),
+    Reason.INTERMEDIATE_NOT_WELL_KNOWN: Entry(
+        Words(
+            "The chain of {subject} stops at the intermediate {top_intermediate}, whose issuer "
+            "{missing_issuer} is not a well-known CA.",
+            "{subject} 의 체인은 중간 인증서 {top_intermediate} 에서 끝나며, 그 발급자 "
+            "{missing_issuer}(은/는) 잘 알려진 CA 가 아닙니다.",
+        ),
+        Words(
+            "For a private CA, upload its root ({missing_issuer}) as a trusted root certificate "
+            "and list it in the settings' trustedRootCertificates; for a public CA, send the "
+            "intermediates it is missing. Sending the root last in the backend's chain makes "
+            "the chain easy to check.",
+            "사설 CA 라면 그 루트({missing_issuer})를 신뢰할 수 있는 루트 인증서로 올리고 설정의 "
+            "trustedRootCertificates 에 추가하세요. 공인 CA 라면 빠진 중간 인증서를 보내게 하세요. "
+            "백엔드 체인의 마지막에 루트도 함께 보내면 확인하기 쉽습니다.",
+        ),
+    ),
+    Reason.LEAF_MISSING: Entry(
+        Words(
+            "The server presented only CA certificates ({presented}); none of them is an "
+            "end-entity (leaf) certificate for the server itself.",
+            "서버가 CA 인증서만 제시했습니다({presented}). 그중 서버 자신을 위한 최종 엔터티(리프) "
+            "인증서는 없습니다.",
+        ),
+        Words(
+            "Install the server's own certificate (issued for its host name, without CA:TRUE) "
+            "on the backend and send it first, followed by its intermediates; `openssl s_client "
+            "-connect {address} -showcerts` shows what it sends now.",
+            "호스트 이름으로 발급되고 CA:TRUE 가 없는 서버 자신의 인증서를 백엔드에 설치해 맨 앞에 "
+            "보내고, 그 뒤에 중간 인증서를 보내세요. 지금 보내는 것은 `openssl s_client -connect "
+            "{address} -showcerts` 로 확인할 수 있습니다.",
         ),
     ),
     Reason.INTERMEDIATE_MISSING: Entry(
@@ -253,6 +305,24 @@ TABLE: dict[Reason, Entry] = {
             "아닌지), {path} 에 응답하는 도중 애플리케이션이 죽지 않는지 확인하세요.",
         ),
     ),
+    Reason.DNS_LAST_GOOD_LOST: Entry(
+        Words(
+            "{name} resolved before through {previous_resolver}, but {resolver} now answers "
+            "{answer}; its last good addresses went with the resolver a reload replaced, so "
+            "there is nothing to probe.",
+            "{name}(은/는) 이전에 {previous_resolver} 에서 해석되었지만 지금 {resolver} 의 응답은 "
+            "{answer} 입니다. 마지막으로 성공한 주소는 재적재로 바뀐 이전 리졸버와 함께 사라져, "
+            "프로브할 주소가 없습니다.",
+        ),
+        Words(
+            "Make the new resolver answer for the name (`dig @{resolver_host} -p {resolver_port} "
+            "{name}`), or put back the dnsServers that answered. Reloads that keep dnsServers "
+            "keep the last good addresses.",
+            "새 리졸버가 이 이름에 응답하게 하거나 (`dig @{resolver_host} -p {resolver_port} "
+            "{name}`), 응답하던 dnsServers 로 되돌리세요. dnsServers 를 바꾸지 않는 재적재는 "
+            "마지막으로 성공한 주소를 유지합니다.",
+        ),
+    ),
     Reason.NOT_YET_PROBED: Entry(
         Words(
             "No probe result yet; the first probe starts within 2 seconds of start or reload.",
@@ -297,6 +367,39 @@ TABLE: dict[Reason, Entry] = {
         ),
     ),
 }
+
+# Chain shapes that one code covers but that need their own words: the model's guide files a
+# self-signed certificate without CA:TRUE under intermediate-certificate-missing (it is taken for
+# a leaf whose issuer is missing), and the operator must be told that is what it is.
+SHAPES: dict[tuple[Reason, str], Entry] = {
+    (Reason.INTERMEDIATE_MISSING, SELF_SIGNED_LEAF): Entry(
+        Words(
+            "The certificate of {subject} is self-signed but not a CA (no CA:TRUE basic "
+            "constraint), so it is judged as a leaf whose issuing certificate was not sent.",
+            "{subject} 의 인증서는 자체 서명되었지만 CA 가 아닙니다 (기본 제약 CA:TRUE 없음). 그래서 "
+            "발급자 인증서가 오지 않은 리프 인증서로 판정됩니다.",
+        ),
+        Words(
+            "Make a proper chain: create a root CA certificate with basicConstraints CA:TRUE "
+            "(`openssl req -x509 -new -key root.key -subj /CN=my-root -addext "
+            "basicConstraints=critical,CA:TRUE -out root.crt`), issue the server's certificate "
+            "from it (`openssl x509 -req -in server.csr -CA root.crt -CAkey root.key -out "
+            "server.crt`), install server.crt on the backend and upload root.crt as a trusted "
+            "root certificate of the settings.",
+            "올바른 체인을 만드세요: basicConstraints CA:TRUE 인 루트 CA 인증서를 만들고 (`openssl "
+            "req -x509 -new -key root.key -subj /CN=my-root -addext "
+            "basicConstraints=critical,CA:TRUE -out root.crt`), 그 루트로 서버 인증서를 발급한 뒤 "
+            "(`openssl x509 -req -in server.csr -CA root.crt -CAkey root.key -out server.crt`), "
+            "server.crt 를 백엔드에 설치하고 root.crt 를 설정의 신뢰할 수 있는 루트 인증서로 "
+            "올리세요.",
+        ),
+    ),
+}
+
+
+def _entry(reason: Reason, facts: Mapping[str, str]) -> Entry:
+    return SHAPES.get((reason, facts.get("shape", "")), TABLE[reason])
+
 
 # Status-specific remedies for http-status-code-mismatch (SPEC section 11, row 7). Those in
 # COMPLETE_REMEDIES already say to add the status to match.statusCodes; the others are followed
@@ -413,7 +516,7 @@ def _in(lang: Lang, facts: Mapping[str, str]) -> Mapping[str, str]:
 
 
 def message(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> str:
-    return _fill(TABLE[reason].message.in_(lang), _in(lang, facts))
+    return _fill(_entry(reason, facts).message.in_(lang), _in(lang, facts))
 
 
 # Cause-specific remedies for tcp-connect-error, chosen by how the connect ended.
@@ -452,7 +555,7 @@ def remedy(reason: Reason, facts: Mapping[str, str], lang: Lang = Lang.EN) -> st
         if cause is not None:
             return _fill(cause.in_(lang), facts)
     facts = _in(lang, facts)
-    words = TABLE[reason].remedy
+    words = _entry(reason, facts).remedy
     if reason is Reason.HTTP_STATUS_CODE_MISMATCH:
         received = facts.get("received", "")
         specific = STATUS_REMEDIES.get(int(received)) if received.isdigit() else None

@@ -13,43 +13,56 @@ Classification, first match wins:
  2. not-validated / insecure-skip-verify                → success (the chain is still described)
  3. a certificate `cryptography` cannot read            → certificate-verification-failed
  4. v1: the first certificate is not byte-equal (DER) to an authentication certificate →
-    authentication-certificate-mismatch; then the name, as 5h. No chain building in v1.
+    authentication-certificate-mismatch; then the name, as 5j. No chain building in v1.
  5. v2 (trusted roots, or the system store):
-    a. the first certificate is a CA and a non-CA comes later → leaf-certificate-not-topmost. First
-       of all, as such a chain may even verify (OpenSSL then takes the CA for the server's).
+    a. every presented certificate is a CA → leaf-certificate-missing (there is no end-entity
+       certificate at all; not the same as a leaf sent out of order). First, as such a chain may
+       verify: OpenSSL then takes a CA for the server's certificate.
+    b. the first certificate is a CA and a non-CA comes later → leaf-certificate-not-topmost, for
+       the same reason before OpenSSL's verdict.
+    c. the first certificate is self-signed and not a CA → intermediate-certificate-missing with
+       `shape` self-signed-not-ca: the model's guide takes such a certificate for a leaf and looks
+       for its issuer, whatever the roots; the message says what it really is. Its dates first.
     Only when OpenSSL failed:
-    b. a path certificate outside its dates, else OpenSSL's not-yet-valid/expired codes (for what only
+    d. a path certificate outside its dates, else OpenSSL's not-yet-valid/expired codes (for what only
        OpenSSL saw, e.g. a system root) → backend-certificate-is-invalid. Before trust: the dates are
        the certificate's own fault, so an expired leaf is named even if its intermediate is missing.
-    c. a certificate named as issuer whose key did not sign → certificate-verification-failed with
+    e. a certificate named as issuer whose key did not sign → certificate-verification-failed with
        `signature_failure`: a forgery or corruption is never reported as "missing" or "untrusted".
-    d. the leaf's issuer is neither presented nor an anchor, and OpenSSL could not find it either
+    f. the leaf's issuer is neither presented nor an anchor, and OpenSSL could not find it either
        (an issuer-not-found code at depth 0) → intermediate-certificate-missing, naming the issuer.
        A lone leaf's issuer may be an intermediate or an untrusted root: nothing presented tells
        them apart, and sending the issuer is the first fix either way.
-    e. the path ends at a self-signed certificate that is no anchor, at a CA whose issuer is
-       unknown, or at an uploaded certificate that is no root, and OpenSSL's code is about trust
-       (issuer not found, self-signed) → trusted-root-certificate-mismatch (roots uploaded) or
-       backend-server-certificate-invalid-ca (system store).
-    f. any other OpenSSL failure → certificate-verification-failed with its code, text and depth.
+    g. OpenSSL's code is about trust (issuer not found, self-signed) and the path ends:
+       - at a self-signed root the server sent, which is no anchor →
+         trusted-root-certificate-mismatch-root-presented (roots uploaded) or
+         backend-server-certificate-invalid-ca (system store);
+       - at an intermediate whose issuer is neither sent nor an anchor →
+         trusted-root-certificate-mismatch (roots uploaded) or
+         intermediate-certificate-not-signed-by-well-known-ca (system store);
+       - at an uploaded certificate that is no root → trusted-root-certificate-mismatch.
+    h. any other OpenSSL failure → certificate-verification-failed with its code, text and depth.
     Only when OpenSSL passed:
-    g. the leaf's extended key usage excludes serverAuth → certificate-verification-failed with
+    i. the leaf's extended key usage excludes serverAuth → certificate-verification-failed with
        INVALID_PURPOSE: a TLS client asks OpenSSL for that check, a bare store context does not.
-    h. an expected name is set and the leaf does not hold it → backend-certificate-invalid-common-name-cn.
+    j. an expected name is set and the leaf does not hold it → backend-certificate-invalid-common-name-cn.
  6. success; `expiring` lists the presented leaf/intermediates (not a self-signed root the server
     also sent) whose not_after is within `warn_days` of `now`.
 
 Fact keys (text; dates ISO 8601 UTC). Always the leaf's `subject`, `issuer`, `not_before`,
 `not_after` (the first non-CA when out of order). Per reason, in addition:
 - certificate-verification-failed: `openssl_code`, `openssl_error`, `depth` ("none" without an
-  OpenSSL code), `failed_subject`; `signature_failure` (5c), `extended_key_usage` (5g);
+  OpenSSL code), `failed_subject`; `signature_failure` (5e), `extended_key_usage` (5i);
 - authentication-certificate-mismatch: `sha256`, `configured` (the certificates' config names);
 - leaf-certificate-not-topmost: `first_subject`, `leaf_subject`, `leaf_depth`;
 - backend-certificate-is-invalid: `which`, `validity` ("expired" / "not yet valid"), `depth`, `now`;
   `not_before` / `not_after` are then THAT certificate's;
-- intermediate-certificate-missing: `missing_issuer`, `missing_issuer_key_id`;
-- trusted-root-certificate-mismatch: `chain_root`, `roots`; backend-server-certificate-invalid-ca:
-  `chain_root`;
+- intermediate-certificate-missing: `missing_issuer`, `missing_issuer_key_id`; and `shape` for a
+  self-signed non-CA (then `missing_issuer` is its own subject);
+- trusted-root-certificate-mismatch(-root-presented): `chain_root`, `roots`;
+  backend-server-certificate-invalid-ca: `chain_root`;
+- intermediate-certificate-not-signed-by-well-known-ca: `top_intermediate`, `missing_issuer`;
+- leaf-certificate-missing: `presented` (the subjects sent, in order);
 - backend-certificate-invalid-common-name-cn: `expected`, `presented`.
 """
 
@@ -93,7 +106,7 @@ from probegate.health.certinfo import (
     validity_at,
     verifier_for,
 )
-from probegate.health.codes import Reason
+from probegate.health.codes import SELF_SIGNED_LEAF, Reason
 
 __all__ = [  # some live in `certinfo`; callers import them all from here
     "CertVerdict",
@@ -277,6 +290,27 @@ def _check_v2(
 # ------------------------------------------------------------------------------- v2 rules
 
 
+def _leaf_missing(chain: _Chain) -> _Finding | None:
+    if not all(is_ca(c) for c in chain.certs):
+        return None
+    return Reason.LEAF_MISSING, {"presented": "; ".join(shown(c.subject) for c in chain.certs)}
+
+
+def _self_signed_leaf(chain: _Chain) -> _Finding | None:
+    first = chain.certs[0]
+    if is_ca(first) or not is_self_signed(first):
+        return None
+    dates = validity_at(first, chain.now)
+    if dates is not None:
+        return _dates_finding(first, 0, chain.now)
+    key_id = authority_key_id(first)
+    return Reason.INTERMEDIATE_MISSING, {
+        "missing_issuer": shown(first.issuer),
+        "missing_issuer_key_id": key_id.hex(":").upper() if key_id else "unknown",
+        "shape": SELF_SIGNED_LEAF,
+    }
+
+
 def _leaf_not_topmost(chain: _Chain) -> _Finding | None:
     first, later = chain.certs[0], chain.certs[1:]
     leaf_depth = next((i for i, c in enumerate(later, 1) if not is_ca(c)), None)
@@ -337,13 +371,26 @@ def _intermediate_missing(chain: _Chain) -> _Finding | None:
 
 
 def _untrusted_root(chain: _Chain) -> _Finding | None:
-    failure, ends_at = chain.failure, _chain_root(chain.path)
+    failure, path, ends_at = chain.failure, chain.path, _chain_root(chain.path)
     if failure is None or failure.code not in _TRUST_CODES or ends_at is None:
         return None
-    if chain.policy.mode is TlsMode.TRUSTED_ROOTS:
-        roots = ", ".join(chain.policy.anchor_names) or _NONE
+    uploaded = chain.policy.mode is TlsMode.TRUSTED_ROOTS
+    roots = ", ".join(chain.policy.anchor_names) or _NONE
+    if path.end is PathEnd.SELF_SIGNED:  # the server sent its root
+        if uploaded:
+            return Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED, {
+                "chain_root": ends_at,
+                "roots": roots,
+            }
+        return Reason.CERTIFICATE_INVALID_CA, {"chain_root": ends_at}
+    if uploaded:
         return Reason.TRUSTED_ROOT_MISMATCH, {"chain_root": ends_at, "roots": roots}
-    return Reason.CERTIFICATE_INVALID_CA, {"chain_root": ends_at}
+    top = path.certs[-1]
+    return Reason.INTERMEDIATE_NOT_WELL_KNOWN, {
+        "top_intermediate": shown(top.subject),
+        "missing_issuer": ends_at,
+        "chain_root": ends_at,
+    }
 
 
 def _chain_root(path: ChainPath) -> str | None:
@@ -384,14 +431,16 @@ def _wrong_name(chain: _Chain) -> _Finding | None:
 
 
 _V2_RULES: tuple[_Rule, ...] = (
-    _leaf_not_topmost,  # 5a
-    _out_of_dates,  # 5b   (5b-5f: OpenSSL failed)
-    _bad_signature,  # 5c
-    _intermediate_missing,  # 5d
-    _untrusted_root,  # 5e
-    _other_failure,  # 5f
-    _wrong_purpose,  # 5g   (5g-5h: OpenSSL passed)
-    _wrong_name,  # 5h
+    _leaf_missing,  # 5a
+    _leaf_not_topmost,  # 5b
+    _self_signed_leaf,  # 5c
+    _out_of_dates,  # 5d   (5d-5h: OpenSSL failed)
+    _bad_signature,  # 5e
+    _intermediate_missing,  # 5f
+    _untrusted_root,  # 5g
+    _other_failure,  # 5h
+    _wrong_purpose,  # 5i   (5i-5j: OpenSSL passed)
+    _wrong_name,  # 5j
 )
 
 
