@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import socket
@@ -38,6 +39,7 @@ from probegate.logsetup import LogOptions
 from probegate.proxy.server import Endpoint, Proxy
 from probegate.resolver import Resolver
 from probegate.runtime import GcFreezer
+from probegate.state.history import History
 from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore
 
@@ -54,6 +56,7 @@ class Gateway:
         for line in loaded.warnings:
             log.warning("%s", line)
         self._plan = compile_plan(loaded)
+        self.history = _open_history(self._plan)
         self.store = HealthStore(
             self._plan.tier,
             effective_probes(self._plan),
@@ -88,7 +91,11 @@ class Gateway:
         return self.scheduler.stalled()
 
     def snapshot(self) -> Snapshot:
-        return self.store.view()
+        """The report as of now, with each server's availability from the lasting history."""
+        view = self.store.view()
+        now = time.time()
+        shares = {str(k): self.history.availability(str(k), now) for k in view.target_keys()}
+        return dataclasses.replace(view, availability=shares)
 
     def metrics(self) -> bytes:
         return metrics.render(self)
@@ -146,6 +153,7 @@ class Gateway:
             log.info("access log reopened")
 
     def _event(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
+        self.history.add(event)
         detail = reasons.message(record.reason, views.facts_for(record, probe))
         # A server coming back is good news (INFO); one going down or unknown is a WARNING.
         level = logging.INFO if event.to_state is State.HEALTHY else logging.WARNING
@@ -197,6 +205,7 @@ class Gateway:
             on_ready(url)
         await self.stopping.wait()
         await self.proxy.stop()
+        self.history.close()
         server.should_exit = True
         freezer.stop()
         scheduler.cancel()
@@ -212,6 +221,10 @@ class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _open_history(plan: GatewayPlan) -> History:
+    return History(plan.history.path, retention_days=plan.history.retention_days)
 
 
 def bind(address: str, port: int) -> socket.socket:

@@ -17,6 +17,7 @@ from probegate.health.codes import Reason
 from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import Record
+from probegate.state.history import Availability
 from probegate.state.snapshot import Snapshot, TargetView
 
 RESOURCE_ROOT = "/probegate/applicationGateways/gateway"
@@ -46,7 +47,12 @@ def backend_health(
     pools: dict[str, list[dict[str, Any]]] = {}
     for group, views in snapshot.groups().items():
         servers = [
-            server(v, lang, history.get(str(v.probe.target.key)) if history else None)
+            server(
+                v,
+                lang,
+                history.get(str(v.probe.target.key)) if history else None,
+                None if v.previous else snapshot.availability.get(str(v.probe.target.key)),
+            )
             for v in views
         ]
         pools.setdefault(group.pool, []).append(
@@ -67,7 +73,10 @@ def backend_health(
 
 
 def server(
-    view: TargetView, lang: Lang, history: tuple[ProbeResult, ...] | None = None
+    view: TargetView,
+    lang: Lang,
+    history: tuple[ProbeResult, ...] | None = None,
+    availability: Availability | None = None,
 ) -> dict[str, Any]:
     record, probe = view.record, view.probe
     facts = facts_for(record, probe)
@@ -90,6 +99,10 @@ def server(
         "warmingUp": view.warming,
         "probe": probe_summary(probe),
     }
+    if availability is not None:
+        # From the lasting history: share of time Healthy (None: nothing known yet).
+        shown["availability"] = {"lastHour": availability.hour, "lastDay": availability.day}
+        shown["flapping"] = availability.flapping
     if view.previous:
         # Removed (or moved) by the last reload; serves until a new server of the group passes.
         shown["removedByReload"] = True

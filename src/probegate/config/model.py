@@ -342,6 +342,13 @@ class AccessLog(Item):
     path: Text = "-"  # "-": standard output; otherwise a file, appended to
 
 
+class History(Item):
+    """probegate extension: every state change kept in an SQLite database across restarts."""
+
+    path: Text | None = None  # default: `<configuration file>.history.sqlite` beside it
+    retention_days: Annotated[int, _between(1, 3650)] = 14
+
+
 class LogLevel(StrEnum):
     DEBUG = "debug"
     INFO = "info"
@@ -379,6 +386,7 @@ class GatewayConfig(Item):
     dns_servers: list[Text] | None = None
     limits: Limits = Field(default_factory=Limits)
     access_log: AccessLog = Field(default_factory=AccessLog)
+    history: History = Field(default_factory=History)
     logging: Logging = Field(default_factory=Logging)
     admin: Admin = Field(default_factory=Admin)
 

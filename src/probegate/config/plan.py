@@ -227,9 +227,26 @@ def _admin(item: m.Admin, base_dir: Path) -> AdminPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryPlan:
+    path: Path | None  # None: in memory only (":memory:")
+    retention_days: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccessLogPlan:
     enabled: bool
     path: Path | None  # None: standard output
+
+
+def _history(item: m.History, loaded: LoadedConfig) -> HistoryPlan:
+    """Beside the configuration file by default, named after it (two gateways configured in one
+    folder keep two histories)."""
+    if item.path == ":memory:":
+        return HistoryPlan(None, item.retention_days)
+    if item.path is not None:
+        return HistoryPlan(certs.resolve(loaded.base_dir, item.path), item.retention_days)
+    name = Path(loaded.source).name if loaded.source else "probegate"
+    return HistoryPlan(loaded.base_dir / f"{name}.history.sqlite", item.retention_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +283,7 @@ class GatewayPlan:
     admin: AdminPlan
     limits: Limits
     access_log: AccessLogPlan
+    history: HistoryPlan
     targets: tuple[Target, ...]
     source: str
 
@@ -347,6 +365,7 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
             if cfg.access_log.path == "-"
             else certs.resolve(loaded.base_dir, cfg.access_log.path),
         ),
+        history=_history(cfg.history, loaded),
         targets=probe_targets(rules, pools, settings),
         source=loaded.source,
     )

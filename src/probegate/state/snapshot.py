@@ -5,13 +5,15 @@ Rules: immutable values only; built by the store, never changed after; no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from probegate.config.effective import EffectiveProbe
-from probegate.config.plan import Target, Tier
+from probegate.config.plan import Target, TargetKey, Tier
 from probegate.health.codes import Reason, State
 from probegate.health.transitions import Record, Routing
+from probegate.state.history import Availability
 
 
 class GroupKey(NamedTuple):
@@ -60,6 +62,11 @@ class TargetView:
 class Snapshot:
     targets: tuple[TargetView, ...]  # in plan order: pool, settings, member
     tier: Tier
+    # target key (str) → its share of time Healthy and flapping, from the lasting history
+    availability: Mapping[str, Availability] = field(default_factory=dict)
+
+    def target_keys(self) -> list[TargetKey]:
+        return [view.probe.target.key for view in self.targets if not view.previous]
 
     def groups(self) -> dict[GroupKey, list[TargetView]]:
         found: dict[GroupKey, list[TargetView]] = {}
