@@ -122,7 +122,10 @@ class Gateway:
             log.error("reload refused, the running configuration stays: %s", problem)
             return [problem]
         if plan.dns_servers != self._plan.dns_servers:
-            self._prober.resolver = Resolver(plan.dns_servers)
+            # Another resolver: the old one's addresses are not carried over, only which names
+            # it had resolved, so a name the new one cannot answer reads as lost (Unknown).
+            known = self._prober.resolver.resolved_names()
+            self._prober.resolver = Resolver(plan.dns_servers, resolved_before=known)
             self.proxy.connector.resolver = self._prober.resolver
         try:
             await self.proxy.reload(plan)

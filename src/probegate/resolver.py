@@ -14,6 +14,9 @@ Rules of this module:
   TTL, so its answers are kept for `SYSTEM_TTL` seconds;
 - failures are never cached: a failing name is asked again by the next probe, and while an
   earlier answer exists its addresses are returned as last good (a warning, not an outage);
+- last good addresses live as long as the resolver: a reload that keeps `dnsServers` keeps the
+  resolver and them; one that changes `dnsServers` builds a new resolver told only which names
+  had resolved (`resolved_before`), so a failure there reads as addresses lost, not never known;
 - concurrent resolutions of one name share one in-flight query; a caller that gives up (its
   probe timed out) does not cancel the query for the others, and the answer still lands in the
   cache;
@@ -70,8 +73,12 @@ class Resolver:
         *,
         lifetime: float = DEFAULT_LIFETIME,
         monotonic: Callable[[], float] = time.monotonic,
+        resolved_before: dict[str, str] | None = None,
     ) -> None:
         self._servers = tuple(_server(host, port) for host, port in servers or ())
+        # name → the replaced resolver that last answered it: its addresses are not carried
+        # over (they came from a resolver no longer configured), only the fact that it resolved
+        self._resolved_before = dict(resolved_before or {})
         self._lifetime = lifetime
         self._monotonic = monotonic
         self._cache: dict[str, _Cached] = {}
@@ -108,6 +115,13 @@ class Resolver:
         if not task.cancelled():
             task.exception()  # marked retrieved: a bug here reaches the waiters, not the log
 
+    def resolved_names(self) -> dict[str, str]:
+        """Every name this resolver (or the one it replaced) has answered, and by whom: what a
+        replacement is given when a reload changes `dnsServers`."""
+        known = dict(self._resolved_before)
+        known.update({name: r.resolver for name, r in self._last_good.items()})
+        return known
+
     def forget(self, name: str) -> None:
         """Drop what is known about `name` (the member was removed from the configuration)."""
         self._cache.pop(name, None)
@@ -130,7 +144,10 @@ class Resolver:
         """A failed resolution: the last good addresses when there are some, else the failure."""
         good = self._last_good.get(name)
         if good is None:
-            return Resolved(Resolution(resolver, (), answer=answer), failure)
+            before = self._resolved_before.get(name, "")
+            return Resolved(
+                Resolution(resolver, (), answer=answer, resolved_before=before), failure
+            )
         kept = Resolution(resolver, good.addresses, answer=answer, from_last_good=True)
         return Resolved(kept)
 

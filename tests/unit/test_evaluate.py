@@ -59,6 +59,9 @@ def probe(**probe_fields: Any) -> EffectiveProbe:
 
 RESOLVED = Resolution(resolver="127.0.0.53:5353", addresses=("127.0.0.11",), ttl=60)
 NXDOMAIN = Resolution(resolver="127.0.0.53:5353", addresses=(), answer="NXDOMAIN")
+LOST = Resolution(
+    resolver="127.0.0.54:53", addresses=(), answer="NXDOMAIN", resolved_before="127.0.0.53:5353"
+)
 
 
 def http(status: int = 200, body: bytes = b"ok") -> HttpFacts:
@@ -96,6 +99,14 @@ def verdict(reason: Reason, **facts: str) -> CertVerdict:
             Reason.DNS_RESOLUTION_ERROR,
             "127.0.0.53:5353 answered NXDOMAIN",
             id="nxdomain",
+        ),
+        pytest.param(
+            seen(Failure.DNS_NXDOMAIN, resolution=LOST),
+            None,
+            {},
+            Reason.DNS_LAST_GOOD_LOST,
+            "resolved before through 127.0.0.53:5353, but 127.0.0.54:53 now answers NXDOMAIN",
+            id="nxdomain-after-the-resolver-was-replaced",
         ),
         pytest.param(
             seen(Failure.CONNECT_REFUSED, detail="refused"),

@@ -32,6 +32,7 @@ def result(reason: Reason, at: float = 1000.0) -> ProbeResult:
 OK = Reason.SUCCESS
 REFUSED = Reason.TCP_CONNECT_ERROR
 STATUS = Reason.HTTP_STATUS_CODE_MISMATCH
+LOST = Reason.DNS_LAST_GOOD_LOST
 
 
 def run(reasons: list[Reason], threshold: int) -> list[tuple[State, Reason, int, Change]]:
@@ -91,6 +92,18 @@ C, P, N = Change.CHANGED, Change.PENDING, Change.UNCHANGED
             2,
             [(H, OK, 0, C), (H, REFUSED, 1, P), (U, REFUSED, 2, C), (H, OK, 0, C)],
             id="recovers-at-first-success",
+        ),
+        pytest.param(
+            [OK, LOST, LOST, OK],
+            3,
+            [(H, OK, 0, C), (K, LOST, 1, C), (K, LOST, 2, P), (H, OK, 0, C)],
+            id="addresses-lost-is-unknown-at-once-whatever-the-threshold",
+        ),
+        pytest.param(
+            [OK, REFUSED, REFUSED, LOST],
+            2,
+            [(H, OK, 0, C), (H, REFUSED, 1, P), (U, REFUSED, 2, C), (K, LOST, 3, C)],
+            id="unhealthy-then-addresses-lost-is-unknown",
         ),
     ],
 )

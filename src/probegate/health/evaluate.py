@@ -61,7 +61,8 @@ def _decide(
 ) -> Reason:
     failure = observation.failure
     if failure in _DNS:
-        return Reason.DNS_RESOLUTION_ERROR
+        lost = observation.resolution is not None and observation.resolution.resolved_before
+        return Reason.DNS_LAST_GOOD_LOST if lost else Reason.DNS_RESOLUTION_ERROR
     if failure in _CONNECT:
         return Reason.TCP_CONNECT_ERROR
     if failure in _HANDSHAKE:
@@ -112,6 +113,7 @@ def _resolution_facts(observation: Observation, name: str) -> dict[str, str]:
         "resolver_port": port if host else "53",
         "answer": resolution.answer or "no answer",
         "addresses": ", ".join(resolution.addresses) or "none",
+        "previous_resolver": resolution.resolved_before or "none",
     }
 
 

@@ -51,6 +51,9 @@ class Resolution:
     ttl: int | None = None
     answer: str = ""  # what the resolver said when it failed: "NXDOMAIN", "no A/AAAA records", ...
     from_last_good: bool = False  # resolution failed; these are the last good addresses
+    # resolution failed, no last good addresses, but the name had resolved through this resolver
+    # (one a reload replaced): the addresses were lost, not never known
+    resolved_before: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ Rules of this module:
   in a row, and shows `recovering` meanwhile (a target never probed still needs one pass);
 - consecutive failures reach `unhealthyThreshold` → Unhealthy (0: the first failure does);
   before that the state is kept and the report shows the latest failing reason and the count;
+- a failure whose reason is an Unknown one (a member's addresses were lost: nothing could be
+  probed) makes the target Unknown at once, whatever the threshold: it is no verdict on the
+  backend, and nothing can be routed to it either;
 - a target starts Unknown / not-yet-probed and is never routable before its first success;
 - no result for 3 intervals (at least interval + timeout) → Unknown / probe-stale (a fault of
   the prober, not of the backend);
@@ -97,6 +100,8 @@ def apply(
         failures = record.consecutive_failures + 1
         down = failures >= max(threshold, 1)
         kept = State.UNKNOWN if record.state in (State.UNKNOWN, State.DRAINING) else record.state
+        if result.reason.state is State.UNKNOWN:  # nothing could be probed: no verdict at all
+            down, kept = False, State.UNKNOWN
         new = replace(
             record,
             state=State.UNHEALTHY if down else kept,
