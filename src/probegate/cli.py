@@ -14,13 +14,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
 from rich.console import Console
 
-from probegate import __version__, commands, explain, gatewayclient, helptext
+from probegate import __version__, commands, explain, gatewayclient, helptext, importer
 from probegate.config import arm
 from probegate.config.effective import effective_probes
-from probegate.config.load import LoadedConfig, load_document, load_file, read_config_text
+from probegate.config.load import (
+    LoadedConfig,
+    load_file,
+    read_config_text,
+)
 from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.config.source import parse_text
 from probegate.errors import ConfigError, ProbegateError, UsageError
@@ -87,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path, help="the template or CLI document (JSON)")
     _parameter_arguments(importer)
     importer.add_argument("-o", "--output", type=Path, help="write the YAML here instead of stdout")
+    importer.add_argument("--show-ignored", action="store_true",
+                          help="list every field left out on its own line (besides the summary)")  # fmt: skip
+    importer.add_argument("--inline-secrets", action="store_true",
+                          help="write PFX passwords into the file instead of ${env:NAME} references")  # fmt: skip
     _health_commands(commands)
     return parser
 
@@ -299,54 +306,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_import_arm(args: argparse.Namespace) -> int:
-    commands.check_file(args.file, "template")
-    if args.output is not None:
-        _check_output(args.output)
-    document = parse_text(read_config_text(args.file), str(args.file))
-    if not arm.is_arm_document(document):
-        raise UsageError(
-            f"{args.file} is neither an ARM template nor an Azure CLI gateway document"
-        )
-    converted = arm.convert_arm(document, _parameters(args))
-    _print_warnings([f"ignored: {line}" for line in converted.ignored])
-    text = yaml.safe_dump(converted.config, sort_keys=False, allow_unicode=True)
-    header = f"# probegate configuration imported from {args.file.name}\n"
-    if args.output is not None:
-        _write_output(args.output, header + text)
-    else:
-        sys.stdout.write(header + text)
-    base = (args.output or args.file).resolve().parent
-    try:
-        load_document(converted.config, "imported configuration", base)
-    except ConfigError as exc:
-        print(
-            "the imported configuration needs attention before probegate can run it:",
-            file=sys.stderr,
-        )
-        print(str(exc), file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def _check_output(path: Path) -> None:
-    """Refuse an `-o` path that cannot be written before any work is done."""
-    if path.is_dir():
-        raise UsageError(f"-o: {path} is a folder; give a file name, e.g. {path / 'gateway.yaml'}")
-    if not path.parent.is_dir():
-        raise UsageError(f"-o: the folder {path.parent} does not exist; create it first")
-
-
-def _write_output(path: Path, text: str) -> None:
-    """The imported YAML, readable by its owner only: it may carry a certificate's password."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise UsageError(f"-o: cannot write {path}: {exc.strerror or exc}") from exc
-
-
 def _console() -> Console:
     # Piped output keeps full lines so it stays searchable; a terminal gets its own width.
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
@@ -361,7 +320,7 @@ def _with_parameters(
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "explain": cmd_explain,
-    "import-arm": cmd_import_arm,
+    "import-arm": _with_parameters(importer.cmd_import_arm),
     "run": _with_parameters(commands.cmd_run),
     "reload": commands.cmd_reload,
     "demo": commands.cmd_demo,

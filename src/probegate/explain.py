@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from probegate.config.effective import Decided, EffectiveProbe, TlsMode
-from probegate.config.plan import GatewayPlan, StatusMatch
+from probegate.config.plan import Backend, GatewayPlan, PathMap, StatusMatch
 
 
 def explain_data(plan: GatewayPlan, probes: tuple[EffectiveProbe, ...]) -> dict[str, Any]:
@@ -70,9 +70,34 @@ def render(console: Console, plan: GatewayPlan, probes: tuple[EffectiveProbe, ..
     head = f"{plan.source}: sku {plan.sku.value} ({plan.tier.value} rules), {len(probes)} probe target(s)"
     console.print(Text(head, style="bold"))
     if not probes:
-        console.print("No routing rule binds a backend pool to settings: nothing is probed.")
+        console.print(nothing_probed(plan))
     for probe in probes:
         console.print(Group(_target_table(probe)))
+
+
+def nothing_probed(plan: GatewayPlan) -> str:
+    """Why a plan has no probe targets: its rules reach only empty pools, or no rule reaches a
+    pool at all."""
+    empty = sorted({b.pool.name for b in _backends(plan) if not b.pool.members})
+    if empty:
+        names = ", ".join(f"'{name}'" for name in empty)
+        return (
+            f"Nothing is probed: the rules send traffic to {names}, which "
+            f"{'has' if len(empty) == 1 else 'have'} no servers (requests get 502). List the "
+            "servers under backendAddresses."
+        )
+    return "No routing rule binds a backend pool to settings: nothing is probed."
+
+
+def _backends(plan: GatewayPlan) -> list[Backend]:
+    found: list[Backend] = []
+    for rule in plan.rules:
+        destination = rule.destination
+        if isinstance(destination, PathMap):
+            found.extend(d for d in (destination.default, *(r.destination for r in destination.rules)) if isinstance(d, Backend))  # fmt: skip
+        elif isinstance(destination, Backend):
+            found.append(destination)
+    return found
 
 
 def _target_table(probe: EffectiveProbe) -> Table:

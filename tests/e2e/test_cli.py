@@ -17,7 +17,7 @@ EXAMPLE = ROOT / "examples" / "gateway.yaml"
 pytestmark = pytest.mark.e2e
 
 
-def probegate(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def probegate(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "probegate", *map(str, args)],
         capture_output=True,
@@ -25,6 +25,7 @@ def probegate(*args: str | Path) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
         cwd=ROOT,
+        env={**os.environ, **env} if env else None,
     )
 
 
@@ -315,7 +316,12 @@ def test_explain_prints_every_target_of_the_arm_template() -> None:
         ("pool-web", "settings-web", "127.0.0.12:8080"),
         ("pool-api", "settings-api", "api-backend.shop.test:443"),
     ]
-    assert "warning: ignored: resources[2].properties.gatewayIPConfigurations" in result.stderr
+    assert (
+        "warning: left out, as they cannot apply to a self-hosted gateway: 2 other resources "
+        "(Microsoft.Network/virtualNetworks, Microsoft.Network/publicIPAddresses)" in result.stderr
+    )
+    assert "not converted, so probegate behaves differently: resources[2].properties.enableHttp2: true" in result.stderr  # fmt: skip
+    assert "gatewayIPConfigurations" in result.stderr  # counted in the summary line
 
 
 def test_import_arm_writes_yaml_that_validates(tmp_path: Path) -> None:
@@ -329,11 +335,21 @@ def test_import_arm_writes_yaml_that_validates(tmp_path: Path) -> None:
         out,
     )
     assert result.returncode == 0, result.stderr
-    assert "ignored: resources[1]: Microsoft.Network/publicIPAddresses" in result.stderr
+    assert "ignored: resources[1]: Microsoft.Network/publicIPAddresses" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 8  # a few prominent lines and one summary
+    assert out.stat().st_mode & 0o077 == 0  # it may hold secrets: its owner's only
     text = out.read_text(encoding="utf-8")
+    assert "password: ${env:PROBEGATE_SHOP_TLS_PASSWORD}" in text  # the securestring stays out
+    assert "set PROBEGATE_SHOP_TLS_PASSWORD to the value of parameter 'sslCertificatePassword'" in result.stderr  # fmt: skip
+    listed = probegate("import-arm", ARM / "template.json", "--parameters", ARM / "template.parameters.json", "--show-ignored")  # fmt: skip
+    assert "ignored: resources[1]: Microsoft.Network/publicIPAddresses" in listed.stderr
     assert text.startswith("# probegate configuration imported from template.json")
     assert "sku: Standard_v2" in text
-    validated = probegate("validate", "-c", out)
+    unset = probegate("validate", "-c", out)
+    assert unset.returncode == 1
+    assert "sslCertificates[0].password: names the environment variable PROBEGATE_SHOP_TLS_PASSWORD, which is not set" in unset.stderr  # fmt: skip
+    password = json.loads((ARM / "template.parameters.json").read_text(encoding="utf-8"))["parameters"]["sslCertificatePassword"]["value"]  # fmt: skip
+    validated = probegate("validate", "-c", out, env={"PROBEGATE_SHOP_TLS_PASSWORD": password})
     assert validated.returncode == 0, validated.stderr
     assert "valid (3 probe targets)" in validated.stdout
 
@@ -351,3 +367,50 @@ def test_import_arm_needs_a_parameter_without_default(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "sslCertificateData" in result.stderr
     assert probegate("import-arm", tmp_path / "missing.json").returncode == 2
+
+
+def test_import_arm_problems_name_the_template_line_and_parameter(tmp_path: Path) -> None:
+    template = tmp_path / "template.json"
+    template.write_text(
+        """{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  // comments are allowed in templates
+  "parameters": {"threshold": {"type": "int"}, "location": {"type": "string"}},
+  "resources": [{
+    "type": "Microsoft.Network/applicationGateways",
+    "location": "[parameters('location')]",
+    "properties": {
+      "probes": [{"name": "p", "properties": {"protocol": "Http", "host": "a.example",
+                  "unhealthyThreshold": "[parameters('threshold')]"}}]
+    }
+  }]
+}
+""",
+        encoding="utf-8",
+    )
+    result = probegate("validate", "-c", template, "--param", "threshold=25")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"  {template}:10:19: resources[0].properties.probes[0].properties.unhealthyThreshold: "
+        "must be between 0 and 20, got 25 (from parameter 'threshold'; probegate's "
+        "probes[0].unhealthyThreshold)"
+    )  # location has no value, but only an ignored field reads it: not asked for
+    assert "location" not in result.stderr.split("problem")[-1]
+
+
+def test_explain_says_a_pool_is_empty_rather_than_that_nothing_is_bound(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        """\
+        httpListeners: [{name: front, port: 8080, protocol: Http}]
+        backendAddressPools: [{name: vms, backendAddresses: []}]
+        backendHttpSettingsCollection: [{name: s, port: 80, protocol: Http}]
+        requestRoutingRules:
+          - {name: r, ruleType: Basic, httpListener: front, backendAddressPool: vms, backendHttpSettings: s}
+        """,
+    )
+    explained = probegate("explain", "-c", config)
+    assert "the rules send traffic to 'vms', which has no servers" in explained.stdout
+    assert "No routing rule binds" not in explained.stdout
+    validated = probegate("validate", "-c", config)
+    assert "backendAddressPools[0]: pool 'vms' has no servers" in validated.stderr

@@ -236,15 +236,12 @@ TEMPLATE_IGNORED = [
     "(the gateway's subnet does not apply to a self-hosted gateway)",
     "resources[2].properties.frontendIPConfigurations: 1 item: appGwPublicFrontendIp "
     "(listeners bind to 127.0.0.1; set bindAddress to expose them)",
-    "resources[2].properties.httpListeners[0].properties.frontendIPConfiguration: reference "
-    "[concat(variables('gatewayId'), '/frontendIPConfigurations/appGwPublicFrontendIp')] "
-    "(listeners bind to 127.0.0.1; set bindAddress to expose them)",
     "resources[2].properties.sku.capacity: \"[parameters('capacity')]\" "
     "(probegate runs as one process; the instance count does not apply)",
     "resources[2].properties.backendHttpSettingsCollection[0].properties.probeEnabled: true "
     "(probegate probes every server a rule uses; pick a custom probe with probe)",
     "resources[2].properties.httpListeners[1].properties.requireServerNameIndication: true "
-    "(not supported by probegate)",
+    "(probegate does not refuse TLS clients that send no server name)",
     "resources[2].properties.enableHttp2: true (probegate serves clients over HTTP/1.1)",
     "resources[2].properties.sslPolicy: object with policyType, policyName "
     "(probegate uses its own TLS versions and ciphers)",
@@ -259,9 +256,6 @@ CLI_IGNORED = [
     "properties.gatewayIPConfigurations: 1 item: appGatewayIpConfig "
     "(the gateway's subnet does not apply to a self-hosted gateway)",
     "properties.frontendIPConfigurations: 1 item: appGwPublicFrontendIp "
-    "(listeners bind to 127.0.0.1; set bindAddress to expose them)",
-    "properties.httpListeners[2].properties.frontendIPConfiguration: reference to "
-    "frontendIPConfigurations/appGwPublicFrontendIp "
     "(listeners bind to 127.0.0.1; set bindAddress to expose them)",
     "properties.autoscaleConfiguration: object with minCapacity, maxCapacity "
     "(probegate runs as one process; autoscaling does not apply)",

@@ -123,3 +123,131 @@ def test_the_gateway_type_is_still_found_with_comments_around_it() -> None:
     text = '{\n  // a gateway\n  "resources": [/* one */ {"type": "GW", "properties": {}}]\n}'
     text = text.replace("GW", GATEWAY)
     assert convert_arm(parse_text(text, "t.json")).config == {}
+
+
+# ---------------------------------------------------------------------------------------- what the
+# conversion settles: names in ipAddress, listeners apart, empty pools, secrets, template paths
+
+
+def test_a_host_name_in_ip_address_moves_to_fqdn_with_a_note() -> None:
+    pool = {"name": "web", "properties": {"backendAddresses": [
+        {"ipAddress": "shop-web.azurewebsites.test"}, {"ipAddress": "127.0.0.11"}]}}  # fmt: skip
+    result = convert_arm(template({"backendAddressPools": [pool]}))
+    assert result.config["backendAddressPools"][0]["backendAddresses"] == [
+        {"fqdn": "shop-web.azurewebsites.test"},
+        {"ipAddress": "127.0.0.11"},
+    ]
+    [note] = result.notes
+    assert note.startswith(
+        "resources[0].properties.backendAddressPools[0].properties.backendAddresses[0].ipAddress: "
+        "'shop-web.azurewebsites.test' is a host name, not an IP address: written as fqdn"
+    )
+
+
+def two_frontends(ipv6: bool) -> dict[str, Any]:
+    """The shape of the IPv4 + IPv6 quickstart: one port, two frontend IP configurations."""
+    ref = "[resourceId('Microsoft.Network/applicationGateways/frontendIPConfigurations', 'agw', '{0}')]"  # fmt: skip
+    port = {"id": "[resourceId('Microsoft.Network/applicationGateways/frontendPorts', 'agw', 'p80')]"}  # fmt: skip
+    doc = template({
+        "frontendIPConfigurations": [
+            {"name": "v4", "properties": {"publicIPAddress": {"id": "[resourceId('Microsoft.Network/publicIPAddresses', 'pip4')]"}}},
+            {"name": "v6", "properties": {"publicIPAddress": {"id": "[resourceId('Microsoft.Network/publicIPAddresses', 'pip6')]"}}},
+        ],
+        "frontendPorts": [{"name": "p80", "properties": {"port": 80}}],
+        "httpListeners": [
+            {"name": f"l-{name}", "properties": {"frontendIPConfiguration": {"id": ref.format(name)},
+                                                 "frontendPort": port, "protocol": "Http"}}
+            for name in ("v4", "v6")
+        ],
+    })  # fmt: skip
+    version = "IPv6" if ipv6 else "IPv4"
+    doc["resources"].insert(0, {"type": "Microsoft.Network/publicIPAddresses", "name": "pip6",
+                                "properties": {"publicIPAddressVersion": version}})  # fmt: skip
+    return doc
+
+
+def test_listeners_sharing_a_port_on_two_frontend_ips_bind_apart() -> None:
+    result = convert_arm(two_frontends(ipv6=True))
+    listeners = result.config["httpListeners"]
+    assert [listener.get("bindAddress") for listener in listeners] == [None, "::1"]
+    assert any("'l-v6': on frontend IP configuration 'v6'" in note and "::1" in note for note in result.notes)  # fmt: skip
+    other = convert_arm(two_frontends(ipv6=False)).config["httpListeners"]
+    assert [listener.get("bindAddress") for listener in other] == [None, "127.0.0.2"]
+
+
+def test_listeners_on_one_frontend_ip_keep_the_default_address() -> None:
+    doc = two_frontends(ipv6=True)
+    listeners = doc["resources"][1]["properties"]["httpListeners"]
+    listeners[1]["properties"]["frontendIPConfiguration"] = listeners[0]["properties"]["frontendIPConfiguration"]  # fmt: skip
+    listeners[1]["properties"]["hostName"] = "b.example"
+    result = convert_arm(doc)
+    assert all("bindAddress" not in listener for listener in result.config["httpListeners"])
+
+
+def test_a_pool_whose_members_join_from_a_nic_is_said_to_be_empty() -> None:
+    doc = template({"backendAddressPools": [{"name": "vms", "properties": {}}]})
+    nic = {"type": "Microsoft.Network/networkInterfaces", "name": "nic-1", "properties": {
+        "ipConfigurations": [{"name": "c", "properties": {
+            "applicationGatewayBackendAddressPools": [{"id": "/x/backendAddressPools/vms"}]}}]}}  # fmt: skip
+    doc["resources"].append(nic)
+    result = convert_arm(doc)
+    assert result.config["backendAddressPools"] == [{"name": "vms", "backendAddresses": []}]
+    assert any(
+        note.startswith("backendAddressPools[0] 'vms' is empty: its members join from resources[1] "
+                        "(Microsoft.Network/networkInterfaces)")
+        for note in result.notes
+    )  # fmt: skip
+
+
+def test_problems_in_the_converted_config_name_the_template_path_and_parameter() -> None:
+    from probegate.config.load import load_document  # noqa: PLC0415 - the loader's view
+
+    probe = {"name": "p", "properties": {"protocol": "Http", "host": "a.example",
+                                         "unhealthyThreshold": "[parameters('threshold')]"}}  # fmt: skip
+    doc = template({"probes": [probe]}, parameters={"threshold": {"type": "int"}})
+    with pytest.raises(ConfigError) as caught:
+        load_document(doc, "t.json", Path("."), {"threshold": 25})
+    assert [str(issue) for issue in caught.value.issues] == [
+        "resources[0].properties.probes[0].properties.unhealthyThreshold: must be between 0 and "
+        "20, got 25 (from parameter 'threshold'; probegate's probes[0].unhealthyThreshold)"
+    ]
+
+
+def test_summary_and_prominent_lines() -> None:
+    from probegate.config.arm_summary import present  # noqa: PLC0415
+
+    lines = present(
+        [
+            'resources[0]: Microsoft.Network/virtualNetworks "v" (only the application gateway is converted)',
+            "resources[2].properties.rewriteRuleSets: 1 item: headers (header and URL rewrites are not supported)",
+            "resources[2].properties.enableHttp2: false (probegate serves clients over HTTP/1.1)",
+            "resources[2].properties.enableHttp2: true (probegate serves clients over HTTP/1.1)",
+            'resources[2].location: "westeurope" (the Azure region does not apply to a self-hosted gateway)',
+            'resources[2].properties.sku.tier: "Standard_v2" (probegate takes the v1 or v2 rules from the sku name)',
+        ],
+        ["a note"],
+    )
+    assert lines == [
+        "a note",
+        "not converted, so probegate behaves differently: resources[2].properties.rewriteRuleSets: "
+        "1 item: headers (header and URL rewrites are not supported)",
+        "not converted, so probegate behaves differently: resources[2].properties.enableHttp2: "
+        "true (probegate serves clients over HTTP/1.1)",
+        "left out, as they cannot apply to a self-hosted gateway: 1 other resource "
+        "(Microsoft.Network/virtualNetworks), enableHttp2, location, sku.tier "
+        "(import-arm --show-ignored lists each one)",
+    ]  # fmt: skip
+
+
+def test_a_secret_named_by_the_environment_is_read_at_load(tmp_path: Path) -> None:
+    from probegate.config.secrets import expand_secrets  # noqa: PLC0415
+
+    doc = {"sslCertificates": [{"name": "c", "data": "x", "password": "${env:PG_TEST_PFX}"}]}
+    expanded, issues = expand_secrets(doc, {"PG_TEST_PFX": "hunter2"})
+    assert issues == []
+    assert expanded["sslCertificates"][0]["password"] == "hunter2"  # type: ignore[index]
+    assert doc["sslCertificates"][0]["password"] == "${env:PG_TEST_PFX}"  # the input is kept
+    _, missing = expand_secrets(doc, {})
+    assert [issue.path for issue in missing] == ["sslCertificates[0].password"]
+    assert "PG_TEST_PFX, which is not set" in missing[0].message
+    assert "hunter2" not in missing[0].message

@@ -20,13 +20,24 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from probegate.config.arm_expr import ExpressionError
 from probegate.config.arm_functions import first_token
+from probegate.config.arm_listeners import bind_apart, empty_pools, unused_missing
 from probegate.config.arm_params import build_scope, load_parameters_file
-from probegate.config.arm_read import Node, Obj, Reader, clip, describe, join, peek, show_json
+from probegate.config.arm_read import (
+    Node,
+    Obj,
+    Reader,
+    clip,
+    describe,
+    join,
+    origins_of,
+    peek,
+    show_json,
+)
 from probegate.config.arm_tables import (
     FRONTEND_PORTS,
     GATEWAY_COLLECTIONS,
@@ -46,6 +57,11 @@ _GATEWAY_TYPE = "microsoft.network/applicationgateways"
 class ArmConversion:
     config: dict[str, Any]
     ignored: tuple[str, ...]
+    # what the conversion changed that an operator should know (a host name moved to fqdn, a
+    # bind address chosen, a pool left empty); shown prominently
+    notes: tuple[str, ...] = ()
+    # each converted path → (the template path it came from, the raw value written there)
+    origins: Mapping[str, tuple[str, object]] = field(default_factory=dict)
 
 
 def is_arm_document(doc: object) -> bool:
@@ -86,11 +102,15 @@ def convert_arm(doc: object, parameters: Mapping[str, object] | None = None) -> 
             converter.issue("", "parameters were given, but Azure CLI output has none to fill in")
     config = converter.gateway(gateway) if gateway is not None else {}
     converter.summarise(gateway.path if gateway is not None else "")
+    origins = origins_of(config, converter.origins)
     if converter.deployed:
         converter.issues.insert(0, ConfigIssue("", _deployed(converter.deployed)))
     if converter.issues:
         raise ConfigError(converter.issues)
-    return ArmConversion(config, tuple(converter.ignored))
+    bind_apart(config, origins, converter)
+    empty_pools(config, converter)
+    unused_missing(converter)
+    return ArmConversion(config, tuple(converter.ignored), tuple(converter.notes), origins)
 
 
 def _deployed(paths: list[str]) -> str:
@@ -130,6 +150,7 @@ class _Converter(Reader):
             if _type_of(obj) != _GATEWAY_TYPE:
                 what = f"{obj.peek('type')} {show_json(obj.peek('name'))}"
                 self.ignored.append(f"{obj.path}: {what} ({self._left_out(obj)})")
+                self._remember_ipv6(obj)
         if len(gateways) == 1:
             gateways[0].take("type")
             return gateways[0]
@@ -166,7 +187,25 @@ class _Converter(Reader):
             pools.extend(name for ref in refs if (name := self._pool_name(ref)) not in pools)
             if isinstance(address, str) and address and not address.startswith("["):
                 addresses.append(address)
+        joins = f"{resource.path} ({resource.peek('type')})"
+        self.joined_from.extend((pool, joins) for pool in pools)
         return f"{why}; {_membership(pools, addresses)}" if pools else why
+
+    def _remember_ipv6(self, resource: Obj) -> None:
+        """The names of IPv6 public addresses, so listeners on them can bind to ::1."""
+        if _type_of(resource) != "microsoft.network/publicipaddresses":
+            return
+        version = peek(resource.peek("properties"), "publicipaddressversion")
+        name = resource.peek("name")
+        if not isinstance(name, str) or not isinstance(version, str):
+            return
+        try:
+            value = name if self.scope is None else self.scope.evaluate_string(name)
+            version_value = version if self.scope is None else self.scope.evaluate_string(version)
+        except ExpressionError:
+            return
+        if isinstance(value, str) and str(version_value).lower() == "ipv6":
+            self.ipv6_addresses.add(value.lower())
 
     def _pool_name(self, ref: object) -> str:
         raw = peek(ref, "id") if isinstance(ref, Mapping) else ref
@@ -188,6 +227,7 @@ class _Converter(Reader):
         sku = props.take("sku") or resource.take("sku")
         if sku is not None and (name := self.sku(sku)) is not None:
             config["sku"] = name
+        self.ipv6_frontends = self._ipv6_frontends(props.peek("frontendIPConfigurations"))
         ports = props.take("frontendPorts")
         for port in [] if ports is None else self.collection(ports, FRONTEND_PORTS):
             self.frontend_ports[str(port.get("name", "")).lower()] = port.get("port")
@@ -200,6 +240,31 @@ class _Converter(Reader):
             self.leftovers(props, NO_SPEC)
         self.leftovers(resource, NO_SPEC)
         return config
+
+    def _ipv6_frontends(self, raw: object) -> set[str]:
+        """Frontend IP configurations on an IPv6 address (their public IP is IPv6, or their
+        private address is): a listener on one binds to ::1 when it must stay apart."""
+        found: set[str] = set()
+        for item in raw if isinstance(raw, list) else []:
+            props = peek(item, "properties")
+            public = peek(props, "publicipaddress")
+            ref = peek(public, "id") if isinstance(public, Mapping) else None
+            try:
+                name = self._evaluated(peek(item, "name"))
+                target = self._evaluated(ref)
+                private = self._evaluated(peek(props, "privateipaddressversion"))
+            except ExpressionError:
+                continue
+            last = target.rstrip("/").rsplit("/", 1)[-1].lower() if isinstance(target, str) else ""
+            ipv6 = last in self.ipv6_addresses or str(private).lower() == "ipv6"
+            if isinstance(name, str) and ipv6:
+                found.add(name.lower())
+        return found
+
+    def _evaluated(self, raw: object) -> object:
+        if self.scope is None or not isinstance(raw, str):
+            return raw
+        return self.scope.evaluate_string(raw)
 
     def sku(self, node: Node) -> str | None:
         sku = self.obj(node)

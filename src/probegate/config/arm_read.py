@@ -102,6 +102,15 @@ class Reader:
         self.status: Counter[str] = Counter()
         self.frontend_ports: dict[str, object] = {}
         self.deployed: list[str] = []  # converted fields that read a deployed resource
+        self.notes: list[str] = []  # conversions that change something an operator should know
+        # listener's template path (up to the item) → its frontend IP configuration's name
+        self.listener_frontends: dict[str, str] = {}
+        self.ipv6_addresses: set[str] = set()  # names of IPv6 public IP resources in the template
+        self.ipv6_frontends: set[str] = set()  # frontend IP configurations on IPv6 (lower case)
+        self.joined_from: list[tuple[str, str]] = []  # (pool, the resource adding members to it)
+        # Where each converted object and field came from: id(dict) → (template path of the
+        # object, {key: (template path of the field, the raw value)}); see `origins_of`.
+        self.origins: dict[int, tuple[str, dict[str, tuple[str, object]]]] = {}
 
     def issue(self, path: str, message: str) -> None:
         self.issues.append(ConfigIssue(path, message))
@@ -272,12 +281,15 @@ class Reader:
 
     def item(self, item: Obj, spec: Spec) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        self.origins[id(out)] = (item.path, {})
         name_node = item.take("name")
         name = None if name_node is None else self.text(name_node)
         if name_node is None or name_node.raw == "":
             self.issue(item.path, f"every item of {spec.key} needs a name: rules refer to it")
         if name is not None:
             out["name"] = name
+            assert name_node is not None
+            self.origins[id(out)][1]["name"] = (name_node.path, name_node.raw)
         props_node = item.take("properties")
         # Flattened CLI items hold their properties beside the name.
         props = item if props_node is None else self.obj(props_node)
@@ -289,11 +301,14 @@ class Reader:
         return out
 
     def fill(self, obj: Obj, spec: Spec, out: dict[str, Any]) -> None:
+        fields = self.origins.setdefault(id(out), (obj.path, {}))[1]
         for field_ in spec.fields:
             node = obj.take(field_.key)
             value = None if node is None else field_.read(self, node)
-            if value not in (None, [], {}):
-                out.setdefault(field_.out or field_.key, value)
+            if value not in (None, [], {}) and (field_.out or field_.key) not in out:
+                assert node is not None
+                out[field_.out or field_.key] = value
+                fields[field_.out or field_.key] = (node.path, node.raw)
         for key in spec.empty_lists:
             out.setdefault(key, [])
 
@@ -302,6 +317,7 @@ class Reader:
         if obj is None:
             return None
         out: dict[str, Any] = {}
+        self.origins[id(out)] = (obj.path, {})
         self.fill(obj, spec, out)
         self.leftovers(obj, spec)
         return out
@@ -341,6 +357,32 @@ _COPY_PROBLEM = (
     "a copy loop over whole resources makes several of them, and probegate converts one "
     "gateway: write it out once (loops inside properties and variables are expanded)"
 )
+
+
+# ---------------------------------------------------------------------------------------- origins
+
+
+def origins_of(
+    config: Mapping[str, Any], origins: Mapping[int, tuple[str, dict[str, tuple[str, object]]]]
+) -> dict[str, tuple[str, object]]:
+    """Each path of the converted config → (the template path it came from, its raw value)."""
+    found: dict[str, tuple[str, object]] = {}
+
+    def walk(value: object, path: str) -> None:
+        if isinstance(value, dict):
+            origin = origins.get(id(value))
+            if origin is not None:
+                found[path] = (origin[0], None)
+                for key, field_origin in origin[1].items():
+                    found[join(path, key)] = field_origin
+            for key, item in value.items():
+                walk(item, join(path, str(key)))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    walk(config, "")
+    return found
 
 
 # ---------------------------------------------------------------------------------------- pictures

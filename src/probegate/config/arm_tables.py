@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from probegate.config.syntax import hostname_problem, is_ip
+
 if TYPE_CHECKING:
     from probegate.config.arm_read import Node, Reader
 
@@ -111,8 +113,35 @@ def _addresses(reader: Reader, node: Node) -> list[dict[str, Any]]:
         if member is not None and len(member) != 1 and len(reader.issues) == reported:
             reader.issue(item.path, "a backend address needs exactly one of ipAddress or fqdn")
         elif member is not None:
-            members.append(member)
+            members.append(_host_name_as_fqdn(reader, item, member))
     return members
+
+
+def _host_name_as_fqdn(reader: Reader, item: Node, member: dict[str, Any]) -> dict[str, Any]:
+    """Azure takes a host name in `ipAddress` (published quickstarts put App Service names
+    there); probegate keeps addresses and names apart, so it moves to `fqdn`, with a note."""
+    value = member.get("ipAddress")
+    if not isinstance(value, str) or is_ip(value) or hostname_problem(value) is not None:
+        return member
+    reader.notes.append(
+        f"{item.path}.ipAddress: '{value}' is a host name, not an IP address: written as fqdn "
+        "(probegate resolves it, and follows its DNS answers)"
+    )
+    moved = {"fqdn": value}
+    origin = reader.origins.get(id(member))
+    if origin is not None:
+        reader.origins[id(moved)] = (origin[0], {"fqdn": origin[1]["ipAddress"]})
+    return moved
+
+
+def _frontend_ip(reader: Reader, node: Node) -> object:
+    """Remember which frontend IP configuration a listener is on (see arm.py: listeners that
+    share a port on different configurations get distinct bind addresses)."""
+    name = reader.ref(node, "frontendIPConfigurations")
+    if name is not None:
+        listener = node.path.rsplit(".", 1)[0]
+        reader.listener_frontends[listener.removesuffix(".properties")] = name
+    return None
 
 
 # ---------------------------------------------------------------------------------------- tables
@@ -140,6 +169,7 @@ REASONS: dict[str, str] = {
     "webapplicationfirewallconfiguration": _WAF, "firewallpolicy": _WAF,
     "forcefirewallpolicyassociation": _WAF,
     "enablehttp2": "probegate serves clients over HTTP/1.1",
+    "requireservernameindication": "probegate does not refuse TLS clients that send no server name",
     "sslpolicy": "probegate uses its own TLS versions and ciphers",
     "sslprofiles": _TLS_PROFILE, "sslprofile": _TLS_PROFILE, "trustedclientcertificates": _TLS_PROFILE,
     "rewriterulesets": _REWRITE, "rewriteruleset": _REWRITE, "defaultrewriteruleset": _REWRITE,
@@ -174,6 +204,7 @@ _LISTENERS = Spec("httpListeners", (
     Field("hostNames", _texts),
     Field("hostName", _one_host, "hostNames"),  # the older single-host form
     Field("sslCertificate", _ref("sslCertificates")),
+    Field("frontendIPConfiguration", _frontend_ip),  # read for bindAddress, never written as is
 ), keys("requestRoutingRules"))
 # The base64 PFX and its password are taken as they are (probegate reads PFX data too).
 _SSL_CERTS = Spec("sslCertificates", (Field("data", _secret), Field("password", _secret)),

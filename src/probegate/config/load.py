@@ -22,7 +22,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from probegate.config import arm, rules
+from probegate.config.arm_summary import in_template, present
 from probegate.config.model import Admin, GatewayConfig, aliases_of, model_at
+from probegate.config.secrets import expand_secrets
 from probegate.config.source import locate, parse_text, positions, read_text
 from probegate.errors import ConfigError, ConfigIssue
 
@@ -45,7 +47,7 @@ def load_file(
     try:
         return load_document(document, source, path.resolve().parent, parameters, arm_only=arm_only)
     except ConfigError as exc:
-        raise ConfigError(_placed(exc.issues, text, source), source) from exc
+        raise ConfigError(placed(exc.issues, text, source), source) from exc
 
 
 def admin_section(path: Path) -> Admin:
@@ -68,7 +70,9 @@ def read_config_text(path: Path) -> str:
     return read_text(path)
 
 
-def _placed(issues: tuple[ConfigIssue, ...], text: str, source: str) -> list[ConfigIssue]:
+def placed(
+    issues: tuple[ConfigIssue, ...] | list[ConfigIssue], text: str, source: str
+) -> list[ConfigIssue]:
     """Each issue with `file:line:column` where the file holds its JSON path (or its parent)."""
     where = positions(text)
     placed = []
@@ -87,19 +91,22 @@ def load_document(
     arm_only: bool = False,
 ) -> LoadedConfig:
     warnings: list[str] = []
+    origins: Mapping[str, tuple[str, object]] = {}
     if arm.is_arm_document(document):
         try:
             converted = arm.convert_arm(document, parameters)
         except ConfigError as exc:
             raise ConfigError(exc.issues, source) from exc
-        warnings.extend(f"ignored: {line}" for line in converted.ignored)
-        document = converted.config
+        warnings.extend(present(converted.ignored, converted.notes))
+        document, origins = converted.config, converted.origins
     elif arm_only:
         issue = ConfigIssue("", "not an ARM template nor an Azure CLI application gateway document")
         raise ConfigError([issue], source)
+    document, secret_issues = expand_secrets(document)
     model, issues = validate_document(document, base_dir)
+    issues = secret_issues + issues
     if issues or model is None:
-        raise ConfigError(issues, source)
+        raise ConfigError(in_template(issues, origins) if origins else issues, source)
     warnings.extend(rules.advice(model))
     return LoadedConfig(model=model, source=source, base_dir=base_dir, warnings=tuple(warnings))
 

@@ -32,7 +32,7 @@ from probegate.config.document import (
     folded,
     text,
 )
-from probegate.config.model import GatewayConfig, Protocol
+from probegate.config.model import BackendHttpSettings, GatewayConfig, Protocol
 from probegate.errors import ConfigIssue
 
 
@@ -257,6 +257,13 @@ def advice(model: GatewayConfig) -> list[str]:
                 f"probes[{i}].timeout: {probe.timeout} s is longer than the interval "
                 f"({probe.interval} s); probes of one target will overlap"
             )
+    routed = _bound_pools(model)
+    for i, pool in enumerate(model.backend_address_pools):
+        if not pool.backend_addresses and pool.name in routed:
+            notes.append(
+                f"{POOLS}[{i}]: pool '{pool.name}' has no servers: nothing is probed for it and "
+                "requests routed to it are answered 502"
+            )
     used = _bound_settings(model)
     for i, item in enumerate(model.backend_http_settings_collection):
         if item.name not in used:
@@ -266,7 +273,16 @@ def advice(model: GatewayConfig) -> list[str]:
                 f"{SETTINGS}[{i}].insecureSkipVerify: backend certificates of '{item.name}' are "
                 "NOT verified; lab use only"
             )
+        notes.extend(_switches_off(i, item))
     return notes
+
+
+def _bound_pools(model: GatewayConfig) -> set[str]:
+    names = {r.backend_address_pool for r in model.request_routing_rules}
+    for path_map in model.url_path_maps:
+        names.add(path_map.default_backend_address_pool)
+        names.update(rule.backend_address_pool for rule in path_map.path_rules)
+    return {n for n in names if n is not None}
 
 
 def _bound_settings(model: GatewayConfig) -> set[str]:
@@ -275,3 +291,21 @@ def _bound_settings(model: GatewayConfig) -> set[str]:
         names.add(path_map.default_backend_http_settings)
         names.update(rule.backend_http_settings for rule in path_map.path_rules)
     return {n for n in names if n is not None}
+
+
+def _switches_off(i: int, item: BackendHttpSettings) -> list[str]:
+    """The model's backend TLS checks an operator turned off: allowed, and said out loud."""
+    if item.protocol is not Protocol.HTTPS or item.insecure_skip_verify:
+        return []
+    notes = []
+    if not item.validate_cert_chain_and_expiry:
+        notes.append(
+            f"{SETTINGS}[{i}].validateCertChainAndExpiry: false: the chain, its trust and its "
+            f"dates are NOT checked for '{item.name}'"
+        )
+    if not item.validate_sni:
+        notes.append(
+            f"{SETTINGS}[{i}].validateSNI: false: the backend certificate's name is NOT checked "
+            f"for '{item.name}'"
+        )
+    return notes
