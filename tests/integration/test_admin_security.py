@@ -394,6 +394,17 @@ def test_what_the_server_cannot_parse_is_answered_in_json(
         assert reply.header("allow")
 
 
+def test_every_answer_is_json_even_near_a_route(open_gateway: RunningGateway) -> None:
+    for method, path in (("GET", "/backendhealth/"), ("POST", "/reload/"), ("GET", "/nope")):
+        reply = call(open_gateway, method, path, body=b"{}" if method == "POST" else None)
+        assert reply.status == 404, (path, reply)
+        assert error_of(reply)["code"] == "NotFound"
+        assert_safe(reply)
+    reply = call(open_gateway, "HEAD", "/backendhealth")
+    assert reply.status == 200
+    assert reply.header("cache-control") == "no-store"
+
+
 def test_a_fault_of_ours_is_logged_not_shown(
     open_gateway: RunningGateway, caplog: pytest.LogCaptureFixture
 ) -> None:

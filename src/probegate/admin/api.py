@@ -178,11 +178,13 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
     admin = gateway.plan.admin
     writes = {r.path for r in routes if isinstance(r, Route) and "POST" in (r.methods or ())}
     policy = Policy.of(admin.bind_address, token, admin.allowed_hosts, writes)
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(Guard, policy=policy)],
         exception_handlers={HTTPException: not_found, Refused: refused, Exception: crashed},
     )
+    app.router.redirect_slashes = False  # `/reload/` is a JSON 404, not a bare 307 elsewhere
+    return app
 
 
 def ondemand_document(
