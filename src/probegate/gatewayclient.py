@@ -3,7 +3,8 @@
 Rules of this module:
 - one place decides *which* gateway a command talks to, in this order: `--url`, the admin section
   of the gateway's own configuration file (`--gateway-config FILE`), `PROBEGATE_URL`, then the
-  default `http://127.0.0.1:9090`; the token is `--token`, else `PROBEGATE_TOKEN`, else the file's;
+  default `http://127.0.0.1:9090`; the token is `--token`, else `PROBEGATE_TOKEN`, else the file's
+  (`token`, `${env:NAME}` or `tokenFile`, read as the gateway reads them);
 - every failure is a UsageError that says what was tried and how to point the command elsewhere;
 - plain stdlib HTTP (urllib): a command line needs no client stack, and an `http_proxy` in the
   environment must not reroute a loopback admin API.
@@ -22,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from probegate.config import tokens
 from probegate.config.load import admin_section
+from probegate.config.syntax import is_loopback
 from probegate.errors import UsageError
 
 DEFAULT_ADMIN = "http://127.0.0.1:9090"
@@ -79,9 +82,19 @@ def _from_file(path: Path, token: str | None) -> AdminApi:
             f"{path} sets admin.port: 0 (any free port): the gateway printed the port it took at "
             "start; give it with --url"
         )
+    if token is None:
+        found = tokens.resolve(
+            admin.token,
+            admin.token_file,
+            path.resolve().parent,
+            loopback=is_loopback(admin.bind_address),
+        )
+        if isinstance(found, tokens.TokenProblem):
+            raise UsageError(f"{path}: {found.path} {found.message}")
+        token = found
     return AdminApi(
         f"http://{_host_for(admin.bind_address)}:{admin.port}",
-        token or admin.token,
+        token,
         f"the admin section of {path}",
     )
 

@@ -50,13 +50,13 @@ def test_positions_of_yaml_and_json_paths() -> None:
 
 def test_locating_the_gateway_in_order_of_precedence(tmp_path: Path) -> None:
     path = tmp_path / "gateway.yaml"
-    path.write_text("admin: {bindAddress: 0.0.0.0, port: 19090, token: t}\nprobes: [oops]\n")
+    path.write_text("admin: {bindAddress: 0.0.0.0, port: 19090, token: t0123456789abcdef}\nprobes: [oops]\n")
     env = {"PROBEGATE_URL": "http://127.0.0.5:1/", "PROBEGATE_TOKEN": "e"}
     assert locate(None, None, None, {}).url == DEFAULT_ADMIN
     assert locate(None, None, None, env).url == "http://127.0.0.5:1"
     assert locate(None, None, None, env).token == "e"
     from_file = locate(None, path, None, {})  # the rest of the file may be broken
-    assert (from_file.url, from_file.token) == ("http://127.0.0.1:19090", "t")
+    assert (from_file.url, from_file.token) == ("http://127.0.0.1:19090", "t0123456789abcdef")
     assert locate(None, path, "cli", env).token == "cli"
     assert locate("http://127.0.0.9:2", None, None, env).url == "http://127.0.0.9:2"
     ipv6 = tmp_path / "v6.yaml"
@@ -69,3 +69,14 @@ def test_locating_the_gateway_in_order_of_precedence(tmp_path: Path) -> None:
     ):
         with pytest.raises(UsageError, match=message):
             locate(url, folder, None, {})
+
+
+def test_the_token_of_the_file_is_read_as_the_gateway_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "admin.token").write_text("0123456789abcdef0123\n")
+    path = tmp_path / "gateway.yaml"
+    path.write_text("admin: {port: 19090, tokenFile: admin.token}\n")
+    assert locate(None, path, None, {}).token == "0123456789abcdef0123"
+    named = tmp_path / "env.yaml"
+    named.write_text("admin: {port: 19090, token: '${env:PG_ADMIN_TOKEN}'}\n")
+    with pytest.raises(UsageError, match=r"admin\.token"):
+        locate(None, named, None, {})  # the variable is not set in this test's environment
