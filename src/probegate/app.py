@@ -36,7 +36,8 @@ from probegate.health.result import ProbeResult
 from probegate.health.scheduler import Scheduler
 from probegate.health.transitions import Event, Record
 from probegate.logsetup import LogOptions
-from probegate.proxy.server import Endpoint, Proxy
+from probegate.proxy.listeners import Endpoint
+from probegate.proxy.server import Proxy
 from probegate.resolver import Resolver
 from probegate.runtime import GcFreezer
 from probegate.state.history import History

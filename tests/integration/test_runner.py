@@ -49,9 +49,9 @@ from probegate.demo.faults import (
     closed_port,
 )
 from probegate.health.observation import Failure, Observation, Phase
-from probegate.resolver import Resolved, Resolver
 from probegate.health.runner import READ_CAP, USER_AGENT, run_probe
 from probegate.health.slots import Slots
+from probegate.resolver import Resolved, Resolver
 
 T = TypeVar("T")
 APP = "app.example.test"

@@ -16,7 +16,7 @@ from probegate.health.observation import Observation, Phase
 from probegate.health.prober import Outcome
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
-from probegate.proxy.server import _unrouted
+from probegate.proxy.context import unrouted_words
 from probegate.state.snapshot import GroupKey, Unrouted
 from probegate.state.store import HealthStore, ReloadSummary
 
@@ -302,7 +302,7 @@ def test_an_undecided_failure_is_published_for_the_502_at_once() -> None:
     sim.store.record(key, ProbeResult(Reason.TCP_CONNECT_ERROR, {}, 0.0, 1.0, {}))
     group = sim.store.routes[GROUP]
     assert group.unrouted == (Unrouted(State.UNKNOWN, Reason.TCP_CONNECT_ERROR, 1, 3),)
-    assert _unrouted(group) == "1 unknown (tcp-connect-error, 1 of 3 failures)"
+    assert unrouted_words(group) == "1 unknown (tcp-connect-error, 1 of 3 failures)"
 
 
 def test_draining_a_member_takes_it_out_and_putting_it_back_restores_it() -> None:

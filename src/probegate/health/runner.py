@@ -40,8 +40,8 @@ from probegate.health.observation import (
     Resolution,
     TlsFacts,
 )
-from probegate.resolver import Resolver
 from probegate.health.slots import Slots
+from probegate.resolver import Resolver
 
 USER_AGENT = f"probegate-probe/{probegate.__version__}"
 

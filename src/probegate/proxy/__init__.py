@@ -1,1 +1,1 @@
-"""The data path: request routing (pure), and later the server, upstream pools and balancing."""
+"""The data path: listeners, client connections, exchanges, backend pools; read contracts.py first."""

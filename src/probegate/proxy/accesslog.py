@@ -16,13 +16,16 @@ import json
 import queue
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from probegate.proxy.contracts import Logged
+
 MAX_PENDING_BATCHES = 256
 
-# One entry, in this order (the data path builds the tuple; the writer names the fields).
+# One entry, in this order (`access_entry` builds the tuple; the writer names the fields).
 FIELDS = (
     "timeStamp",
     "listenerName",
@@ -50,6 +53,41 @@ FIELDS = (
 )
 
 Entry = tuple[object, ...]
+
+
+def access_entry(exchange: Logged, status: int) -> Entry:
+    """The values of one access-log line, in `FIELDS` order (formatted by the writer)."""
+    client = exchange.client
+    info = exchange.info
+    upstream = exchange.upstream
+    backend = info.backend if info is not None else None
+    now = time.monotonic()
+    received = len(exchange.url) + exchange.head_size + exchange.body_size
+    return (
+        time.time(),
+        info.route.listener.name if info is not None else "",
+        info.route.rule if info is not None else "",
+        backend.pool if backend is not None else "",
+        backend.settings if backend is not None else "",
+        client.peer_ip,
+        client.peer_port,
+        exchange.method,
+        exchange.path,
+        exchange.url,
+        f"HTTP/{exchange.version}",
+        status,
+        received,
+        exchange.sent_bytes,
+        round(now - exchange.started, 6) if exchange.started else 0.0,
+        client.scheme == b"https",
+        upstream.key.server if upstream is not None and exchange.status else "",
+        exchange.status or "",
+        round(exchange.latency, 6),
+        exchange.host or b"",
+        exchange.authority or exchange.host or b"",
+        exchange.trace,
+        exchange.error_info,
+    )
 
 
 class AccessLog:

@@ -8,7 +8,9 @@ Rules of this module:
 - a malformed request is answered (400/414/431/501/505) in order, then the connection closes; no
   byte of it is forwarded;
 - reading is paused for several reasons at once (a slow backend, a full pipeline, an upgrade in
-  progress); each reason is one bit, and reading resumes when none is left.
+  progress); each reason is one bit, and reading resumes when none is left;
+- per-connection state lives here, per-request state in the exchange (lifecycle.py): the
+  connection asks an exchange only how far it got (`reading`, `answering`).
 """
 
 from __future__ import annotations
@@ -17,19 +19,17 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
 
 import httptools
 
 from probegate.proxy import wire
+from probegate.proxy.context import ProxyContext
 from probegate.proxy.exchange import Exchange
+from probegate.proxy.lifecycle import DONE, HEAD, RECEIVED, ExchangeBase
 from probegate.proxy.response import TUNNEL_BACKEND_DONE, TUNNEL_CLIENT_DONE
 from probegate.proxy.routing import Entry
 from probegate.proxy.tables import Tables
 from probegate.proxy.wire import PAUSE_PIPELINE, PAUSE_UPGRADE
-
-if TYPE_CHECKING:
-    from probegate.proxy.server import Proxy
 
 log = logging.getLogger("probegate.proxy")
 
@@ -72,7 +72,7 @@ class ClientConnection(asyncio.Protocol):
         "write_paused_at",
     )
 
-    def __init__(self, proxy: Proxy, scheme: bytes) -> None:
+    def __init__(self, proxy: ProxyContext, scheme: bytes) -> None:
         self.proxy = proxy
         self.scheme = scheme  # b"http" or b"https"
         self.transport: asyncio.Transport | None = None
@@ -92,7 +92,7 @@ class ClientConnection(asyncio.Protocol):
         self.closing = False
         self.tunnel: asyncio.Transport | None = None  # after a 101: bytes go straight there
         self.tunnel_done = 0  # which sides of the tunnel have finished sending
-        self.tunnelled: Exchange | None = None  # the upgraded request: logged when it ends
+        self.tunnelled: ExchangeBase | None = None  # the upgraded request: logged when it ends
         self.held = b""  # bytes after an Upgrade request, held until the backend answers
         self.peer_text = b""  # "ip:port" for X-Forwarded-For
         self.port_text = b""  # the listener's port for X-Forwarded-Port
@@ -127,7 +127,7 @@ class ClientConnection(asyncio.Protocol):
             )
         )
         proxy = self.proxy
-        self.deadline = proxy.now + proxy.limits.keep_alive_timeout
+        self.deadline = proxy.now + proxy.keep_alive_timeout
         if not proxy.admit(self):
             self.closing = True
             busy = wire.answer(503, "the gateway is at its connection limit\n", close=True)
@@ -154,7 +154,7 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._malformed(exc)
             return
-        if self.parsing is not None and not self.parsing.head_done:
+        if self.parsing is not None and self.parsing.reading is HEAD:
             self._head_budget(len(data))
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
@@ -171,8 +171,8 @@ class ClientConnection(asyncio.Protocol):
         if self.tunnelled is not None:
             # A WebSocket (or other upgraded) session is one access-log entry: status 101,
             # the bytes of both ways, the whole session's duration.
-            exchange, self.tunnelled = self.tunnelled, None
-            self.proxy.count_done(exchange, 101)
+            tunnelled, self.tunnelled = self.tunnelled, None
+            self.proxy.count_done(tunnelled, 101)
 
     def eof_received(self) -> bool | None:
         # A half-closed client may still read its answers: keep the transport open while
@@ -180,10 +180,10 @@ class ClientConnection(asyncio.Protocol):
         if self.tunnel is not None:
             return self.tunnel_ended(TUNNEL_CLIENT_DONE)
         parsing = self.parsing
-        if parsing is not None and not parsing.head_done:
+        if parsing is not None and parsing.reading is HEAD:
             parsing.client_gone()
             self.parsing = None
-        elif parsing is not None and not parsing.body_done:
+        elif parsing is not None and parsing.reading is not RECEIVED:
             parsing.client_gone()
             self.abort()
             return None
@@ -222,11 +222,11 @@ class ClientConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ parser callbacks
 
     def on_message_begin(self) -> None:
-        self.parsing = exchange = Exchange(self)
+        proxy = self.proxy
+        self.parsing = exchange = Exchange(self, proxy)
         exchange.started = time.monotonic()  # the duration histogram and the access log
         self.head_size = 0
         self.header_count = 0
-        proxy = self.proxy
         self.deadline = proxy.now + proxy.header_timeout
 
     def on_url(self, url: bytes) -> None:
@@ -274,7 +274,7 @@ class ClientConnection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         exchange = self.parsing
         assert exchange is not None
-        self.deadline = self.proxy.now + self.proxy.limits.body_timeout
+        self.deadline = self.proxy.now + self.proxy.body_timeout
         exchange.body(body)
 
     def on_message_complete(self) -> None:
@@ -285,7 +285,7 @@ class ClientConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ answering in order
 
-    def finished(self, exchange: Exchange, keep_alive: bool) -> None:
+    def finished(self, exchange: ExchangeBase, keep_alive: bool) -> None:
         """The exchange at the head of the queue has written its whole answer."""
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
@@ -303,7 +303,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.resume_reading_for(PAUSE_PIPELINE)
         if self.parsing is None:
-            self.deadline = self.proxy.now + self.proxy.limits.keep_alive_timeout
+            self.deadline = self.proxy.now + self.proxy.keep_alive_timeout
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -316,6 +316,12 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def wind_down(self) -> None:
+        """The gateway is stopping: close now if idle, else after the answer in progress."""
+        self.last = True
+        if not self.queue and self.parsing is None:
+            self.close()
+
     def sweep(self, now: float) -> None:
         """Called about twice a second: client and backend deadlines."""
         if self.queue:
@@ -325,9 +331,11 @@ class ClientConnection(asyncio.Protocol):
         parsing = self.parsing
         if parsing is None and not self.queue:
             self.close()  # idle keep-alive connection
-        elif parsing is not None and not parsing.head_done:
+        elif parsing is not None and parsing.reading is HEAD:
             self._timed_out(parsing, "request headers")
-        elif parsing is not None and not parsing.body_done and parsing.body_started_at_head:
+        elif (
+            parsing is not None and parsing.reading is not RECEIVED and parsing.body_started_at_head
+        ):
             self._timed_out(parsing, "request body")
 
     def _timed_out(self, exchange: Exchange, what: str) -> None:
@@ -342,14 +350,14 @@ class ClientConnection(asyncio.Protocol):
     def _malformed(self, exc: Exception) -> None:
         exchange = self.parsing
         if exchange is None:  # bytes between requests that do not start one
-            exchange = Exchange(self)
+            exchange = Exchange(self, self.proxy)
         cause = exc.__context__
         if isinstance(exc, httptools.HttpParserCallbackError) and not isinstance(cause, _Stop):
             # a fault of the gateway itself, raised inside a parser callback
             log.error("request handling failed", exc_info=cause)
             exchange.reject(500, "internal error")
         if exchange.rejected is None:
-            if exchange.head_done:
+            if exchange.reading is not HEAD:
                 exchange.reject_body(f"malformed request body: {exc}")
             else:
                 status = 414 if isinstance(exc, httptools.HttpParserInvalidURLError) else 400
@@ -362,7 +370,7 @@ class ClientConnection(asyncio.Protocol):
     def closing_after_queue(self, exchange: Exchange) -> None:
         """Stop reading; answer `exchange` after those before it, then close."""
         self.pause_reading_for(PAUSE_PIPELINE)
-        if exchange not in self.queue and not exchange.answered:
+        if exchange not in self.queue and exchange.answering is not DONE:
             self.queue.append(exchange)
             if len(self.queue) == 1:
                 exchange.start()
@@ -377,7 +385,7 @@ class ClientConnection(asyncio.Protocol):
         line = data[start:] if end < 0 else data[start:end]
         if b"  " not in line:
             return False
-        exchange = Exchange(self)
+        exchange = Exchange(self, self.proxy)
         exchange.reject(400, "request line with repeated spaces")
         self.closing_after_queue(exchange)
         return True
@@ -437,7 +445,7 @@ class ClientConnection(asyncio.Protocol):
             return True
         return None
 
-    def start_tunnel(self, backend: asyncio.Transport, exchange: Exchange) -> None:
+    def start_tunnel(self, backend: asyncio.Transport, exchange: ExchangeBase) -> None:
         self.tunnel = backend
         self.tunnelled = exchange
         self.deadline = float("inf")

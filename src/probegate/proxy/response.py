@@ -11,7 +11,10 @@ Rules of this module:
 - interim answers: 100 is dropped (the gateway sends its own), others go to HTTP/1.1 clients;
   101 starts a tunnel only for a request that asked for one;
 - the parser callbacks are the hot path and run long on purpose; output is collected in `out`
-  and written once per backend read.
+  and written once per backend read;
+- `answering` moves SENT → INTERIM → SENT, SENT → RELAYING → DONE here (the table is in
+  lifecycle.py); every callback after DONE is ignored (the parser may go on with the rest of a
+  read after the answer ended or failed).
 """
 
 from __future__ import annotations
@@ -20,17 +23,13 @@ import asyncio
 import logging
 import time
 from http import HTTPStatus
-from typing import TYPE_CHECKING, cast
 
 import httptools
 
 from probegate.proxy import wire
-from probegate.proxy.tables import RouteInfo
-from probegate.proxy.upstream import BackendConnection, Pool
-
-if TYPE_CHECKING:
-    from probegate.proxy.client import ClientConnection
-    from probegate.proxy.exchange import Exchange
+from probegate.proxy.contracts import ClientLink
+from probegate.proxy.lifecycle import DONE, INTERIM, RECEIVED, RELAYING, SENT, ExchangeBase
+from probegate.proxy.upstream import BackendConnection
 
 log = logging.getLogger("probegate.proxy")
 
@@ -47,55 +46,15 @@ _DROPPED = wire.HOP_BY_HOP | {b"content-length"}
 _COOKIE = b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 
 
-class ResponseSide:
-    """Mixed into `Exchange`, which holds the state (its slots); declared here for the checker."""
-
-    client: ClientConnection
-    info: RouteInfo | None
-    parser: httptools.HttpResponseParser | None
-    pool: Pool | None
-    backend: BackendConnection | None
-    release: BackendConnection | None
-    out: list[bytes]
-    method: bytes
-    version: str
-    keep_alive: bool
-    body_done: bool
-    wants_tunnel: bool
-    set_cookie: bytes | None
-    reused: bool
-    answered: bool
-    deadline: float
-    timeout: float
-    sent_at: float
-    latency: float
-    sent_bytes: int
-    status: int
-    response_started: bool
-    resp_done: bool
-    resp_lines: list[bytes]
-    resp_length: bytes | None
-    resp_chunked: bool
-    resp_te: bytes | None
-    resp_connection: bytes | None
-    resp_upgrade: bytes | None
-    rechunk: bool
-    close_after: bool
-    interim: bool
-    poisoned: bool
-
-    def retry(self, why: str, *, elsewhere: bool) -> bool:
-        raise NotImplementedError
-
-    def fail(self, status: int, body: str) -> None:
-        raise NotImplementedError
+class ResponseSide(ExchangeBase):
+    __slots__ = ()
 
     # ------------------------------------------------------------------ backend events
 
     def backend_data(self, data: bytes) -> None:
         parser = self.parser
         assert parser is not None
-        self.deadline = self.client.proxy.now + self.timeout
+        self.deadline = self.proxy.now + self.timeout
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -105,7 +64,7 @@ class ResponseSide:
         except httptools.HttpParserError as exc:
             if isinstance(exc, httptools.HttpParserCallbackError):
                 log.error("response handling failed", exc_info=exc.__context__)
-            if not self.resp_done:
+            if self.answering is not DONE:
                 self._backend_broken(f"the backend sent an invalid response: {exc}")
                 return
             self.poisoned = True  # bytes after the answer that are not a response
@@ -117,27 +76,7 @@ class ResponseSide:
             if self.poisoned or pool is None:
                 release.close()
             else:
-                pool.give_back(release, self.client.proxy.now)
-
-    def backend_lost(self, connection: BackendConnection) -> None:
-        if connection is not self.backend or self.resp_done:
-            return
-        self.backend = None
-        if not self.response_started:
-            why = "the backend closed the connection before answering"
-            if self.reused and self.retry(why, elsewhere=False):
-                return
-            self.fail(502, f"{why}\n")
-            return
-        if self.resp_length is None and not self.resp_chunked and self.status != 101:
-            # a close-delimited body ends here
-            if self.rechunk:
-                self.out.append(wire.LAST_CHUNK)
-            self._complete()
-            return
-        self.flush()
-        self.answered = True
-        self.client.abort()  # truncated: the client must not take it for a whole answer
+                pool.give_back(release, self.proxy.now)
 
     def _backend_broken(self, why: str) -> None:
         self.fail(502, f"{why}\n")
@@ -150,20 +89,10 @@ class ResponseSide:
         if self.backend is not None:
             self.backend.resume_reading()
 
-    def flush(self) -> None:
-        out = self.out
-        if not out:
-            return
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()
-        transport = self.client.transport
-        if transport is not None and not self.client.closing:
-            transport.write(data)
-
     # ------------------------------------------------------------------ parser callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.resp_done:
+        if self.answering is DONE:
             return
         lowered = name.lower()
         if lowered in _DROPPED:
@@ -183,7 +112,7 @@ class ResponseSide:
         self.resp_lines += (name, b": ", value, b"\r\n")
 
     def on_headers_complete(self) -> None:
-        if self.resp_done:
+        if self.answering is DONE:
             return
         parser = self.parser
         assert parser is not None
@@ -216,7 +145,12 @@ class ResponseSide:
             name = info.backend.cookie
             head.append(_COOKIE % (name, self.set_cookie, name, self.set_cookie))
         if status != 101:
-            if not self.keep_alive or self.close_after or not self.body_done or self.client.last:
+            if (
+                not self.keep_alive
+                or self.close_after
+                or self.reading is not RECEIVED
+                or self.client.last
+            ):
                 head.append(b"Connection: close\r\n")
             elif self.version == "1.0":
                 head.append(b"Connection: keep-alive\r\n")
@@ -224,7 +158,7 @@ class ResponseSide:
         joined = b"".join(head)
         self.out.append(joined)
         self.sent_bytes = len(joined)
-        self.response_started = True
+        self.answering = RELAYING
         self.latency = latency = time.monotonic() - self.sent_at
         pool = self.pool
         assert pool is not None
@@ -253,30 +187,31 @@ class ResponseSide:
         return []
 
     def _interim(self, status: int) -> None:
-        if status != 100 and self.version == "1.1" and not self.resp_done:
+        if status != 100 and self.version == "1.1":
             line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
             head = [line, *self.resp_lines, b"\r\n"]
             self.out.append(b"".join(head))
-        self.interim = True
+        self.answering = INTERIM
         self.resp_lines = []
         self.resp_length = None
         self.resp_connection = None
 
     def on_body(self, body: bytes) -> None:
-        if self.resp_done:
+        if self.answering is DONE:
             return
         self.sent_bytes += len(body)
         self.out.append(wire.chunk(body) if self.rechunk else body)
 
     def on_message_begin(self) -> None:
-        if self.resp_done:
+        if self.answering is DONE:
             self.poisoned = True  # a second answer to one request: never reuse this connection
 
     def on_message_complete(self) -> None:
-        if self.resp_done or self.status == 101:
+        answering = self.answering
+        if answering is DONE or self.status == 101:
             return  # 101: the tunnel starts when httptools stops at the upgrade
-        if self.interim:
-            self.interim = False
+        if answering is INTERIM:
+            self.answering = SENT
             return
         if self.rechunk:
             self.out.append(wire.LAST_CHUNK)
@@ -285,22 +220,20 @@ class ResponseSide:
     # ------------------------------------------------------------------ the end of an answer
 
     def _complete(self, *, reusable: bool = True) -> None:
-        self.resp_done = True
+        self.answering = DONE
         self.flush()
         connection, self.backend = self.backend, None
         parser = self.parser
-        proxy = self.client.proxy
+        received = self.reading is RECEIVED
         if connection is not None:
             connection.exchange = None
-            keep = reusable and self.body_done and parser is not None and parser.should_keep_alive()
+            keep = reusable and received and parser is not None and parser.should_keep_alive()
             if keep and self.pool is not None:
                 self.release = connection  # pooled by backend_data once this read is parsed
             else:
                 connection.close()
-        self.answered = True
-        proxy.count_done(cast("Exchange", self), self.status)
-        keep_client = self.keep_alive and not self.close_after and self.body_done
-        self.client.finished(cast("Exchange", self), keep_client)
+        self.proxy.count_done(self, self.status)
+        self.client.finished(self, self.keep_alive and not self.close_after and received)
 
     def _tunnel(self, rest: bytes) -> None:
         """The backend accepted the Upgrade: from here on, bytes flow both ways unparsed."""
@@ -309,16 +242,15 @@ class ResponseSide:
         if connection is None or connection.transport is None or client.transport is None:
             client.abort()
             return
-        self.resp_done = True
-        self.answered = True
+        self.answering = DONE
         connection.exchange = None
         connection.pool.forget(connection)
-        tunnel = _Tunnel(client, connection, cast("Exchange", self))
+        tunnel = _Tunnel(client, connection, self)
         connection.transport.set_protocol(tunnel)
         if rest:
             client.transport.write(rest)
             self.sent_bytes += len(rest)
-        client.start_tunnel(connection.transport, cast("Exchange", self))
+        client.start_tunnel(connection.transport, self)
         if connection.paused:
             connection.transport.resume_reading()
 
@@ -327,7 +259,10 @@ class _Tunnel(asyncio.Protocol):
     """The backend side of an upgraded connection: bytes to the client, close follows close."""
 
     def __init__(
-        self, client: ClientConnection, connection: BackendConnection, exchange: Exchange
+        self,
+        client: ClientLink[ExchangeBase],
+        connection: BackendConnection,
+        exchange: ExchangeBase,
     ) -> None:
         assert client.transport is not None
         self.client = client

@@ -20,16 +20,13 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from probegate.health.codes import Reason
-from probegate.resolver import Resolver
 from probegate.health.tlscheck import check_chain
 from probegate.proxy import wire
+from probegate.proxy.contracts import Carried
 from probegate.proxy.tables import Upstream
-
-if TYPE_CHECKING:
-    from probegate.proxy.exchange import Exchange
+from probegate.resolver import Resolver
 
 IDLE_EXPIRY = 4.0  # seconds an unused backend connection is kept
 MAX_IDLE_PER_TARGET = 256
@@ -39,9 +36,9 @@ CONNECT_TIMEOUT = 10.0
 class BackendConnection(asyncio.Protocol):
     __slots__ = ("closed", "exchange", "idle_since", "paused", "pool", "transport")
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: ConnectionPool) -> None:
         self.transport: asyncio.Transport | None = None
-        self.exchange: Exchange | None = None
+        self.exchange: Carried | None = None
         self.pool = pool
         self.idle_since = 0.0
         self.closed = False
@@ -103,8 +100,9 @@ class ConnectError(Exception):
         self.detail = detail
 
 
-class Pool:
-    """Idle keep-alive connections of one target."""
+class ConnectionPool:
+    """Idle keep-alive connections of one target (not the plan's address pool: that is
+    `config.plan.Pool`)."""
 
     __slots__ = ("idle", "latency_count", "latency_sum", "retired", "statuses", "upstream")
 
@@ -153,7 +151,7 @@ class Connector:
         self._context.check_hostname = False
         self._context.verify_mode = ssl.CERT_NONE  # judged below, as the probes judge it
 
-    async def connect(self, pool: Pool) -> BackendConnection:
+    async def connect(self, pool: ConnectionPool) -> BackendConnection:
         upstream = pool.upstream
         loop = asyncio.get_running_loop()
         addresses = await self._addresses(upstream)

@@ -1,0 +1,168 @@
+"""What every client connection and exchange shares: the plan's tables, pools, counters, clock.
+
+`Proxy` (server.py) is a `ProxyContext` that also owns the listening sockets, the tick, reload
+and stop; connections and exchanges see only this half, so they never import the server.
+
+Rules of this module:
+- `adopt` is the one place a plan's data-path settings are taken, at start and on every reload:
+  the tables are swapped in one assignment (requests already routed finish on what they chose);
+- the limits a request reads on the hot path are copied to attributes once per plan, and read
+  under one name each: `max_body`, `header_timeout`, `body_timeout`, `keep_alive_timeout`;
+  the others (`max_connections`, `stop_timeout`) through `limits`;
+- counters are plain integers and lists the data path bumps; metrics read them when scraped;
+- nothing here awaits.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from binascii import hexlify
+from collections.abc import Callable, Sequence
+
+from probegate.config.plan import GatewayPlan, Limits, TargetKey
+from probegate.health.codes import State
+from probegate.histogram import Histogram
+from probegate.proxy.accesslog import AccessLog, access_entry
+from probegate.proxy.balancer import Balancer, HealthSource
+from probegate.proxy.contracts import Logged, Served
+from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
+from probegate.proxy.upstream import ConnectionPool, Connector
+from probegate.resolver import Resolver
+from probegate.state.snapshot import RouteGroup
+
+NO_LIMIT = 1 << 62  # bytes: a request body limit of 0 ("none") as a number every size is under
+
+
+class ProxyContext:
+    plan: GatewayPlan
+    tables: Tables
+    limits: Limits
+    max_body: int
+    header_timeout: float
+    body_timeout: float
+    keep_alive_timeout: float
+
+    def __init__(
+        self,
+        plan: GatewayPlan,
+        health: HealthSource,
+        resolver: Resolver,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._monotonic = monotonic
+        self.now = monotonic()  # the coarse clock, refreshed by the proxy's tick
+        self.balancer = Balancer(health, monotonic)
+        self.connector = Connector(resolver)
+        self.pools: dict[TargetKey, ConnectionPool] = {}
+        self.connections: set[Served] = set()
+        self.stopping = False
+        self._trace_prefix = os.urandom(8).hex().encode("ascii")
+        self._trace_count = 0
+        self.responses: dict[str, list[int]] = {}  # listener → answers per status class
+        # (listener, pool, settings) → request durations; pool and settings empty for own answers
+        self.durations: dict[tuple[str, str, str], Histogram] = {}
+        self.failed = 0  # requests the gateway failed (502/504, cut answers)
+        self.access = _access_log(plan)
+        self.plan = plan
+        self.adopt(plan)
+
+    def adopt(self, plan: GatewayPlan) -> None:
+        """Take a plan's data-path half (the caller has bound its listeners)."""
+        if plan.access_log != self.plan.access_log:
+            if self.access is not None:
+                self.access.close()
+            self.access = _access_log(plan)
+        self.tables = compile_tables(plan)
+        limits = self.limits = plan.limits
+        self.max_body = limits.max_body or NO_LIMIT
+        self.header_timeout = limits.header_timeout
+        self.body_timeout = limits.body_timeout
+        self.keep_alive_timeout = limits.keep_alive_timeout
+        self.plan = plan
+
+    # ------------------------------------------------------------------ called by connections
+
+    def admit(self, connection: Served) -> bool:
+        if len(self.connections) >= self.limits.max_connections or self.stopping:
+            return False
+        self.connections.add(connection)
+        return True
+
+    def forget(self, connection: Served) -> None:
+        self.connections.discard(connection)
+
+    def next_trace(self) -> bytes:
+        """32 hex digits: a random per-process prefix and a counter (unique, and cheap)."""
+        self._trace_count += 1
+        return self._trace_prefix + hexlify(self._trace_count.to_bytes(8, "big"))
+
+    def pool_for(self, upstream: Upstream) -> ConnectionPool:
+        """The pool of a target. After a reload the upstream object is new: an equal one keeps
+        its warm connections; a changed one (port, TLS, trust) starts a fresh pool, and the old
+        one closes its idle connections and takes no busy one back."""
+        pool = self.pools.get(upstream.key)
+        if pool is not None and pool.upstream == upstream:
+            pool.upstream = upstream
+            return pool
+        if pool is not None:
+            pool.retired = True
+            pool.close_idle()
+        pool = self.pools[upstream.key] = ConnectionPool(upstream)
+        return pool
+
+    def no_target_reason(self, backend: BackendPlan, tried: Sequence[tuple[Upstream, str]]) -> str:
+        """The body of a 502: the pool, and why none of its servers could take the request."""
+        pool = backend.pool
+        if backend.member_count == 0:
+            return f"pool '{pool}' has no servers"
+        if tried:
+            failures = "; ".join(f"{u.key.server}: {why}" for u, why in tried)
+            return f"no server of pool '{pool}' could take the request: {failures}"
+        group = self.balancer.health.routes.get(backend.group)
+        total = group.total if group is not None else backend.member_count
+        servers = "the server" if total == 1 else f"all {total} servers"
+        verb = "is" if total == 1 else "are"
+        undecided = group is not None and any(
+            u.state is not State.UNHEALTHY for u in group.unrouted
+        )
+        if group is not None and undecided:
+            return f"{servers} of pool '{pool}' {verb} not routable: {unrouted_words(group)}"
+        reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
+        return f"{servers} of pool '{pool}' {verb} unhealthy: {reasons or 'unknown'}"
+
+    def count_done(self, exchange: Logged, status: int) -> None:
+        """Responses per listener and status class (index 1-5; 0: anything else), the duration
+        histogram, the access log."""
+        info = exchange.info
+        name = info.route.listener.name if info is not None else ""
+        counts = self.responses.get(name)
+        if counts is None:
+            counts = self.responses[name] = [0] * 6
+        counts[status // 100 if status < 600 else 0] += 1
+        backend = info.backend if info is not None else None
+        labels = (name, backend.pool, backend.settings) if backend is not None else (name, "", "")
+        histogram = self.durations.get(labels)
+        if histogram is None:
+            histogram = self.durations[labels] = Histogram()
+        if exchange.started:
+            histogram.observe(time.monotonic() - exchange.started)
+        if self.access is not None:
+            self.access.add(access_entry(exchange, status))
+
+
+def unrouted_words(group: RouteGroup) -> str:
+    """`1 unknown (tcp-connect-error, 1 of 3 failures), 2 unhealthy (tcp-connect-error)`: a
+    server not yet decided is named with its latest failing reason, never called unhealthy."""
+    counts: dict[tuple[str, str], int] = {}
+    for u in group.unrouted:
+        detail = u.reason.value
+        if u.state is State.UNKNOWN and u.failures:
+            detail += f", {u.failures} of {max(u.threshold, 1)} failures"
+        counts[(u.state.value.lower(), detail)] = counts.get((u.state.value.lower(), detail), 0) + 1
+    return ", ".join(f"{n} {state} ({detail})" for (state, detail), n in counts.items())
+
+
+def _access_log(plan: GatewayPlan) -> AccessLog | None:
+    return AccessLog(plan.access_log.path) if plan.access_log.enabled else None

@@ -1,0 +1,182 @@
+"""What the data path's objects need of one another, written down as Protocols.
+
+A client connection holds its exchanges and an exchange answers through its connection; a backend
+connection feeds the exchange it carries; the proxy sweeps its connections and counts what they
+answered. Each side names the other only through a protocol here, so any one module can be read on
+its own and the imports inside proxy/ run one way (no cycle, not even under TYPE_CHECKING):
+
+    wire, routing, tables, balancer    pure pieces (no I/O)
+    contracts                          these protocols
+    accesslog, upstream                the access log; backend connections, pools, the connector
+    context                            what every connection and exchange shares (ProxyContext)
+    lifecycle                          one exchange: its fields, its phases, how it ends
+    request, response → exchange       the request's half, the answer's half, choosing a target
+    client                             one client connection
+    listeners, sni, listen → server    sockets, reload and stop
+
+Rules of this module:
+- protocols only: nothing here runs per request;
+- a member is listed because another module uses it; members read but never written are
+  properties, so an implementation may hold a narrower type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
+from probegate.proxy.routing import Entry
+from probegate.proxy.tables import RouteInfo, Tables, Upstream
+
+E = TypeVar("E")  # the exchange type a client connection carries
+
+
+class Reading(Protocol):
+    """A client connection's reads, paused for several reasons at once (`wire.PAUSE_*` bits)."""
+
+    def pause_reading_for(self, reason: int) -> None: ...
+
+    def resume_reading_for(self, reason: int) -> None: ...
+
+
+class Carried(Protocol):
+    """What a backend connection (upstream.py) needs of the exchange it carries."""
+
+    @property
+    def client(self) -> Reading: ...
+
+    def backend_data(self, data: bytes) -> None: ...
+
+    def backend_lost(self, connection: object) -> None: ...
+
+
+class Peer(Protocol):
+    """The client end of a connection, as the access log names it."""
+
+    @property
+    def peer_ip(self) -> str: ...
+
+    @property
+    def peer_port(self) -> int: ...
+
+    @property
+    def scheme(self) -> bytes: ...  # b"http" or b"https"
+
+
+class ClientLink(Reading, Peer, Protocol[E]):
+    """What an exchange needs of the client connection it arrived on (client.py has it)."""
+
+    # Per-connection caches the exchange reads and refreshes: a keep-alive client repeats its Host.
+    checked_host: bytes | None
+    route_host: bytes | None
+    route_tables: Tables | None
+    route_entry: Entry | None
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+    @property
+    def closing(self) -> bool: ...
+
+    @property
+    def last(self) -> bool: ...  # the gateway is stopping: the answer says Connection: close
+
+    @property
+    def write_paused(self) -> bool: ...
+
+    @property
+    def write_paused_at(self) -> float: ...
+
+    @property
+    def local_ip(self) -> str: ...
+
+    @property
+    def local_port(self) -> int: ...
+
+    @property
+    def peer_text(self) -> bytes: ...  # "ip:port" for X-Forwarded-For
+
+    @property
+    def port_text(self) -> bytes: ...  # the listener's port for X-Forwarded-Port
+
+    @property
+    def forwarded(self) -> bytes: ...  # the X-Forwarded-* lines for a request without XFF
+
+    @property
+    def queue(self) -> Sequence[E]: ...  # exchanges waiting for their answer; [0] is answering
+
+    def finished(self, exchange: E, keep_alive: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def start_tunnel(self, backend: asyncio.Transport, exchange: E) -> None: ...
+
+    def tunnel_ended(self, side: int) -> bool | None: ...
+
+
+class Served(Protocol):
+    """What the proxy needs of a client connection: its deadlines, and stopping."""
+
+    def sweep(self, now: float) -> None: ...
+
+    def wind_down(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Logged(Protocol):
+    """What the counters and the access log read of an exchange that was answered."""
+
+    @property
+    def client(self) -> Peer: ...
+
+    @property
+    def info(self) -> RouteInfo | None: ...
+
+    @property
+    def upstream(self) -> Upstream | None: ...
+
+    @property
+    def started(self) -> float: ...  # monotonic; 0.0 when the request never really began
+
+    @property
+    def url(self) -> bytes: ...
+
+    @property
+    def method(self) -> bytes: ...
+
+    @property
+    def path(self) -> bytes: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def host(self) -> bytes | None: ...
+
+    @property
+    def authority(self) -> bytes | None: ...
+
+    @property
+    def head_size(self) -> int: ...
+
+    @property
+    def body_size(self) -> int: ...
+
+    @property
+    def sent_bytes(self) -> int: ...
+
+    @property
+    def status(self) -> int: ...  # the backend's status; 0 when no backend answered
+
+    @property
+    def latency(self) -> float: ...
+
+    @property
+    def trace(self) -> bytes: ...
+
+    @property
+    def error_info(self) -> str: ...
