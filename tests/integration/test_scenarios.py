@@ -477,6 +477,69 @@ def test_row22_leaf_expiring_in_five_days(tls: Any, private_ca: Any) -> None:
     assert "5일 남음" in korean
 
 
+# ------------------------------------------------ the model's backend TLS switches (v2)
+
+
+def test_validate_chain_false_accepts_any_chain_with_the_right_name(tls: Any) -> None:
+    """validateCertChainAndExpiry false: a self-signed, expired certificate passes on its name,
+    and the target says the check is off."""
+    leaf = make("app.example.test", sans=("app.example.test",), not_after=NOW - DAY,
+                key_name="old self-signed")  # fmt: skip
+    backend = tls([leaf], leaf)
+    doc = tls_doc(backend, settings={"validateCertChainAndExpiry": False})
+    verdict = decide(doc, probes=1)
+    assert (verdict.state, verdict.reason) == (State.HEALTHY, Reason.SUCCESS)
+    codes = [w.code for w in verdict.result.warnings]  # the expired leaf is still said
+    assert codes == [WarningCode.CHAIN_NOT_VALIDATED, WarningCode.CERTIFICATE_EXPIRING]
+    assert backend.server_names[0] == "app.example.test"
+
+
+def test_validate_chain_false_still_checks_the_name(tls: Any) -> None:
+    leaf = make("shop.example.test", sans=("shop.example.test",))
+    backend = tls([leaf], leaf)
+    verdict = decide(tls_doc(backend, settings={"validateCertChainAndExpiry": False}))
+    assert (verdict.state, verdict.reason) == (State.UNHEALTHY, Reason.NAME_MISMATCH)
+    assert [w.code for w in verdict.result.warnings] == [WarningCode.CHAIN_NOT_VALIDATED]
+
+
+def test_validate_sni_false_accepts_another_name_on_a_trusted_chain(
+    tls: Any, private_ca: Any
+) -> None:
+    leaf = make("shop.example.test", issuer=private_ca.intermediate, sans=("shop.example.test",),
+                key_name="shop leaf")  # fmt: skip
+    backend = tls([leaf, private_ca.intermediate], leaf)
+    doc = tls_doc(backend, roots=[private_ca.root], settings={"validateSNI": False})
+    verdict = decide(doc, probes=1)
+    assert (verdict.state, verdict.reason) == (State.HEALTHY, Reason.SUCCESS)
+    assert [w.code for w in verdict.result.warnings] == [WarningCode.NAME_NOT_VALIDATED]
+    assert backend.server_names[0] == "app.example.test"  # the SNI is still sent
+
+
+def test_validate_sni_false_still_checks_the_chain(tls: Any, private_ca: Any) -> None:
+    other = pki("Other")
+    backend = tls([private_ca.leaf, private_ca.intermediate], private_ca.leaf)
+    doc = tls_doc(backend, roots=[other.root], settings={"validateSNI": False})
+    verdict = decide(doc)
+    assert (verdict.state, verdict.reason) == (State.UNHEALTHY, Reason.TRUSTED_ROOT_MISMATCH)
+
+
+def test_sni_name_is_sent_and_expected(tls: Any, private_ca: Any) -> None:
+    """sniName: the server name sent and checked; the probe's Host header is unchanged."""
+    leaf = make("sni.example.test", issuer=private_ca.intermediate, sans=("sni.example.test",),
+                key_name="sni leaf")  # fmt: skip
+    backend = tls([leaf, private_ca.intermediate], leaf)
+    doc = tls_doc(backend, roots=[private_ca.root], settings={"sniName": "sni.example.test"})
+    verdict = decide(doc, probes=1)
+    assert (verdict.state, verdict.reason) == (State.HEALTHY, Reason.SUCCESS)
+    assert backend.server_names[0] == "sni.example.test"
+    assert backend.requests[0].header("host") == "app.example.test"
+    wrong = decide(
+        tls_doc(backend, roots=[private_ca.root], settings={"sniName": "x.example.test"})
+    )
+    assert (wrong.state, wrong.reason) == (State.UNHEALTHY, Reason.NAME_MISMATCH)
+    assert "x.example.test" in wrong.message
+
+
 def test_a_chain_that_cannot_be_judged_is_a_verification_failure_not_a_crash(
     tls: Any, private_ca: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -103,7 +103,42 @@ def path_map(rules: list[dict[str, Any]]) -> Edit:
     return ("urlPathMaps", [{"name": "paths", **default, "pathRules": rules}])
 
 
+_S = "backendHttpSettingsCollection[0]"
+_HTTPS = [(f"{_S}.protocol", "Https"), ("probes[0].protocol", "Https")]
+
 CASES = [
+    # ---------------------------------------------------------------- backend TLS switches
+    pytest.param(
+        [
+            ("sku", "Standard"),
+            (f"{_S}.validateSNI", False),
+            ("requestRoutingRules[0].priority", DELETE),
+            *_HTTPS,
+        ],
+        [(f"{_S}.validateSNI", "only v2 SKUs (Standard_v2, WAF_v2) have it (sku is 'Standard')")],
+        id="validate-sni-on-v1",
+    ),
+    pytest.param(
+        [(f"{_S}.validateCertChainAndExpiry", False)],
+        [(f"{_S}.validateCertChainAndExpiry", "only applies to Https settings")],
+        id="validate-chain-on-http-settings",
+    ),
+    pytest.param(
+        [(f"{_S}.sniName", "127.0.0.9"), *_HTTPS],
+        [
+            (
+                f"{_S}.sniName",
+                "'127.0.0.9' is an IP address, not a host name: a server name sent in TLS is a "
+                "DNS name",
+            )
+        ],
+        id="sni-name-is-an-ip",
+    ),
+    pytest.param(
+        [(f"{_S}.validateSni", False), *_HTTPS],
+        [(f"{_S}.validateSni", "unknown key; did you mean 'validateSNI'?")],
+        id="validate-sni-spelled-as-camel-case",
+    ),
     # ---------------------------------------------------------------- ranges and types
     pytest.param(
         [("probes[0].unhealthyThreshold", 25)],

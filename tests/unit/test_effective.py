@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -475,6 +475,41 @@ def test_default_probe_accepts_200_to_399(status: int, accepted: bool) -> None:
             None,
             id="v1-insecure-skip-verify-beats-authentication-certificates",
         ),
+        pytest.param(
+            Tier.V2,
+            replace(settings(Protocol.HTTPS), validate_sni=False),
+            TlsMode.SYSTEM_STORE,
+            None,
+            id="v2-validate-sni-false-checks-the-chain-not-the-name",
+        ),
+        pytest.param(
+            Tier.V2,
+            replace(settings(Protocol.HTTPS, trusted_roots=(ROOT_CERT,)), validate_chain=False),
+            TlsMode.NAME_ONLY,
+            "app-1.example.test",
+            id="v2-validate-chain-false-checks-the-name-only",
+        ),
+        pytest.param(
+            Tier.V2,
+            replace(settings(Protocol.HTTPS), validate_chain=False, validate_sni=False),
+            TlsMode.NOT_VALIDATED,
+            None,
+            id="v2-both-switches-off-validates-nothing",
+        ),
+        pytest.param(
+            Tier.V2,
+            replace(settings(Protocol.HTTPS), sni_name="sni.example.test"),
+            TlsMode.SYSTEM_STORE,
+            "sni.example.test",
+            id="v2-sni-name-is-the-expected-name",
+        ),
+        pytest.param(
+            Tier.V2,
+            replace(settings(Protocol.HTTPS, insecure_skip_verify=True), validate_chain=False),
+            TlsMode.INSECURE_SKIP_VERIFY,
+            None,
+            id="v2-insecure-skip-verify-beats-the-switches",
+        ),
         pytest.param(Tier.V2, settings(Protocol.HTTP), TlsMode.NONE, None, id="v2-http"),
         pytest.param(Tier.V1, settings(Protocol.HTTP), TlsMode.NONE, None, id="v1-http"),
         pytest.param(
@@ -491,6 +526,23 @@ def test_tls_mode(tier: Tier, item: Settings, tls: TlsMode, verify_name: str | N
     assert found.tls.value is tls
     assert found.tls.rule
     assert found.verify_name.value == verify_name
+
+
+def test_sni_name_wins_over_the_probe_host_for_sni_not_for_host() -> None:
+    """sniName is the server name sent and expected; the Host header still follows the probe."""
+    probe = custom_probe(Protocol.HTTPS, host="probe.example.test")
+    item = replace(settings(Protocol.HTTPS, probe=probe), sni_name="sni.example.test")
+    found = effective_probe(target(item, member(AddressKind.IP)), Tier.V2)
+    assert (found.sni.value, found.verify_name.value) == ("sni.example.test", "sni.example.test")
+    assert "sniName" in found.sni.rule
+    assert found.host.value == "probe.example.test"
+
+
+def test_validate_sni_false_says_so_in_the_rule() -> None:
+    item = replace(settings(Protocol.HTTPS), validate_sni=False)
+    found = effective_probe(target(item, member(AddressKind.FQDN)), Tier.V2)
+    assert found.sni.value == "app-1.example.test"  # still sent
+    assert "validateSNI false" in found.verify_name.rule
 
 
 # ------------------------------------------------------------------------ url

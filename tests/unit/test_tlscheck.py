@@ -751,3 +751,43 @@ def test_lone_leaf_of_an_untrusted_root_reads_as_a_missing_issuer() -> None:
     assert verdict.facts["missing_issuer"] == describe_chain(chain)[0].issuer
     with_root = (*chain, _trustme_root(other))
     assert check_chain(with_root, policy, now).reason is Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED
+
+
+# ------------------------------------------- validateCertChainAndExpiry false: the name only
+
+NAME_ONLY = TrustPolicy(TlsMode.NAME_ONLY, expected_name=NAME)
+
+
+@pytest.mark.parametrize(
+    ("chain", "policy", "reason"),
+    [
+        pytest.param((EXPIRED.der,), NAME_ONLY, Reason.SUCCESS, id="expired-leaf-alone-passes"),
+        pytest.param((A.leaf.der,), NAME_ONLY, Reason.SUCCESS, id="missing-intermediate-passes"),
+        pytest.param(
+            (W.leaf.der, W.intermediate.der, A.root.der), NAME_ONLY, Reason.SUCCESS, id="any-root"
+        ),
+        pytest.param(
+            (SELF_SIGNED.der,),
+            TrustPolicy(TlsMode.NAME_ONLY, expected_name="self.example.test"),
+            Reason.SUCCESS,
+            id="self-signed-non-ca-passes",
+        ),
+        pytest.param(
+            (SELF_SIGNED.der,), NAME_ONLY, Reason.NAME_MISMATCH, id="the-name-is-still-checked"
+        ),
+        pytest.param(
+            (SELF_SIGNED.der,),
+            TrustPolicy(TlsMode.NAME_ONLY, expected_name=None),
+            Reason.SUCCESS,
+            id="no-server-name-nothing-to-check",
+        ),
+        pytest.param(
+            (b"junk", A.intermediate.der),
+            NAME_ONLY,
+            Reason.CERTIFICATE_VERIFICATION_FAILED,
+            id="an-unreadable-first-certificate-has-no-name",
+        ),
+    ],
+)
+def test_name_only(chain: tuple[bytes, ...], policy: TrustPolicy, reason: Reason) -> None:
+    assert check(chain, policy).reason is reason

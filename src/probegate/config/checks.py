@@ -88,6 +88,7 @@ def settings(doc: Doc) -> Issues:
     for path, item in doc.items(SETTINGS):
         yield from _settings_probe(doc, path, item)
         yield from _settings_certificates(doc, path, item)
+        yield from _settings_tls_switches(doc, path, item)
         host = text(item, "hostName")
         if host is not None and flag(item, "pickHostNameFromBackendAddress"):
             yield ConfigIssue(
@@ -137,6 +138,21 @@ def _settings_certificates(doc: Doc, path: str, item: dict[str, Any]) -> Issues:
     if (roots or auth) and folded(item, "protocol") == "http":
         key = ROOTS if roots else AUTH_CERTS
         yield ConfigIssue(f"{path}.{key}", "only applies to Https settings")
+
+
+_TLS_SWITCHES = ("validateCertChainAndExpiry", "validateSNI", "sniName")
+
+
+def _settings_tls_switches(doc: Doc, path: str, item: dict[str, Any]) -> Issues:
+    """The model's v2 backend TLS switches: v2 only, Https only, and an SNI is a host name."""
+    for key in (k for k in _TLS_SWITCHES if k in item):
+        if not doc.is_v2:
+            yield ConfigIssue(f"{path}.{key}", f"only {V2_SKUS} have it (sku is '{doc.sku}')")
+        elif folded(item, "protocol") == "http":
+            yield ConfigIssue(f"{path}.{key}", "only applies to Https settings")
+    sni = text(item, "sniName")
+    if sni is not None and (problem := syntax.hostname_problem(sni)):
+        yield ConfigIssue(f"{path}.sniName", f"{problem}: a server name sent in TLS is a DNS name")
 
 
 # ------------------------------------------------------------------------ listeners

@@ -39,6 +39,8 @@ class TlsMode(StrEnum):
     SYSTEM_STORE = "system-store"  # v2, no roots uploaded: well-known CAs
     AUTHENTICATION_CERTIFICATES = "authentication-certificates"  # v1 exact leaf match
     NOT_VALIDATED = "not-validated"  # v1 without authentication certificates, as the model does
+    # v2 with validateCertChainAndExpiry false: only the name (when validateSNI is on) is checked
+    NAME_ONLY = "name-only"
     INSECURE_SKIP_VERIFY = "insecure-skip-verify"  # probegate extension, lab use
 
 
@@ -223,6 +225,8 @@ def _sni(target: Target, tier: Tier) -> Decided[str | None]:
         if member.is_ip:
             return Decided(None, "v1: the member is an IP address, no SNI")
         return Decided(member.address, "v1: the member's FQDN")
+    if settings.sni_name is not None:
+        return Decided(settings.sni_name, f"v2: settings '{settings.name}': sniName")
     chosen = _v2_name(target)
     if chosen is None:
         return Decided(None, "v2: no probe host, settings host name or member FQDN applies, no SNI")
@@ -255,6 +259,10 @@ def _verify_name(
         return Decided(
             None, "v1 without authentication certificates: the certificate is not validated"
         )
+    if tier is Tier.V2 and not settings.validate_sni:
+        return Decided(
+            None, f"settings '{settings.name}': validateSNI false: the name is not checked"
+        )
     if sni.value is None:
         return Decided(None, "no server name applies: chain and dates are checked, not the name")
     return Decided(sni.value, "the certificate must match the SNI name")
@@ -273,6 +281,13 @@ def _tls_mode(settings: Settings, tier: Tier, protocol: Protocol) -> Decided[Tls
             names = ", ".join(c.name for c in settings.authentication_certificates)
             return Decided(TlsMode.AUTHENTICATION_CERTIFICATES, f"v1: leaf must be one of {names}")
         return Decided(TlsMode.NOT_VALIDATED, "v1 without authentication certificates")
+    if not settings.validate_chain:
+        named = f"settings '{settings.name}': validateCertChainAndExpiry false"
+        if not settings.validate_sni:
+            return Decided(
+                TlsMode.NOT_VALIDATED, f"{named} and validateSNI false: nothing is verified"
+            )
+        return Decided(TlsMode.NAME_ONLY, f"{named}: chain, trust and dates are not checked")
     if settings.trusted_roots:
         names = ", ".join(c.name for c in settings.trusted_roots)
         return Decided(TlsMode.TRUSTED_ROOTS, f"v2: chain must end in {names}")

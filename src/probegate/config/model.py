@@ -224,6 +224,10 @@ class BackendHttpSettings(Named):
     trusted_root_certificates: list[Text] = Field(default_factory=list)
     authentication_certificates: list[Text] = Field(default_factory=list)
     insecure_skip_verify: bool = False  # probegate extension, lab use only
+    # the model's v2 backend TLS switches, with its defaults
+    validate_cert_chain_and_expiry: bool = True
+    validate_sni: bool = Field(default=True, alias="validateSNI")
+    sni_name: Text | None = None
 
 
 class ProbeMatch(Item):

@@ -123,6 +123,9 @@ class Settings:
     trusted_roots: tuple[Certificate, ...]
     authentication_certificates: tuple[Certificate, ...]
     insecure_skip_verify: bool
+    validate_chain: bool = True  # validateCertChainAndExpiry (v2)
+    validate_sni: bool = True  # validateSNI (v2)
+    sni_name: str | None = None  # sniName (v2): the SNI sent and the name expected
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +459,9 @@ def _settings(
         trusted_roots=tuple(roots[n] for n in item.trusted_root_certificates),
         authentication_certificates=tuple(auths[n] for n in item.authentication_certificates),
         insecure_skip_verify=item.insecure_skip_verify,
+        validate_chain=item.validate_cert_chain_and_expiry,
+        validate_sni=item.validate_sni,
+        sni_name=item.sni_name.removesuffix(".").lower() if item.sni_name else None,
     )
 
 

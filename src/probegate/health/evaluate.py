@@ -28,6 +28,13 @@ _CONNECT = {
 }
 _HANDSHAKE = {Failure.TLS_HANDSHAKE, Failure.TLS_TIMEOUT}
 _BROKEN_RESPONSE = {Failure.RESPONSE_CLOSED, Failure.RESPONSE_MALFORMED}
+# v2 Https modes where the model's switches apply (both off is NOT_VALIDATED)
+_V2_VALIDATED = {
+    TlsMode.TRUSTED_ROOTS,
+    TlsMode.SYSTEM_STORE,
+    TlsMode.NAME_ONLY,
+    TlsMode.NOT_VALIDATED,
+}
 
 
 def evaluate(
@@ -37,10 +44,8 @@ def evaluate(
     reason = _decide(observation, probe, certificate, facts)
     if reason is Reason.SUCCESS:
         warnings = _warnings(observation, probe, certificate)
-    elif probe.tls.value is TlsMode.INSECURE_SKIP_VERIFY:
-        warnings = (HealthWarning(WarningCode.INSECURE_SKIP_VERIFY, {}),)  # flagged, pass or fail
     else:
-        warnings = ()
+        warnings = checks_off(probe)  # flagged, pass or fail
     return ProbeResult(
         reason=reason,
         facts=facts,
@@ -155,8 +160,7 @@ def _warnings(
                 },
             )
         )
-    if probe.tls.value is TlsMode.INSECURE_SKIP_VERIFY:
-        found.append(HealthWarning(WarningCode.INSECURE_SKIP_VERIFY, {}))
+    found.extend(checks_off(probe))
     for soon in certificate.expiring if certificate is not None else ():
         found.append(
             HealthWarning(
@@ -168,6 +172,22 @@ def _warnings(
                 },
             )
         )
+    return tuple(found)
+
+
+def checks_off(probe: EffectiveProbe) -> tuple[HealthWarning, ...]:
+    """The certificate checks this target's settings turn off: insecureSkipVerify (probegate's),
+    or the model's validateCertChainAndExpiry / validateSNI set to false (v2 Https)."""
+    mode, settings = probe.tls.value, probe.target.settings
+    if mode is TlsMode.INSECURE_SKIP_VERIFY:
+        return (HealthWarning(WarningCode.INSECURE_SKIP_VERIFY, {}),)
+    if mode not in _V2_VALIDATED:
+        return ()
+    found = []
+    if not settings.validate_chain:
+        found.append(HealthWarning(WarningCode.CHAIN_NOT_VALIDATED, {}))
+    if not settings.validate_sni:
+        found.append(HealthWarning(WarningCode.NAME_NOT_VALIDATED, {}))
     return tuple(found)
 
 

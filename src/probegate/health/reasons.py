@@ -584,6 +584,17 @@ WARNINGS: dict[WarningCode, Words] = {
         "insecureSkipVerify 가 켜져 있습니다: 백엔드 인증서를 검증하지 않습니다 (실험용으로만 "
         "쓰세요).",
     ),
+    WarningCode.CHAIN_NOT_VALIDATED: Words(
+        "validateCertChainAndExpiry is false: the backend's chain, its trust and its dates are "
+        "not checked.",
+        "validateCertChainAndExpiry 가 false 입니다: 백엔드 인증서 체인, 신뢰 여부, 유효 기간을 "
+        "확인하지 않습니다.",
+    ),
+    WarningCode.NAME_NOT_VALIDATED: Words(
+        "validateSNI is false: the backend certificate's name is not checked against the server "
+        "name.",
+        "validateSNI 가 false 입니다: 백엔드 인증서의 이름을 서버 이름과 비교하지 않습니다.",
+    ),
 }
 
 

@@ -16,6 +16,8 @@ class WarningCode(StrEnum):
     CERTIFICATE_EXPIRING = "certificate-expiring-soon"
     DNS_LAST_GOOD = "dns-last-good-addresses"
     INSECURE_SKIP_VERIFY = "insecure-skip-verify"
+    CHAIN_NOT_VALIDATED = "certificate-chain-not-validated"  # validateCertChainAndExpiry false
+    NAME_NOT_VALIDATED = "certificate-name-not-validated"  # validateSNI false
 
 
 @dataclass(frozen=True, slots=True)

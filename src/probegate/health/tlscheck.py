@@ -11,6 +11,7 @@ Rules of this module:
 Classification, first match wins:
  1. nothing presented                                   → certificate-verification-failed
  2. not-validated / insecure-skip-verify                → success (the chain is still described)
+    name-only (validateCertChainAndExpiry false): only the first certificate's name, as 5j
  3. a certificate `cryptography` cannot read            → certificate-verification-failed
  4. v1: the first certificate is not byte-equal (DER) to an authentication certificate →
     authentication-certificate-mismatch; then the name, as 5j. No chain building in v1.
@@ -243,6 +244,10 @@ def _judge(
     """Rules 2-5 of the header (rule 1 is the caller's)."""
     if policy.mode in _UNVALIDATED:
         return Reason.SUCCESS, {}
+    if policy.mode is TlsMode.NAME_ONLY and parsed[0] is not None:
+        # validateCertChainAndExpiry false: no chain, trust or dates; the first certificate's
+        # name is all that is checked (the server's certificate, as a TLS client reads it)
+        return _name_finding(parsed[0], policy.expected_name) or (Reason.SUCCESS, {})
     if None in parsed:
         return Reason.CERTIFICATE_VERIFICATION_FAILED, _unreadable(parsed)
     certs = tuple(c for c in parsed if c is not None)
@@ -255,6 +260,8 @@ def _judge(
         case TlsMode.SYSTEM_STORE:
             store = system_store or default_system_store()
             return _check_v2(certs, policy, now, (), store.verify)
+        case TlsMode.NAME_ONLY:  # its first certificate was unreadable
+            return Reason.CERTIFICATE_VERIFICATION_FAILED, _unreadable(parsed)
         case TlsMode.NONE | TlsMode.NOT_VALIDATED | TlsMode.INSECURE_SKIP_VERIFY:
             # NONE never has a chain to judge; the other two returned above.
             raise ValueError(f"no certificate check exists for TLS mode {policy.mode}")
