@@ -19,11 +19,7 @@ from rich.console import Console
 from probegate import __version__, commands, explain, gatewayclient, helptext, importer
 from probegate.config import arm
 from probegate.config.effective import effective_probes
-from probegate.config.load import (
-    LoadedConfig,
-    load_file,
-    read_config_text,
-)
+from probegate.config.load import LoadedConfig, load_file, placed, read_config_text
 from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.config.source import parse_text
 from probegate.errors import ConfigError, ProbegateError, UsageError
@@ -257,9 +253,13 @@ def _parameter_arguments(parser: argparse.ArgumentParser) -> None:
 def _parameters(args: argparse.Namespace) -> dict[str, object] | None:
     values: dict[str, object] = {}
     if args.parameters is not None:
-        commands.check_file(args.parameters, "--parameters")
-        document = parse_text(read_config_text(args.parameters), str(args.parameters))
-        values.update(arm.load_parameters_file(document))
+        commands.check_file(args.parameters, "parameters file")
+        source = str(args.parameters)
+        text = read_config_text(args.parameters)
+        try:
+            values.update(arm.load_parameters_file(parse_text(text, source)))
+        except ConfigError as exc:
+            raise ConfigError(placed(exc.issues, text, source), source) from exc
     for item in args.param:
         name, sep, value = item.partition("=")
         if not sep or not name:

@@ -414,3 +414,18 @@ def test_explain_says_a_pool_is_empty_rather_than_that_nothing_is_bound(tmp_path
     assert "No routing rule binds" not in explained.stdout
     validated = probegate("validate", "-c", config)
     assert "backendAddressPools[0]: pool 'vms' has no servers" in validated.stderr
+
+
+def test_a_parameters_file_problem_names_the_file_and_its_line(tmp_path: Path) -> None:
+    parameters = tmp_path / "p.json"
+    parameters.write_text('{"parameters": {\n  "a": {"nope": 1}}}', encoding="utf-16")
+    result = probegate("validate", "-c", ARM / "template.json", "--parameters", parameters)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{parameters}: 1 problem",
+        f"  {parameters}:2:3: parameters.a: parameter 'a' needs a value, written as "
+        '{"value": ...}',
+    ]
+    folder = probegate("validate", "-c", ARM / "template.json", "--parameters", tmp_path)
+    assert folder.returncode == 2
+    assert "is a folder, not a parameters file" in folder.stderr
