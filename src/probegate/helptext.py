@@ -43,6 +43,7 @@ IMPORT_ARM = """\
 examples:
   probegate import-arm template.json --parameters template.parameters.json > gateway.yaml
   probegate import-arm template.json --param gatewayName=edge -o gateway.yaml
+  probegate import-arm main.json --show-ignored   # compiled Bicep; every field left out, one a line
   az network application-gateway show -g RG -n GW > gw.json   # then:
   probegate import-arm gw.json -o gateway.yaml
 
@@ -52,7 +53,9 @@ exit codes: 0, 1 when the result needs attention (said on stderr), 2 usage
 RUN = """\
 examples:
   probegate run -c examples/gateway.yaml
-  kill -HUP PID       # re-read the file; an invalid file is refused and the running one stays
+  probegate run -c /etc/probegate/gateway.yaml --pid-file /run/probegate.pid --log-format json
+  probegate reload -c examples/gateway.yaml   # or kill -HUP PID: an invalid file is refused
+  kill -USR1 PID      # reopen the access-log file after a rotation moved it
   kill -TERM PID      # stop cleanly
 
 exit codes: 0 after a clean stop, 1 invalid configuration or a port that cannot be bound
@@ -72,6 +75,8 @@ exit codes: 0 (after Ctrl-C, or at once with --once), 1 when the demo cannot sta
 BACKEND_HEALTH = """\
 examples:
   probegate backend-health                                  # the gateway on 127.0.0.1:9090
+  probegate backend-health -g /etc/probegate/gateway.yaml   # the gateway running that file
+  PROBEGATE_URL=http://127.0.0.1:19090 probegate backend-health
   probegate backend-health --url http://127.0.0.1:9191 --token "$TOKEN"
   probegate backend-health -c gateway.yaml                  # probe every target once, no gateway
   probegate backend-health --watch --interval 1             # redraw until Ctrl-C
@@ -85,6 +90,7 @@ exit codes: 0 every server Healthy, 1 otherwise, 2 usage (or the admin API canno
 PROBE = """\
 examples:
   probegate probe --pool web --settings web-http
+  probegate probe -g gateway.yaml --pool web --settings web-http   # the gateway running that file
   probegate probe --pool web --settings web-http --path /ready --status 200 --status 401
   probegate probe --pool api --settings api-https --host api.example.com --body '"status":"ok"'
   probegate probe -c gateway.yaml --pool web --settings web-http --timeout 5   # no gateway needed
