@@ -247,11 +247,17 @@ def cmd_probe(args: argparse.Namespace, parameters: dict[str, object] | None) ->
             raise UsageError(str(exc)) from exc
         document = ondemand_document(args.pool, args.settings, results, lang)
     else:
-        document = gatewayclient.call(
-            admin_api(args),
-            f"/backendhealth/ondemand?lang={lang.value}",
-            _ondemand_body(args),
-        )
+        api = admin_api(args)
+        try:
+            document = gatewayclient.call(
+                api, f"/backendhealth/ondemand?lang={lang.value}", _ondemand_body(args)
+            )
+        except gatewayclient.ApiError as exc:
+            if exc.status == 404:  # an unknown name: suggest one the gateway has
+                names.check_pair_in_health(
+                    gatewayclient.call(api, "/backendhealth"), args.pool, args.settings
+                )
+            raise
     if args.json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:

@@ -59,6 +59,9 @@ def test_commands_find_the_gateway_from_its_own_file(fixed_file: Path) -> None:
         probe = probegate("probe", "-g", fixed_file, "--pool", "web", "--settings", "web-http")
         assert "on-demand probe" in probe.stdout, probe.stderr
         assert "failures" not in probe.stdout  # one probe per server: no run of failures
+        typo = probegate("probe", "-g", fixed_file, "--pool", "web", "--settings", "web-htp")
+        assert typo.returncode == 2
+        assert "--settings: no backend HTTP settings item is named 'web-htp'; did you mean 'web-http'?" in typo.stderr  # fmt: skip
     finally:
         gateway.stop()
 
