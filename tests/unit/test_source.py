@@ -50,7 +50,9 @@ def test_positions_of_yaml_and_json_paths() -> None:
 
 def test_locating_the_gateway_in_order_of_precedence(tmp_path: Path) -> None:
     path = tmp_path / "gateway.yaml"
-    path.write_text("admin: {bindAddress: 0.0.0.0, port: 19090, token: t0123456789abcdef}\nprobes: [oops]\n")
+    path.write_text(
+        "admin: {bindAddress: 0.0.0.0, port: 19090, token: t0123456789abcdef}\nprobes: [oops]\n"
+    )
     env = {"PROBEGATE_URL": "http://127.0.0.5:1/", "PROBEGATE_TOKEN": "e"}
     assert locate(None, None, None, {}).url == DEFAULT_ADMIN
     assert locate(None, None, None, env).url == "http://127.0.0.5:1"
