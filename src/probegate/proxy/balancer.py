@@ -15,7 +15,7 @@ Rules of this module:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from probegate.config.plan import Target, TargetKey
 from probegate.proxy.tables import BackendPlan, Upstream
@@ -27,12 +27,20 @@ class HealthSource(Protocol):
     def routes(self) -> Mapping[GroupKey, RouteGroup]: ...
 
 
+class _Routable(NamedTuple):
+    """The upstreams of one published group, as resolved for one backend plan."""
+
+    group: RouteGroup  # the published object they were resolved from
+    backend: BackendPlan
+    upstreams: tuple[Upstream, ...]
+
+
 class Balancer:
     def __init__(self, health: HealthSource, monotonic: Callable[[], float]) -> None:
         self.health = health
         self._monotonic = monotonic
         self._turn: dict[GroupKey, int] = {}
-        self._upstreams: dict[GroupKey, tuple[RouteGroup, BackendPlan, tuple[Upstream, ...]]] = {}
+        self._upstreams: dict[GroupKey, _Routable] = {}
         self.draining: dict[bytes, tuple[Upstream, float]] = {}  # cookie → (removed member, until)
         self.previous: dict[Target, Upstream] = {}  # retired upstreams a warm-up may still use
 
@@ -52,10 +60,10 @@ class Balancer:
         # The routable upstreams of this group as published: rebuilt only when the store
         # publishes a new group object (a health change), so a pick is a few look-ups.
         cached = self._upstreams.get(backend.group)
-        if cached is None or cached[0] is not group or cached[1] is not backend:
+        if cached is None or cached.group is not group or cached.backend is not backend:
             found = tuple(self._resolve(backend.by_key, group.routable))
-            cached = self._upstreams[backend.group] = (group, backend, found)
-        upstreams = cached[2]
+            cached = self._upstreams[backend.group] = _Routable(group, backend, found)
+        upstreams = cached.upstreams
         count = len(upstreams)
         if not count:
             return None
