@@ -252,6 +252,7 @@ REQUEST_CASES = [
     # 22: CONNECT (no tunnelling)
     bad("row22-connect-host-port", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 405),
     bad("row22-connect-no-port", b"CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"),
+    bad("row22-connect-origin-form", b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"),
     # 23: bad versions (1.32, 1.01: 400 from the parser; 2.0: 505)
     bad("row23-version-1.32", b"GET / HTTP/1.32\r\nHost: x\r\n\r\n"),
     bad("row23-version-1.01", b"GET / HTTP/1.01\r\nHost: x\r\n\r\n"),

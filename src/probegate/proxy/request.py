@@ -81,6 +81,7 @@ class RequestSide(ExchangeBase):
             and self.expect is None
             and (self.connection is None or self.connection in _PLAIN_CONNECTION)
             and url[:1] == b"/"
+            and method != b"CONNECT"  # llhttp takes `CONNECT / HTTP/1.1`: the full checks refuse it
             and (length is None or length <= self.proxy.max_body)
         ):
             path, mark, query = url.partition(b"?")
