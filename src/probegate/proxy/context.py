@@ -22,7 +22,9 @@ from collections.abc import Callable, Sequence
 
 from probegate.config.plan import GatewayPlan, Limits, TargetKey
 from probegate.health.codes import State
+from probegate.health.reasons import Lang
 from probegate.histogram import Histogram
+from probegate.proxy import words
 from probegate.proxy.accesslog import AccessLog, access_entry
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.contracts import Logged, Served
@@ -112,25 +114,26 @@ class ProxyContext:
         pool = self.pools[upstream.key] = ConnectionPool(upstream)
         return pool
 
-    def no_target_reason(self, backend: BackendPlan, tried: Sequence[tuple[Upstream, str]]) -> str:
-        """The body of a 502: the pool, and why none of its servers could take the request."""
+    def no_target_reason(
+        self, backend: BackendPlan, tried: Sequence[tuple[Upstream, str]], lang: Lang = Lang.EN
+    ) -> str:
+        """The body of a 502: the pool, and why none of its servers could take the request
+        (English for the access log's error_info; the client's language for the body)."""
         pool = backend.pool
         if backend.member_count == 0:
-            return f"pool '{pool}' has no servers"
+            return words.no_servers(pool, lang)
         if tried:
             failures = "; ".join(f"{u.key.server}: {why}" for u, why in tried)
-            return f"no server of pool '{pool}' could take the request: {failures}"
+            return words.none_could_take(pool, failures, lang)
         group = self.balancer.health.routes.get(backend.group)
         total = group.total if group is not None else backend.member_count
-        servers = "the server" if total == 1 else f"all {total} servers"
-        verb = "is" if total == 1 else "are"
         undecided = group is not None and any(
             u.state is not State.UNHEALTHY for u in group.unrouted
         )
         if group is not None and undecided:
-            return f"{servers} of pool '{pool}' {verb} not routable: {unrouted_words(group)}"
+            return words.not_routable(total, pool, unrouted_words(group, lang), lang)
         reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
-        return f"{servers} of pool '{pool}' {verb} unhealthy: {reasons or 'unknown'}"
+        return words.unhealthy(total, pool, reasons, lang)
 
     def count_done(self, exchange: Logged, status: int) -> None:
         """Responses per listener and status class (index 1-5; 0: anything else), the duration
@@ -152,16 +155,18 @@ class ProxyContext:
             self.access.add(access_entry(exchange, status))
 
 
-def unrouted_words(group: RouteGroup) -> str:
+def unrouted_words(group: RouteGroup, lang: Lang = Lang.EN) -> str:
     """`1 unknown (tcp-connect-error, 1 of 3 failures), 2 unhealthy (tcp-connect-error)`: a
     server not yet decided is named with its latest failing reason, never called unhealthy."""
-    counts: dict[tuple[str, str], int] = {}
+    counts: dict[tuple[State, str, int, int], int] = {}
     for u in group.unrouted:
-        detail = u.reason.value
-        if u.state is State.UNKNOWN and u.failures:
-            detail += f", {u.failures} of {max(u.threshold, 1)} failures"
-        counts[(u.state.value.lower(), detail)] = counts.get((u.state.value.lower(), detail), 0) + 1
-    return ", ".join(f"{n} {state} ({detail})" for (state, detail), n in counts.items())
+        failures = u.failures if u.state is State.UNKNOWN else 0
+        key = (u.state, u.reason.value, failures, u.threshold if failures else 0)
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(
+        words.unrouted_part(n, state, reason, (failures, threshold), lang)
+        for (state, reason, failures, threshold), n in counts.items()
+    )
 
 
 def _access_log(plan: GatewayPlan) -> AccessLog | None:

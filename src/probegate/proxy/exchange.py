@@ -22,7 +22,8 @@ import time
 
 import httptools
 
-from probegate.proxy import wire
+from probegate.health.reasons import Lang
+from probegate.proxy import wire, words
 from probegate.proxy.lifecycle import CONNECTING, DONE, RECEIVED, RELAYING, SENT
 from probegate.proxy.request import RequestSide
 from probegate.proxy.response import ResponseSide
@@ -65,7 +66,9 @@ class Exchange(RequestSide, ResponseSide):
             why = proxy.no_target_reason(backend, self.tried)
             self.error_info = why
             proxy.failed += 1
-            self._answer(502, why + "\n", keep=self._may_keep())
+            lang = words.language(self.lines)
+            body = why if lang is Lang.EN else proxy.no_target_reason(backend, self.tried, lang)
+            self._answer(502, body + "\n", keep=self._may_keep())
             return
         if backend.cookie is not None and cookie != upstream.affinity:
             self.set_cookie = upstream.affinity
