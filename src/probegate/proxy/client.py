@@ -32,6 +32,7 @@ from probegate.proxy.tables import Tables
 from probegate.proxy.wire import PAUSE_PIPELINE, PAUSE_UPGRADE
 
 log = logging.getLogger("probegate.proxy")
+_FORWARDED = b"X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %s\r\n"
 
 
 class _Stop(Exception):
@@ -118,14 +119,7 @@ class ClientConnection(asyncio.Protocol):
         if local:
             self.local_ip, self.local_port = local[0], local[1]
             self.port_text = str(local[1]).encode("ascii")
-        self.forwarded = (
-            b"X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %s\r\n"
-            % (
-                self.peer_text,
-                self.scheme,
-                self.port_text,
-            )
-        )
+        self.forwarded = _FORWARDED % (self.peer_text, self.scheme, self.port_text)
         proxy = self.proxy
         self.deadline = proxy.now + proxy.keep_alive_timeout
         if not proxy.admit(self):
@@ -403,19 +397,16 @@ class ClientConnection(asyncio.Protocol):
     def _upgraded(self, rest: bytes) -> None:
         """llhttp stopped after an Upgrade (or CONNECT) head."""
         exchange = self.queue[-1] if self.queue else None
-        if exchange is None or exchange.rejected is not None or not exchange.wants_tunnel:
-            if exchange is not None and exchange.rejected is None and not rest:
-                # an Upgrade we do not tunnel (h2c, HTTP/1.0): an ordinary request; parse on
-                self.parser = httptools.HttpRequestParser(self)
-                return
-            if exchange is not None and exchange.rejected is None:
-                self.parser = httptools.HttpRequestParser(self)
-                self.data_received(rest)
-                return
+        if exchange is None or exchange.rejected is not None:
             self.pause_reading_for(PAUSE_PIPELINE)
-            return
-        self.held = rest
-        self.pause_reading_for(PAUSE_UPGRADE)
+        elif not exchange.wants_tunnel:
+            # an Upgrade we do not tunnel (h2c, HTTP/1.0): an ordinary request; parse on
+            self.parser = httptools.HttpRequestParser(self)
+            if rest:
+                self.data_received(rest)
+        else:
+            self.held = rest
+            self.pause_reading_for(PAUSE_UPGRADE)
 
     def _upgrade_refused(self) -> None:
         """The backend answered an Upgrade request without 101: HTTP goes on. The parser stopped
@@ -455,14 +446,5 @@ class ClientConnection(asyncio.Protocol):
         self.resume_reading_for(PAUSE_UPGRADE | PAUSE_PIPELINE)
 
 
-_SPECIAL = (
-    wire.HOP_BY_HOP
-    | wire.OWN_REQUEST_HEADERS
-    | {
-        b"host",
-        b"content-length",
-        b"expect",
-        b"x-forwarded-for",
-        b"cookie",
-    }
-)
+_READ = frozenset({b"host", b"content-length", b"expect", b"x-forwarded-for", b"cookie"})
+_SPECIAL = wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | _READ  # headers Exchange.special sees
