@@ -24,7 +24,7 @@ from tests.integration.proxykit import RunningGateway, config, free_port, get
     ],
 )
 def test_language_of_the_request(header: bytes | None, lang: Lang) -> None:
-    lines = (b"Accept", b": ", b"*/*", b"\r\n")
+    lines: tuple[bytes, ...] = (b"Accept", b": ", b"*/*", b"\r\n")
     if header is not None:
         lines += (b"Accept-Language", b": ", header, b"\r\n")
     assert language(lines) is lang
