@@ -140,6 +140,13 @@ class Gateway:
         log.info("reloaded %s: %s", self.config_path, summary.describe())
         return []
 
+    def events(self, since: float, pool: str | None, server: str | None) -> list[Event]:
+        """State changes from the lasting history (called off the event loop)."""
+        return self.history.events(since, pool, server)
+
+    def history_problem(self) -> str | None:
+        return self.history.problem
+
     def drain(self, pool: str, address: str, drained: bool) -> list[str]:
         """Drain a pool member (or put it back): no new requests, pinned clients drain. Returns
         the targets it applied to (none: no such member)."""

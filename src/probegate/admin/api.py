@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from probegate import __version__
-from probegate.admin import openapi, pages, views
+from probegate.admin import openapi, operations, pages, views
 from probegate.admin.answers import Refused, answer, error
 from probegate.admin.body import read_json
 from probegate.admin.guard import Guard, Policy
@@ -47,6 +47,7 @@ from probegate.health.ondemand import (
 from probegate.health.prober import Outcome, Prober
 from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult
+from probegate.health.transitions import Event
 from probegate.state.snapshot import Snapshot
 
 __all__ = ["GatewayAccess", "build_app", "error", "ondemand_document"]
@@ -66,6 +67,9 @@ class GatewayAccess(Protocol):
     async def reload(self) -> list[str]: ...
     def prober_problem(self) -> str | None: ...
     def metrics(self) -> bytes: ...
+    def drain(self, pool: str, address: str, drained: bool) -> list[str]: ...
+    def events(self, since: float, pool: str | None, server: str | None) -> list[Event]: ...
+    def history_problem(self) -> str | None: ...
 
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -173,6 +177,7 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
         Route("/reload", reload, methods=["POST"]),
         Route("/openapi.json", openapi_document, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),  # Prometheus text format, SPEC section 10
+        *operations.routes(gateway),  # drain, undrain, the lasting history's events
         *pages.routes(),  # the dashboard: `/` and its assets under `/dashboard/`
     ]
     admin = gateway.plan.admin

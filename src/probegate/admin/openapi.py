@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from probegate import __version__
-from probegate.admin import ondemand_request, pages
+from probegate.admin import ondemand_request, operations, pages
 from probegate.config.plan import GatewayPlan
 from probegate.health.codes import Reason, State
 from probegate.health.ondemand import longest_timeout
@@ -99,6 +99,25 @@ _SERVER = {
         "since": _NULLABLE_TIME,
         "routable": {"type": "boolean"},
         "routableByMinServers": {"type": "boolean"},
+        "warmingUp": {
+            "type": "boolean",
+            "description": "Routed on its verdict from before a reload until its new probe answers",
+        },
+        "removedByReload": {
+            "type": "boolean",
+            "description": "Removed by the last reload; serves until a new server of its group passes",
+        },
+        "consecutiveSuccesses": {"type": "integer", "minimum": 0},
+        "healthyThreshold": {"type": "integer", "minimum": 1},
+        "availability": {
+            "type": "object",
+            "description": "Share of time Healthy (0 to 1; null: nothing known yet)",
+            "properties": {
+                "lastHour": {"type": ["number", "null"]},
+                "lastDay": {"type": ["number", "null"]},
+            },
+        },
+        "flapping": {"type": "boolean"},
         "history": {"type": "array", "items": {"type": "object"}},
     },
 }
@@ -304,6 +323,7 @@ def document(plan: GatewayPlan, *, token: bool, host_checked: bool) -> dict[str,
                 },
             }
         },
+        **operations.paths(routes.errors, post_errors),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics: host counts, probe results, traffic counters",

@@ -170,7 +170,7 @@ class History:
     ) -> list[Event]:
         """State changes since `since` (epoch seconds), oldest first."""
         if self.path is None:
-            found: Iterable[Event] = (e for e in self._memory if e.at >= since)
+            found: Iterable[Event] = [e for e in list(self._memory) if e.at >= since]
         else:
             found = self._query(self.path, since)
         return [
@@ -190,7 +190,7 @@ class History:
                 ).fetchall()
         except sqlite3.Error as exc:
             log.error("cannot read the history database %s: %s", path, exc)
-            return [e for e in self._memory if e.at >= since]
+            return [e for e in list(self._memory) if e.at >= since]
         return [
             Event(at, target, State(a), State(b), Reason(r1), Reason(r2))
             for at, target, a, b, r1, r2 in rows
