@@ -5,14 +5,17 @@ connection feeds the exchange it carries; the proxy sweeps its connections and c
 answered. Each side names the other only through a protocol here, so any one module can be read on
 its own and the imports inside proxy/ run one way (no cycle, not even under TYPE_CHECKING):
 
-    wire, routing, tables, balancer    pure pieces (no I/O)
+    wire → routing → tables            pure pieces (no I/O)
+    balancer, listeners, sni, listen   target choice; the sockets a plan needs, certificates
     contracts                          these protocols
     accesslog, upstream                the access log; backend connections, pools, the connector
     context                            what every connection and exchange shares (ProxyContext)
     lifecycle                          one exchange: its fields, its phases, how it ends
     request, response → exchange       the request's half, the answer's half, choosing a target
     client                             one client connection
-    listeners, sni, listen → server    sockets, reload and stop
+    server                             binding, the tick, reload and stop
+
+(pyproject.toml's layers contract holds proxy/ to this order, bottom to top.)
 
 Rules of this module:
 - protocols only: nothing here runs per request;
