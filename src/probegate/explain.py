@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from probegate.config.effective import Decided, EffectiveProbe, TlsMode
-from probegate.config.plan import Backend, GatewayPlan, PathMap, StatusMatch
+from probegate.config.plan import Backend, GatewayPlan, Listener, PathMap, StatusMatch
 
 
 def explain_data(plan: GatewayPlan, probes: tuple[EffectiveProbe, ...]) -> dict[str, Any]:
@@ -22,6 +22,19 @@ def explain_data(plan: GatewayPlan, probes: tuple[EffectiveProbe, ...]) -> dict[
         "sku": plan.sku.value,
         "rules": plan.tier.value,
         "targets": [_target_data(p) for p in probes],
+        "listeners": [_listener_tls(x) for x in plan.listeners if x.tls is not None],
+    }
+
+
+def _listener_tls(listener: Listener) -> dict[str, Any]:
+    tls = listener.tls
+    assert tls is not None
+    return {
+        "httpListener": listener.name,
+        "address": f"{listener.bind_address}:{listener.port}",
+        "protocols": list(tls.versions),
+        "cipherSuites": list(tls.suites),
+        "rule": tls.rule,
     }
 
 
@@ -73,6 +86,23 @@ def render(console: Console, plan: GatewayPlan, probes: tuple[EffectiveProbe, ..
         console.print(nothing_probed(plan))
     for probe in probes:
         console.print(Group(_target_table(probe)))
+    for listener in plan.listeners:
+        if listener.tls is not None:
+            console.print(_listener_table(listener))
+
+
+def _listener_table(listener: Listener) -> Table:
+    tls = listener.tls
+    assert tls is not None
+    table = Table(
+        title=f"listener '{listener.name}' · https://{listener.bind_address}:{listener.port} · TLS",
+        title_justify="left",
+    )
+    for column in ("value", "effective", "decided by"):
+        table.add_column(column)
+    table.add_row("protocols", ", ".join(tls.versions), tls.rule)
+    table.add_row("cipher suites", "\n".join(tls.suites) or "(none)", "in priority order")
+    return table
 
 
 def nothing_probed(plan: GatewayPlan) -> str:

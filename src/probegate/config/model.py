@@ -185,6 +185,20 @@ class HttpListener(Named):
     bind_address: str = "127.0.0.1"
     host_names: list[Text] = Field(default_factory=list)
     ssl_certificate: Text | None = None
+    ssl_profile: Text | None = None  # its policy replaces the gateway's sslPolicy
+
+
+class SslPolicy(Item):
+    """The model's TLS policy; its values are checked by `sslpolicy.policy_problems`."""
+
+    policy_type: Text | None = None  # Predefined / Custom / CustomV2, any case
+    policy_name: Text | None = None
+    min_protocol_version: Text | None = None
+    cipher_suites: list[Text] = Field(default_factory=list)
+
+
+class SslProfile(Named):
+    ssl_policy: SslPolicy | None = None
 
 
 # ------------------------------------------------------------------------ backends
@@ -379,6 +393,8 @@ class GatewayConfig(Item):
     sku: SkuName = Sku.STANDARD_V2
     http_listeners: list[HttpListener] = Field(default_factory=list)
     ssl_certificates: list[SslCertificate] = Field(default_factory=list)
+    ssl_policy: SslPolicy | None = None
+    ssl_profiles: list[SslProfile] = Field(default_factory=list)
     backend_address_pools: list[BackendAddressPool] = Field(default_factory=list)
     backend_http_settings_collection: list[BackendHttpSettings] = Field(default_factory=list)
     probes: list[Probe] = Field(default_factory=list)

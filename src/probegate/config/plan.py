@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from probegate.config import certs, syntax, tokens
 from probegate.config import model as m
 from probegate.config.load import LoadedConfig
+from probegate.config.sslpolicy import ListenerTls, listener_tls
 from probegate.errors import ConfigError, ConfigIssue
 
 Protocol = m.Protocol
@@ -146,6 +147,7 @@ class Listener:
     protocol: Protocol
     host_names: tuple[str, ...]  # empty: a basic listener
     certificate: FrontendCertificate | None
+    tls: ListenerTls | None = None  # Https: the versions and suites it offers (sslpolicy.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +485,20 @@ def _listener(item: m.HttpListener, cfg: m.GatewayConfig, base_dir: Path) -> Lis
         protocol=item.protocol,
         host_names=tuple(h.lower() for h in item.host_names),
         certificate=_frontend(cert, base_dir) if cert else None,
+        tls=_listener_tls(item, cfg) if item.protocol is m.Protocol.HTTPS else None,
     )
+
+
+def _listener_tls(item: m.HttpListener, cfg: m.GatewayConfig) -> ListenerTls:
+    """A profile's policy replaces the gateway's for its listener (the model's rule)."""
+    profile = next((p for p in cfg.ssl_profiles if p.name == item.ssl_profile), None)
+    policy: m.SslPolicy | None
+    if profile is not None and profile.ssl_policy is not None:
+        policy, source = profile.ssl_policy, f"sslProfiles '{profile.name}'"
+    else:
+        policy, source = cfg.ssl_policy, "the gateway's sslPolicy"
+    raw = policy.model_dump(by_alias=True, exclude_none=True) if policy is not None else None
+    return listener_tls(raw, source)
 
 
 def _frontend(cert: m.SslCertificate, base_dir: Path) -> FrontendCertificate:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from probegate.config import checks, syntax
+from probegate.config import checks, sslpolicy, syntax
 from probegate.config import document as doc_mod
 from probegate.config.document import (
     COLLECTIONS,
@@ -242,6 +242,7 @@ _RULES: tuple[Callable[[Doc], Issues], ...] = (
     checks.certificate_files,
     checks.resolvers,
     checks.admin,
+    sslpolicy.policy_problems,
 )
 
 
@@ -250,7 +251,9 @@ _RULES: tuple[Callable[[Doc], Issues], ...] = (
 
 def advice(model: GatewayConfig) -> list[str]:
     """Warnings for a valid file: it works, but an operator would want to know."""
-    notes: list[str] = []
+    notes: list[str] = sslpolicy.retired_warnings(
+        model.model_dump(by_alias=True, exclude_none=True)
+    )
     for i, probe in enumerate(model.probes):
         if probe.timeout > probe.interval:
             notes.append(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from probegate.config.plan import FrontendCertificate, Listener
 from probegate.proxy.routing import host_key
+from probegate.proxy.tlspolicy import apply_policy
 
 
 class SniChooser:
@@ -31,6 +32,12 @@ class SniChooser:
     def update(self, listeners: list[Listener]) -> None:
         contexts = {id(x.certificate): x.certificate for x in listeners if x.certificate}
         built = {key: _server_context(cert) for key, cert in contexts.items()}
+        # One TLS policy per socket (config.sslpolicy refuses two): OpenSSL fixes versions and
+        # ciphers when a handshake starts, before the SNI callback can choose another context.
+        tls = next((x.tls for x in listeners if x.tls is not None), None)
+        if tls is not None:
+            for context in (self.default, *built.values()):
+                apply_policy(context, tls)
         exact: dict[str, ssl.SSLContext] = {}
         wild: list[tuple[str, ssl.SSLContext]] = []
         fallback: ssl.SSLContext | None = None
