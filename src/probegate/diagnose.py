@@ -163,7 +163,9 @@ def trust_source(probe: EffectiveProbe) -> str:
                 c.name for c in settings.authentication_certificates
             )
         case TlsMode.NOT_VALIDATED:
-            return "not validated (v1 without authentication certificates)"
+            return f"not validated ({probe.tls.rule})"
+        case TlsMode.NAME_ONLY:
+            return f"the name only, not the chain ({probe.tls.rule})"
         case TlsMode.INSECURE_SKIP_VERIFY:
             return "NOT VERIFIED (insecureSkipVerify)"
         case TlsMode.NONE:
