@@ -22,8 +22,9 @@ from typing import Any
 import uvicorn
 
 from probegate import logsetup, metrics
-from probegate.admin import views
+from probegate.admin import operations, views
 from probegate.admin.api import build_app
+from probegate.admin.stream import EventHub
 from probegate.admin.wire import AdminHttp
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_file
@@ -58,6 +59,7 @@ class Gateway:
             log.warning("%s", line)
         self._plan = compile_plan(loaded)
         self.history = _open_history(self._plan)
+        self.hub = EventHub()  # live events for GET /backendhealth/stream
         self.store = HealthStore(
             self._plan.tier,
             effective_probes(self._plan),
@@ -165,6 +167,7 @@ class Gateway:
 
     def _event(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
         self.history.add(event)
+        self.hub.publish(operations.event_json(event))
         detail = reasons.message(record.reason, views.facts_for(record, probe))
         # A server coming back is good news (INFO); one going down or unknown is a WARNING.
         level = logging.INFO if event.to_state is State.HEALTHY else logging.WARNING
@@ -217,6 +220,7 @@ class Gateway:
         await self.stopping.wait()
         await self.proxy.stop()
         self.history.close()
+        self.hub.close()  # open event streams end, so uvicorn's shutdown does not wait on them
         server.should_exit = True
         freezer.stop()
         scheduler.cancel()

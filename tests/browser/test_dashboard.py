@@ -256,6 +256,9 @@ def test_dashboard_shows_health_reasons_remedies_and_probes_on_demand(
     fix.focus()
     page.keyboard.press("Enter")
     expect(failing.locator(".remedy p")).to_contain_text("error log")
+    # State changes are pushed over GET /backendhealth/stream; details refresh every 10 s.
+    expect(page.locator("body")).to_have_attribute("data-stream", "live")
+    expect(page.locator("#freshness")).to_contain_text("live: state changes at once")
     before = page.locator("#freshness").inner_text()
     expect(page.locator("#freshness")).not_to_have_text(before)  # the page refreshed since
     expect(failing.locator("details.remedy")).to_have_attribute("open", "")

@@ -31,6 +31,7 @@ from probegate.admin.answers import Refused, answer, error
 from probegate.admin.body import read_json
 from probegate.admin.guard import Guard, Policy
 from probegate.admin.ondemand_request import parse_ondemand
+from probegate.admin.stream import EventHub
 from probegate.config import syntax
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import GatewayPlan
@@ -70,6 +71,8 @@ class GatewayAccess(Protocol):
     def drain(self, pool: str, address: str, drained: bool) -> list[str]: ...
     def events(self, since: float, pool: str | None, server: str | None) -> list[Event]: ...
     def history_problem(self) -> str | None: ...
+    @property
+    def hub(self) -> EventHub: ...
 
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"

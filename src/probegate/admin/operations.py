@@ -5,7 +5,9 @@ lasting health history. Each route's handler and its OpenAPI description sit tog
   (shown as Draining; its affinity-pinned clients stay for `drainTimeoutInSec`);
   `POST /backendhealth/undrain` with the same body puts it back;
 - `GET /backendhealth/events?since=24h&pool=…&server=…`: state changes from the SQLite history,
-  oldest first (`since`: a duration such as `90s`, `30m`, `24h`, `7d`, or an ISO 8601 time).
+  oldest first (`since`: a duration such as `90s`, `30m`, `24h`, `7d`, or an ISO 8601 time);
+- `GET /backendhealth/stream`: the same events as they happen, as Server-Sent Events
+  (`stream.py`).
 
 Rules: bodies and queries are checked here and refused with our own words (400/404); the
 history is read off the event loop (a thread), never blocking probes.
@@ -24,9 +26,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from probegate.admin import views
+from probegate.admin import stream, views
 from probegate.admin.answers import answer, error
 from probegate.admin.body import read_json
+from probegate.admin.stream import EventHub
 from probegate.config import syntax
 from probegate.health.transitions import Event
 
@@ -36,6 +39,8 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Operations(Protocol):
+    @property
+    def hub(self) -> EventHub: ...
     def drain(self, pool: str, address: str, drained: bool) -> list[str]: ...
     def events(self, since: float, pool: str | None, server: str | None) -> list[Event]: ...
     def history_problem(self) -> str | None: ...
@@ -64,6 +69,9 @@ def routes(gateway: Operations) -> list[Route]:
     async def undrain(request: Request) -> Response:
         return await _drain(request, gateway, drained=False)
 
+    async def live(request: Request) -> Response:
+        return await stream.stream(request, gateway.hub)
+
     async def events(request: Request) -> Response:
         query = request.query_params
         unknown = sorted(set(query) - {"since", "pool", "server"})
@@ -78,7 +86,7 @@ def routes(gateway: Operations) -> list[Route]:
         return answer(
             {
                 "since": views.iso(since),
-                "events": [_event(e) for e in found],
+                "events": [event_json(e) for e in found],
                 "history": {"problem": gateway.history_problem()},
             }
         )
@@ -87,6 +95,7 @@ def routes(gateway: Operations) -> list[Route]:
         Route("/backendhealth/drain", drain, methods=["POST"]),
         Route("/backendhealth/undrain", undrain, methods=["POST"]),
         Route("/backendhealth/events", events, methods=["GET"]),
+        Route("/backendhealth/stream", live, methods=["GET"]),
     ]
 
 
@@ -114,7 +123,7 @@ async def _drain(request: Request, gateway: Operations, *, drained: bool) -> Res
     )
 
 
-def _event(event: Event) -> dict[str, Any]:
+def event_json(event: Event) -> dict[str, Any]:
     pool, settings, server = [*event.target.split("~", 2), "", ""][:3]
     return {
         "time": views.iso(event.at),
@@ -212,6 +221,19 @@ def paths(errors: Callable[..., dict[str, Any]], post_errors: tuple[str, ...]) -
             "Drain a member: no new requests; pinned clients stay for drainTimeoutInSec"
         ),
         "/backendhealth/undrain": member_route("Put a drained member back in rotation"),
+        "/backendhealth/stream": {
+            "get": {
+                "summary": "State changes as they happen (Server-Sent Events, `event: health`, "
+                "data as in /backendhealth/events); a comment every 15 s keeps it open",
+                "responses": {
+                    "200": {
+                        "description": "An endless text/event-stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    **errors("429"),
+                },
+            }
+        },
         "/backendhealth/events": {
             "get": {
                 "summary": "State changes from the lasting history, oldest first",

@@ -65,3 +65,29 @@ export async function gateway() {
 export function probeNow(request, lang) {
   return call('backendhealth/ondemand', { lang, method: 'POST', body: request })
 }
+
+/**
+ * Follow GET /backendhealth/stream (Server-Sent Events) and call `onChange` for every state change.
+ * fetch rather than EventSource, because EventSource cannot send the Authorization header that a
+ * token-protected gateway needs. Resolves when the stream ends; rejects when it cannot be opened.
+ */
+export async function watch(onChange, onOpen, signal) {
+  const headers = { Accept: 'text/event-stream' }
+  if (token()) headers.Authorization = `Bearer ${token()}`
+  const response = await fetch(new URL('backendhealth/stream', document.baseURI), { headers, cache: 'no-store', signal })
+  if (!response.ok || !response.body) throw new ApiError(response.status, `HTTP ${response.status}`)
+  onOpen()
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffered = ''
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    buffered += value
+    let end
+    while ((end = buffered.indexOf('\n\n')) >= 0) {
+      const message = buffered.slice(0, end)
+      buffered = buffered.slice(end + 2)
+      if (message.split('\n').some((line) => line === 'event: health')) onChange()
+    }
+  }
+}

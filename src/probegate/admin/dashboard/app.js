@@ -1,7 +1,9 @@
 // The dashboard's entry point: language, controls, the admin token, and the refresh loop.
-// It polls GET /backendhealth?expand=history every 2 s (not server-sent events: EventSource cannot
-// send the Authorization header a token-protected gateway needs), pauses while the tab is hidden
-// or when the operator turns live updates off, and never runs two requests at once.
+// It follows GET /backendhealth/stream (server-sent events, read with fetch so a token can be
+// sent) and refreshes GET /backendhealth?expand=history at once on every state change, and every
+// 10 s for the per-probe details (last probe, history strip); without the stream it polls every
+// 2 s. It pauses while the tab is hidden or when the operator turns live updates off, and never
+// runs two requests at once.
 
 import * as api from './api.js'
 import { h, setText } from './dom.js'
@@ -9,11 +11,13 @@ import { clock, LANGS, setLang, stateLabel, t } from './i18n.js'
 import { createOndemand } from './ondemand.js'
 import { createBoard } from './render.js'
 
-const POLL_MS = 2000
+const POLL_MS = 2000 // without the event stream
+const STREAMING_POLL_MS = 10000 // with it: state changes arrive as they happen
+const RECONNECT_MS = 5000
 const STATES = ['Healthy', 'Unhealthy', 'Unknown', 'Draining']
 const $ = (id) => document.getElementById(id)
 
-const state = { live: true, timer: 0, generation: 0, lastDocument: null, lastGateway: null }
+const state = { live: true, timer: 0, generation: 0, lastDocument: null, lastGateway: null, streaming: false, stream: null }
 const announce = (text) => setText($('announcer'), text)
 const board = createBoard($('pools'), createOndemand({ announce, unauthorized: () => askForToken() }))
 
@@ -54,7 +58,8 @@ async function refresh() {
     showHealth(health)
     showGateway(gateway)
     const now = clock(Date.now())
-    setText($('freshness'), state.live ? t('updated', { time: now, seconds: POLL_MS / 1000 }) : t('paused', { time: now }))
+    const updated = state.streaming ? 'updatedLive' : 'updated'
+    setText($('freshness'), state.live ? t(updated, { time: now, seconds: pollMs() / 1000 }) : t('paused', { time: now }))
   } catch (error) {
     if (generation !== state.generation) return
     if (error.status === 401) return askForToken()
@@ -67,7 +72,36 @@ async function refresh() {
 
 function schedule() {
   clearTimeout(state.timer)
-  if (state.live && !document.hidden) state.timer = setTimeout(refresh, POLL_MS)
+  if (state.live && !document.hidden) state.timer = setTimeout(refresh, pollMs())
+  if (state.live && !document.hidden && !state.stream) follow()
+}
+
+const pollMs = () => (state.streaming ? STREAMING_POLL_MS : POLL_MS)
+
+// One stream at a time; when it ends or fails, polling takes over until it reconnects.
+function follow() {
+  const controller = new AbortController()
+  state.stream = controller
+  api
+    .watch(refresh, () => streaming(true), controller.signal)
+    .catch(() => {})
+    .finally(() => {
+      if (state.stream === controller) state.stream = null
+      streaming(false)
+      if (!controller.signal.aborted) setTimeout(() => state.live && !document.hidden && !state.stream && follow(), RECONNECT_MS)
+    })
+}
+
+// `data-stream` on <body> says whether state changes are pushed (tests and curious operators).
+function streaming(on) {
+  state.streaming = on
+  document.body.dataset.stream = on ? 'live' : 'polling'
+}
+
+function unfollow() {
+  state.stream?.abort()
+  state.stream = null
+  streaming(false)
 }
 
 const currentLang = () => document.documentElement.lang
@@ -152,6 +186,7 @@ function wireControls() {
     if (state.live) return refresh()
     state.generation += 1 // an answer already on its way is dropped
     clearTimeout(state.timer)
+    unfollow()
     setText($('freshness'), t('paused', { time: clock(Date.now()) }))
   })
   $('auth').addEventListener('submit', (event) => {
@@ -167,7 +202,12 @@ function wireControls() {
     $('forget').hidden = true
     refresh()
   })
-  document.addEventListener('visibilitychange', () => (document.hidden ? clearTimeout(state.timer) : state.live && refresh()))
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) {
+      clearTimeout(state.timer)
+      unfollow()
+    } else if (state.live) refresh()
+  })
 }
 
 wireControls()
