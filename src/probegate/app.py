@@ -73,6 +73,7 @@ class Gateway:
         self.stopping = asyncio.Event()
         # (when the running configuration was adopted, whether the last attempt passed)
         self.last_reload = (time.time(), True)
+        self.last_changes: dict[str, object] = {}  # what the last adopted reload changed
         self._scheduler_task: asyncio.Task[None] | None = None
 
     @property
@@ -131,7 +132,7 @@ class Gateway:
             self._prober.resolver = Resolver(plan.dns_servers, resolved_before=known)
             self.proxy.connector.resolver = self._prober.resolver
         try:
-            await self.proxy.reload(plan)
+            sockets = await self.proxy.reload(plan)
         except OSError as exc:
             problem = f"httpListeners: cannot listen: {exc.strerror or exc}"
             log.error("reload refused, the running configuration stays: %s", problem)
@@ -139,7 +140,12 @@ class Gateway:
         self._plan = plan
         summary = self.store.reload(plan.tier, effective_probes(plan))
         self.scheduler.reload(summary)
-        log.info("reloaded %s: %s", self.config_path, summary.describe())
+        added = [e.url for e in sockets.bind]
+        removed = [e.url for e in (*sockets.close_first, *sockets.close_after)]
+        self.last_changes = {"listenersAdded": added, "listenersRemoved": removed}
+        self.last_changes |= summary.as_json()
+        listeners = f"listeners +{len(added)} -{len(removed)}; " if added or removed else ""
+        log.info("reloaded %s: %s%s", self.config_path, listeners, summary.describe())
         return []
 
     def events(self, since: float, pool: str | None, server: str | None) -> list[Event]:

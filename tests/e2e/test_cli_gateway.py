@@ -102,6 +102,8 @@ def test_reload_prints_what_happened_or_every_problem(fixed_file: Path) -> None:
         done = probegate("reload", "-c", fixed_file)
         assert done.returncode == 0, done.stderr
         assert f"{gateway.url}: reloaded (2 probe targets)" in done.stdout
+        assert "changes.targetsKept: 2" in done.stdout  # what the reload changed
+        assert "changes.listenersAdded: none" in done.stdout
         fixed_file.write_text(good.replace("interval: 1", "intervall: 1"), encoding="utf-8")
         # The rest of the file does not validate, yet its admin section still finds the gateway,
         # which answers with every problem and keeps its running configuration.

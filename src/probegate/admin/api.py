@@ -72,6 +72,8 @@ class GatewayAccess(Protocol):
     def events(self, since: float, pool: str | None, server: str | None) -> list[Event]: ...
     def history_problem(self) -> str | None: ...
     @property
+    def last_changes(self) -> dict[str, object]: ...
+    @property
     def hub(self) -> EventHub: ...
 
 
@@ -151,7 +153,10 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
             message = "; ".join(problems)
             found = {"code": "InvalidConfiguration", "message": message, "problems": problems}
             return answer({"error": found}, 422)
-        return answer({"status": "reloaded", "targets": len(gateway.plan.targets)})
+        changes = gateway.last_changes
+        return answer(
+            {"status": "reloaded", "targets": len(gateway.plan.targets), "changes": changes}
+        )
 
     async def metrics(_: Request) -> Response:
         return Response(gateway.metrics(), media_type=METRICS_TYPE)

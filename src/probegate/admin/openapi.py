@@ -216,6 +216,11 @@ def _schemas(plan: GatewayPlan) -> dict[str, Any]:
             "properties": {
                 "status": {"type": "string", "enum": ["reloaded"]},
                 "targets": {"type": "integer", "minimum": 0},
+                "changes": {
+                    "type": "object",
+                    "description": "listenersAdded/Removed, targetsAdded/Removed, targetsKept, "
+                    "warmingUp, servedUntilANewServerPasses",
+                },
             },
         },
     }

@@ -66,14 +66,16 @@ class Proxy(ProxyContext):
         self._tick = loop.call_later(TICK, self._on_tick)
         return list(self._servers)
 
-    async def reload(self, plan: GatewayPlan) -> None:
-        """Adopt a new plan (already validated); old requests finish on what they chose."""
+    async def reload(self, plan: GatewayPlan) -> ListenerChanges:
+        """Adopt a new plan (already validated); old requests finish on what they chose.
+        Returns the socket work done (for the reload's report)."""
         wanted = endpoints(plan.listeners)
         changes = plan_listeners(self._servers, wanted)
         await self._listen(changes, wanted, endpoints(self.plan.listeners))
         old = self.tables
         self.adopt(plan)
         self._retire(old)
+        return changes
 
     async def _listen(
         self,

@@ -77,6 +77,16 @@ class ReloadSummary:
     replaced: Mapping[GroupKey, tuple[str, ...]] = field(default_factory=dict)  # → still served
     probe_now: tuple[TargetKey, ...] = ()  # first probes that must not wait
 
+    def as_json(self) -> dict[str, object]:
+        """The same, for the reload's API answer (`changes`)."""
+        return {
+            "targetsAdded": [str(k) for k in self.added],
+            "targetsRemoved": [str(k) for k in self.removed],
+            "targetsKept": len(self.kept),
+            "warmingUp": [str(k) for k in self.warming],
+            "servedUntilANewServerPasses": {str(g): list(s) for g, s in self.replaced.items()},
+        }
+
     def describe(self) -> str:
         parts = [
             f"{len(self.added)} targets added",
