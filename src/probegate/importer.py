@@ -1,6 +1,6 @@
 """`probegate import-arm`: an ARM template or Azure CLI document → probegate YAML.
 
-Rules: the conversion itself is `config/arm*.py`; this module decides what is written and said.
+Rules: the conversion itself is `config/arm/`; this module decides what is written and said.
 Warnings are a few prominent lines and one summary (`--show-ignored` lists every field). PFX
 passwords are written as `${env:NAME}` references unless `--inline-secrets`, and an `-o` file is
 created readable by its owner only. Problems are placed in the template (path and line), never
@@ -22,7 +22,7 @@ import yaml
 
 from probegate import commands
 from probegate.config import arm, secrets
-from probegate.config.arm_summary import in_template, present
+from probegate.config.arm import in_template, present
 from probegate.config.load import load_document, placed, read_config_text
 from probegate.config.source import parse_text
 from probegate.errors import ConfigError, UsageError

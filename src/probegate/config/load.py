@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from probegate.config import arm, rules
-from probegate.config.arm_summary import in_template, present
+from probegate.config.arm import in_template, present
 from probegate.config.model import Admin, GatewayConfig, aliases_of, model_at
 from probegate.config.secrets import expand_secrets
 from probegate.config.source import locate, parse_text, positions, read_text

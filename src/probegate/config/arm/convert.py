@@ -5,9 +5,9 @@ JSON `az network application-gateway show` prints, and returns the probegate con
 line per field that was left out and why.
 
 This module finds the gateway and converts its top level; the pieces live beside it:
-`arm_read` (case-insensitive reading, values evaluated on demand), `arm_tables` (what each
-collection converts), `arm_expr`/`arm_scope`/`arm_functions` (template expressions) and
-`arm_params` (parameters and parameters files).
+`read` (case-insensitive reading, values evaluated on demand), `tables` (what each
+collection converts), `expr`/`scope`/`functions` (template expressions) and
+`params` (parameters and parameters files).
 
 Rules:
 - Only converted fields are evaluated, so an expression in a field probegate ignores, such as the
@@ -23,11 +23,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from probegate.config.arm_expr import ExpressionError
-from probegate.config.arm_functions import first_token
-from probegate.config.arm_listeners import bind_apart, empty_pools, unused_missing
-from probegate.config.arm_params import build_scope, load_parameters_file
-from probegate.config.arm_read import (
+from probegate.config.arm.expr import ExpressionError
+from probegate.config.arm.functions import first_token
+from probegate.config.arm.listeners import bind_apart, empty_pools, unused_missing
+from probegate.config.arm.params import build_scope, load_parameters_file
+from probegate.config.arm.read import (
     Node,
     Obj,
     Reader,
@@ -38,7 +38,7 @@ from probegate.config.arm_read import (
     peek,
     show_json,
 )
-from probegate.config.arm_tables import (
+from probegate.config.arm.tables import (
     FRONTEND_PORTS,
     GATEWAY_COLLECTIONS,
     NO_SPEC,

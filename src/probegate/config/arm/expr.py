@@ -2,8 +2,8 @@
 
 Holds the tokenizer and the recursive-descent parser for the part of the ARM template language a
 gateway template needs: string literals in single quotes, integers, function calls, and `.name`,
-`[0]`, `['x']` on their results. What the functions do lives in `arm_functions`, the values they
-read in `arm_scope`.
+`[0]`, `['x']` on their results. What the functions do lives in `functions`, the values they
+read in `scope`.
 
 Rules:
 - Pure: no parameters, no variables, no evaluation; `parse` turns text into frozen nodes.
@@ -20,7 +20,7 @@ from typing import assert_never
 
 
 class ExpressionError(Exception):
-    """An expression cannot be evaluated (internal to the ARM import: arm.py adds the path)."""
+    """An expression cannot be evaluated (internal to the ARM import: convert.py adds the path)."""
 
 
 # ---------------------------------------------------------------------------------------- syntax

@@ -8,7 +8,7 @@ Rules:
 - Values only Azure knows at deployment (`uniqueString()`, `resourceGroup().name`, `reference()`,
   ...) are never guessed: they become deferred tokens inside strings (see `TemplateScope.defer`).
   Joining text (`concat`, `format`, `resourceId`, `toLower`, a `substring` of the known prefix)
-  carries them along; any other function given one returns it unchanged; `arm_read` reports a
+  carries them along; any other function given one returns it unchanged; `read` reports a
   converted field that ends up holding one, and a reference only needs the name at its end.
 """
 
@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from probegate.config.arm_expr import ExpressionError, kind_of
-from probegate.config.arm_library import LIBRARY
+from probegate.config.arm.expr import ExpressionError, kind_of
+from probegate.config.arm.library import LIBRARY
 
 if TYPE_CHECKING:
-    from probegate.config.arm_scope import TemplateScope
+    from probegate.config.arm.scope import TemplateScope
 
 # resourceId() runs without a deployment, so ids are built under a fixed, obviously fake scope.
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"

@@ -1,9 +1,9 @@
 """The ARM template functions for logic, numbers, text, arrays and objects that compiled Bicep
 uses for conditions, loops and defaults: `if`, `equals`, `contains`, `json`, `split`, `union`, ...
 
-Rules: as `arm_functions` — one plain function per template function, `(scope, args) -> value`,
+Rules: as `functions` — one plain function per template function, `(scope, args) -> value`,
 an `ExpressionError` naming the function for a bad argument. None of these depends on Azure: they
-compute from their arguments only. `if()` is short-circuited by the evaluator (`arm_scope`), so
+compute from their arguments only. `if()` is short-circuited by the evaluator (`scope`), so
 the branch not taken is never evaluated.
 """
 
@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from probegate.config.arm_expr import ExpressionError, kind_of
+from probegate.config.arm.expr import ExpressionError, kind_of
 
 if TYPE_CHECKING:
-    from probegate.config.arm_scope import TemplateScope
+    from probegate.config.arm.scope import TemplateScope
 
 Function = Callable[["TemplateScope", list[object]], object]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from probegate.config.arm_read import Reader
+from probegate.config.arm.read import Reader
 
 
 def bind_apart(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
-from probegate.config.arm_expr import (
+from probegate.config.arm.expr import (
     Call,
     Expr,
     ExpressionError,

@@ -14,9 +14,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 
-from probegate.config.arm_expr import ExpressionError, kind_of
-from probegate.config.arm_functions import first_token
-from probegate.config.arm_scope import ParameterDefault, TemplateScope
+from probegate.config.arm.expr import ExpressionError, kind_of
+from probegate.config.arm.functions import first_token
+from probegate.config.arm.scope import ParameterDefault, TemplateScope
 from probegate.errors import ConfigError, ConfigIssue
 
 

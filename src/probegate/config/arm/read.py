@@ -2,7 +2,7 @@
 
 `Obj` is one JSON object read case-insensitively that remembers which keys were read; `Reader`
 turns nodes into probegate values (text, whole numbers, booleans, enums, references, collections
-driven by the tables of `arm_tables`) and collects the problems and the ignored lines.
+driven by the tables of `tables`) and collects the problems and the ignored lines.
 
 Rules:
 - Keys match in any case; enum values come back in their canonical case; a reference
@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from probegate.config.arm_copy import expand, loops_in
-from probegate.config.arm_expr import ExpressionError, kind_of
-from probegate.config.arm_functions import first_token
-from probegate.config.arm_scope import AlreadyReported, Deferred, MissingParameter, TemplateScope
-from probegate.config.arm_tables import NO_SPEC, REASONS, STATUS, Spec
+from probegate.config.arm.expr import ExpressionError, kind_of
+from probegate.config.arm.functions import first_token
+from probegate.config.arm.loops import expand, loops_in
+from probegate.config.arm.scope import AlreadyReported, Deferred, MissingParameter, TemplateScope
+from probegate.config.arm.tables import NO_SPEC, REASONS, STATUS, Spec
 from probegate.errors import ConfigIssue
 
 
@@ -162,7 +162,7 @@ class Reader:
 
     def _expand_copies(self, raw: Mapping[Any, Any], path: str) -> Mapping[Any, Any]:
         """An object with its property `copy` loops written out: each loop's name becomes a
-        list of `count` items (see arm_copy). A loop that cannot be expanded is an issue."""
+        list of `count` items (see loops.py). A loop that cannot be expanded is an issue."""
         key = next((k for k in raw if str(k).lower() == "copy"), None)
         loops = None if key is None else loops_in(raw[key])
         if key is None or loops is None:

@@ -1,14 +1,14 @@
 """The parameters and variables of one ARM template, and the evaluation of expressions against them.
 
 Rules:
-- Nothing here knows about application gateways; `arm.py` decides which fields are evaluated.
+- Nothing here knows about application gateways; `convert` decides which fields are evaluated.
 - Lazy: a variable or a parameter's `defaultValue` is evaluated the first time an expression reads
   it, so a value used only by a field probegate ignores can never fail the import.
 - Values that refer to each other are reported once, with the whole chain, as a cycle.
 - A value only Azure knows at deployment is deferred, never guessed: `defer` records what it is
   (and the parameter whose default holds it, for the hint) and returns a token that travels in
   strings; `deferred_in` finds it again where a converted field reads the value.
-- What each function does lives in `arm_functions`; the declarations are checked in `arm_params`.
+- What each function does lives in `functions`; the declarations are checked in `params`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import assert_never
 
-from probegate.config.arm_copy import Loop, expand, loops_in
-from probegate.config.arm_expr import (
+from probegate.config.arm.expr import (
     Call,
     Expr,
     ExpressionError,
@@ -31,7 +30,7 @@ from probegate.config.arm_expr import (
     unescape,
     unparse,
 )
-from probegate.config.arm_functions import (
+from probegate.config.arm.functions import (
     FUNCTIONS,
     PASSES_DEFERRED,
     NeedsDeployment,
@@ -39,6 +38,7 @@ from probegate.config.arm_functions import (
     deferred_token,
     first_token,
 )
+from probegate.config.arm.loops import Loop, expand, loops_in
 
 
 class AlreadyReported(ExpressionError):

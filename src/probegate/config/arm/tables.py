@@ -3,7 +3,7 @@ how it is read, and why each property that is not converted is left out.
 
 Rules:
 - Data, not logic: one `Field` per converted property, in the order probegate writes them; a reader
-  is a function of the `Reader` (arm_read) and the node, so adding a property is one line here.
+  is a function of the `Reader` (read.py) and the node, so adding a property is one line here.
 - Every reason is a sentence an operator can act on; anything not converted and without a reason
   here is reported as "not supported by probegate".
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from probegate.config.syntax import hostname_problem, is_ip
 
 if TYPE_CHECKING:
-    from probegate.config.arm_read import Node, Reader
+    from probegate.config.arm.read import Node, Reader
 
 Read = Callable[["Reader", "Node"], object]
 
@@ -135,7 +135,7 @@ def _host_name_as_fqdn(reader: Reader, item: Node, member: dict[str, Any]) -> di
 
 
 def _frontend_ip(reader: Reader, node: Node) -> object:
-    """Remember which frontend IP configuration a listener is on (see arm.py: listeners that
+    """Remember which frontend IP configuration a listener is on (see convert.py: listeners that
     share a port on different configurations get distinct bind addresses)."""
     name = reader.ref(node, "frontendIPConfigurations")
     if name is not None:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from probegate.config.arm import convert_arm
-from probegate.config.arm_params import build_scope
+from probegate.config.arm.params import build_scope
 from probegate.config.source import parse_text
 from probegate.errors import ConfigError
-from tests.unit.test_arm import GATEWAY, template
+from tests.unit.arm.templates import GATEWAY, template
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "arm" / "bicep-compiled.json"
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "arm" / "bicep-compiled.json"
 
 
 def compiled() -> Any:
@@ -214,7 +214,7 @@ def test_problems_in_the_converted_config_name_the_template_path_and_parameter()
 
 
 def test_summary_and_prominent_lines() -> None:
-    from probegate.config.arm_summary import present  # noqa: PLC0415
+    from probegate.config.arm import present  # noqa: PLC0415
 
     lines = present(
         [
