@@ -169,8 +169,8 @@ def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[s
     from probegate.config.load import load_document  # noqa: PLC0415
     from probegate.config.plan import compile_plan  # noqa: PLC0415
     from probegate.health.prober import Prober  # noqa: PLC0415
-    from probegate.health.resolver import Resolver  # noqa: PLC0415
     from probegate.health.scheduler import Scheduler  # noqa: PLC0415
+    from probegate.resolver import Resolver  # noqa: PLC0415
     from probegate.runtime import GcFreezer  # noqa: PLC0415
     from probegate.state.store import HealthStore  # noqa: PLC0415
 

@@ -30,7 +30,7 @@ from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_file
 from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.errors import ConfigError, ProbegateError
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import State
 from probegate.health.prober import Prober
 from probegate.health.result import ProbeResult
@@ -174,7 +174,7 @@ class Gateway:
     def _event(self, event: Event, record: Record, probe: EffectiveProbe) -> None:
         self.history.add(event)
         self.hub.publish(operations.event_json(event))
-        detail = reasons.message(record.reason, views.facts_for(record, probe))
+        detail = messages.message(record.reason, views.facts_for(record, probe))
         # A server coming back is good news (INFO); one going down or unknown is a WARNING.
         level = logging.INFO if event.to_state is State.HEALTHY else logging.WARNING
         log.log(

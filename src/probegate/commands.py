@@ -34,9 +34,9 @@ from probegate.errors import UsageError
 from probegate.gatewayclient import AdminApi
 from probegate.health.ondemand import OnDemandError, probe_now
 from probegate.health.prober import Prober
-from probegate.health.reasons import Lang
-from probegate.health.resolver import Resolver
+from probegate.i18n import Lang
 from probegate.logsetup import LogOptions
+from probegate.resolver import Resolver
 
 EXIT_OK, EXIT_UNHEALTHY = 0, 1
 

@@ -24,14 +24,14 @@ from probegate.config.load import load_document
 from probegate.config.plan import GatewayPlan, compile_plan
 from probegate.config.syntax import is_ip
 from probegate.errors import UsageError
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import SELF_SIGNED_LEAF, Reason
 from probegate.health.evaluate import excerpt
 from probegate.health.observation import Observation, Phase
 from probegate.health.prober import Prober
-from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult
 from probegate.health.tlscheck import CertificateInfo, CertVerdict, describe_chain
+from probegate.i18n import Lang
 from probegate.resolver import Resolver
 
 NAME = "diagnose"
@@ -190,9 +190,9 @@ def as_data(d: Diagnosis, lang: Lang) -> dict[str, Any]:
         "verdict": {
             "reason": res.reason.value,
             "state": res.reason.state.value,
-            "message": reasons.message(res.reason, res.facts, lang),
-            "remedy": reasons.remedy(res.reason, res.facts, lang),
-            "warnings": [reasons.warning_text(w.code, w.facts, lang) for w in res.warnings],
+            "message": messages.message(res.reason, res.facts, lang),
+            "remedy": messages.remedy(res.reason, res.facts, lang),
+            "warnings": [messages.warning_text(w.code, w.facts, lang) for w in res.warnings],
         },
     }
 

@@ -16,7 +16,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from probegate.health.reasons import Lang, Words
+from probegate.i18n import Lang, Words
 
 STATE_STYLE = {
     "Healthy": "bold green",

@@ -12,11 +12,11 @@ from typing import Any
 
 from probegate.demo.backends import HttpBackend, wait_until
 from probegate.demo.dnsserver import DnsServer
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import Reason, State
-from probegate.health.reasons import Lang
 from probegate.health.result import WarningCode
 from probegate.health.transitions import Record
+from probegate.i18n import Lang
 from tests.integration.proxykit import RunningGateway, config, free_port, get
 
 NAME = "app.lastgood.test"
@@ -73,9 +73,9 @@ def test_last_good_addresses_survive_a_reload_and_are_lost_with_the_resolver(
     assert record.reason is Reason.DNS_LAST_GOOD_LOST
     assert record.last_result is not None
     facts = record.last_result.facts
-    message = reasons.message(record.reason, facts)
+    message = messages.message(record.reason, facts)
     assert first.label in message  # the resolver that had answered
     assert second.label in message  # the one asked now, and its answer
     assert "NXDOMAIN" in message
-    assert NAME in reasons.remedy(record.reason, facts)
-    assert first.label in reasons.message(record.reason, facts, Lang.KO)
+    assert NAME in messages.remedy(record.reason, facts)
+    assert first.label in messages.message(record.reason, facts, Lang.KO)

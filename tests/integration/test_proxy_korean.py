@@ -10,7 +10,7 @@ import pytest
 
 from probegate.demo.backends import wait_until
 from probegate.demo.faults import closed_port
-from probegate.health.reasons import Lang
+from probegate.i18n import Lang
 from probegate.proxy.words import language
 from tests.integration.proxykit import RunningGateway, config, free_port, get
 

@@ -25,8 +25,8 @@ from typing_extensions import override
 from probegate.config.effective import EffectiveProbe, effective_probe
 from probegate.config.plan import (
     AddressKind,
+    AddressPool,
     Member,
-    Pool,
     ProbeSpec,
     Protocol,
     Settings,
@@ -48,9 +48,9 @@ from probegate.demo.faults import (
     Silent,
     closed_port,
 )
+from probegate.health.capacity import Capacity
 from probegate.health.observation import Failure, Observation, Phase
 from probegate.health.runner import READ_CAP, USER_AGENT, run_probe
-from probegate.health.slots import Slots
 from probegate.resolver import Resolved, Resolver
 
 T = TypeVar("T")
@@ -105,7 +105,7 @@ def make_probe(
     )
     kind = AddressKind.IP if address[0].isdigit() or ":" in address else AddressKind.FQDN
     member = Member(address=address, kind=kind, port=None)
-    pool = Pool(name="pool", members=(member,))
+    pool = AddressPool(name="pool", members=(member,))
     key = TargetKey(pool.name, settings.name, server_address(address, port))
     return effective_probe(Target(key, pool, settings, member, port), Tier.V2)
 
@@ -282,17 +282,17 @@ def test_full_accept_queue_times_out() -> None:
     assert 900 <= seen.timings_ms[Phase.CONNECT] < 1500
 
 
-def test_connect_slot_is_held_only_during_the_connect() -> None:
+def test_connect_permit_is_held_only_during_the_connect() -> None:
     async def scenario(backend: HttpBackend) -> tuple[bool, Observation]:
-        slots = Slots(1)
+        capacity = Capacity(1)
         task = asyncio.ensure_future(
-            run_probe(make_probe(backend.host, backend.port), Resolver(), connect_slots=slots)
+            run_probe(make_probe(backend.host, backend.port), Resolver(), connect_capacity=capacity)
         )
         while not backend.requests:  # the probe is now waiting for its response
             await asyncio.sleep(0.005)
-        free_while_waiting = slots.try_take()
+        free_while_waiting = capacity.try_take()
         if free_while_waiting:
-            slots.release()
+            capacity.release()
         return not free_while_waiting, await task
 
     with HttpBackend(delay=0.3) as backend:
@@ -301,13 +301,13 @@ def test_connect_slot_is_held_only_during_the_connect() -> None:
     assert seen.failure is None
 
 
-def test_waiting_for_a_connect_slot_is_not_charged_to_the_backend() -> None:
+def test_waiting_for_a_connect_permit_is_not_charged_to_the_backend() -> None:
     async def scenario(backend: HttpBackend) -> Observation:
-        slots = Slots(1)
-        await slots.take()  # another probe holds the only slot past this probe's timeout
-        asyncio.get_running_loop().call_later(1.1, slots.release)
+        capacity = Capacity(1)
+        await capacity.take()  # another probe holds the only permit past this probe's timeout
+        asyncio.get_running_loop().call_later(1.1, capacity.release)
         return await run_probe(
-            make_probe(backend.host, backend.port, timeout=1), Resolver(), connect_slots=slots
+            make_probe(backend.host, backend.port, timeout=1), Resolver(), connect_capacity=capacity
         )
 
     with HttpBackend() as backend:

@@ -28,12 +28,12 @@ from probegate.config.plan import compile_plan
 from probegate.demo.backends import HttpBackend, TlsBackend
 from probegate.demo.dnsserver import DnsServer
 from probegate.demo.faults import GARBAGE, PARTIAL_HEAD, FullAcceptQueue, RawBytes, closed_port
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import Reason, State
 from probegate.health.prober import Prober
-from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult, WarningCode
 from probegate.health.tlscheck import SystemStore
+from probegate.i18n import Lang
 from probegate.resolver import Resolver
 from probegate.state.store import HealthStore
 from tests.certs import DAY, NOW, YEAR, Issued, make, pki
@@ -132,8 +132,8 @@ def decide(
     return Verdict(
         record.state,
         record.reason,
-        reasons.message(record.reason, facts),
-        reasons.remedy(record.reason, facts),
+        messages.message(record.reason, facts),
+        messages.remedy(record.reason, facts),
         result,
     )
 
@@ -212,7 +212,7 @@ def test_row04_last_good_addresses_keep_a_member_healthy_with_a_warning() -> Non
     assert record.state is State.HEALTHY
     (warning,) = after.warnings
     assert warning.code is WarningCode.DNS_LAST_GOOD
-    text = reasons.warning_text(warning.code, warning.facts)
+    text = messages.warning_text(warning.code, warning.facts)
     assert dns.label in text
     assert "NXDOMAIN" in text
     assert backend.host in text
@@ -470,10 +470,10 @@ def test_row22_leaf_expiring_in_five_days(tls: Any, private_ca: Any) -> None:
     assert (verdict.state, verdict.reason) == (State.HEALTHY, Reason.SUCCESS)
     (warning,) = verdict.result.warnings
     assert warning.code is WarningCode.CERTIFICATE_EXPIRING
-    text = reasons.warning_text(warning.code, warning.facts)
+    text = messages.warning_text(warning.code, warning.facts)
     assert "5 days left" in text
     assert "app.example.test" in text
-    korean = reasons.warning_text(warning.code, warning.facts, Lang.KO)
+    korean = messages.warning_text(warning.code, warning.facts, Lang.KO)
     assert "5일 남음" in korean
 
 

@@ -19,9 +19,9 @@ import pytest
 from probegate.config.effective import Decided, EffectiveProbe, TlsMode, effective_probe
 from probegate.config.plan import (
     AddressKind,
+    AddressPool,
     Certificate,
     Member,
-    Pool,
     ProbeSpec,
     Protocol,
     Settings,
@@ -122,7 +122,7 @@ def target(item: Settings, server: Member) -> Target:
     """A target as plan.probe_targets makes it: traffic goes to the member port, else the settings'."""
     port = server.port or item.port
     shown = f"[{server.address}]" if ":" in server.address else server.address
-    pool = Pool(name="pool", members=(server,))
+    pool = AddressPool(name="pool", members=(server,))
     return Target(TargetKey(pool.name, item.name, f"{shown}:{port}"), pool, item, server, port)
 
 

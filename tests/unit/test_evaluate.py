@@ -11,7 +11,7 @@ import pytest
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_document
 from probegate.config.plan import compile_plan
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import Reason
 from probegate.health.evaluate import evaluate, excerpt
 from probegate.health.observation import (
@@ -223,7 +223,7 @@ def test_first_failing_phase_decides(
 ) -> None:
     result = evaluate(observation, probe(**fields), certificate)
     assert result.reason is reason
-    assert words in reasons.message(result.reason, result.facts)
+    assert words in messages.message(result.reason, result.facts)
     assert result.phases_ms == {"resolve": 1.0, "connect": 2.0}
     assert result.duration_ms == 3.5
 
@@ -248,7 +248,7 @@ def test_expiring_certificate_is_a_warning_on_success() -> None:
     result = evaluate(seen(response=http(), tls=TlsFacts(chain=(b"x",))), probe(), certificate)
     assert result.passed
     assert [w.code for w in result.warnings] == [WarningCode.CERTIFICATE_EXPIRING]
-    assert "5 days left" in reasons.warning_text(result.warnings[0].code, result.warnings[0].facts)
+    assert "5 days left" in messages.warning_text(result.warnings[0].code, result.warnings[0].facts)
 
 
 @pytest.mark.parametrize(

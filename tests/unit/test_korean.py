@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import Reason
 from probegate.health.korean import attach_particles, particle
-from probegate.health.reasons import Lang
+from probegate.i18n import Lang
 
 
 @pytest.mark.parametrize(
@@ -39,11 +39,11 @@ def test_markers_in_a_template() -> None:
 
 def test_korean_message_puts_the_right_particle_after_a_status() -> None:
     facts = {"path": "/", "host": "h", "received": "503", "expected": "200-399"}
-    remedy = reasons.remedy(Reason.HTTP_STATUS_CODE_MISMATCH, facts, Lang.KO)
+    remedy = messages.remedy(Reason.HTTP_STATUS_CODE_MISMATCH, facts, Lang.KO)
     assert "503이 정상을" in remedy
     assert "503 가" not in remedy
     assert "200-399를" not in remedy  # "범위의" follows it, no particle
-    ok = reasons.message(Reason.SUCCESS, {"url": "http://a:8", "status": "200", "duration_ms": "3"}, Lang.KO)  # fmt: skip
+    ok = messages.message(Reason.SUCCESS, {"url": "http://a:8", "status": "200", "duration_ms": "3"}, Lang.KO)  # fmt: skip
     assert "200을 응답했습니다" in ok
     assert "http://a:8이 3 ms" in ok
 
@@ -52,5 +52,5 @@ def test_korean_message_puts_the_right_particle_after_a_status() -> None:
 @pytest.mark.parametrize("lang", [Lang.EN, Lang.KO])
 def test_401_and_403_remedies_do_not_repeat_themselves(status: str, lang: Lang) -> None:
     facts = {"path": "/login", "host": "h", "received": status, "expected": "200-399"}
-    remedy = reasons.remedy(Reason.HTTP_STATUS_CODE_MISMATCH, facts, lang)
+    remedy = messages.remedy(Reason.HTTP_STATUS_CODE_MISMATCH, facts, lang)
     assert remedy.count("match.statusCodes") == 1, remedy

@@ -57,7 +57,7 @@ def test_budget_probes_wait_their_turn_and_skip_the_shared_cap() -> None:
     results = asyncio.run(probe_now(prober, plan_of(3), "web", "http", Overrides(), budget=budget))  # type: ignore[arg-type]
     assert len(results) == 3
     assert prober.peak == 2  # never more than the budget's probes at once
-    assert prober.capped == [False, False, False]  # outside the scheduled probes' connect slots
+    assert prober.capped == [False, False, False]  # outside the scheduled probes' connect permits
 
 
 def test_the_ondemand_timeout_is_capped_by_the_longest_probe_timeout() -> None:

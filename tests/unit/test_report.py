@@ -12,7 +12,7 @@ from rich.console import Console
 
 from probegate import report
 from probegate.cli import build_parser
-from probegate.health.reasons import Lang
+from probegate.i18n import Lang
 
 
 def server(address: str, health: str, reason: str, **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ Rules of this module:
   the smoke test of `SystemStore()` reads the host's CA files;
 - expectations are literals in tables (subjects, dates, OpenSSL codes), never recomputed with the
   rules under test;
-- every failing verdict must carry each fact its message and remedy name in `reasons.py`.
+- every failing verdict must carry each fact its message and remedy name in `messages.py`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from OpenSSL._util import lib as openssl_binding
 from probegate.config.effective import TlsMode
 from probegate.health.certinfo import matches_name
 from probegate.health.codes import CERTIFICATE_REASONS, Reason
-from probegate.health.reasons import SHAPES, TABLE
+from probegate.health.messages import SHAPES, TABLE
 from probegate.health.tlscheck import (
     CertVerdict,
     ExpiryWarning,

@@ -9,8 +9,8 @@ import pytest
 from probegate.admin import views
 from probegate.config.effective import effective_probes
 from probegate.health.codes import Reason
-from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult
+from probegate.i18n import Lang
 from probegate.state.store import HealthStore
 from tests.unit.proxyrig import plan_of
 

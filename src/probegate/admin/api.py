@@ -46,9 +46,9 @@ from probegate.health.ondemand import (
     probe_now,
 )
 from probegate.health.prober import Outcome, Prober
-from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import Event
+from probegate.i18n import Lang
 from probegate.state.snapshot import Snapshot
 
 __all__ = ["GatewayAccess", "build_app", "error", "ondemand_document"]

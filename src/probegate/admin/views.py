@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from probegate.config.effective import EffectiveProbe
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import Reason
-from probegate.health.reasons import Lang
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import Record
+from probegate.i18n import Lang
 from probegate.state.history import Availability
 from probegate.state.snapshot import Snapshot, TargetView
 
@@ -83,9 +83,9 @@ def server(
     shown: dict[str, Any] = {
         "address": probe.target.key.server,
         "health": record.state.value,
-        "healthProbeLog": reasons.message(record.reason, facts, lang),
+        "healthProbeLog": messages.message(record.reason, facts, lang),
         "reason": record.reason.value,
-        "remedy": reasons.remedy(record.reason, facts, lang),
+        "remedy": messages.remedy(record.reason, facts, lang),
         "consecutiveFailures": record.consecutive_failures,
         "unhealthyThreshold": probe.unhealthy_threshold.value,
         "consecutiveSuccesses": record.consecutive_successes,
@@ -157,7 +157,7 @@ def warnings(result: ProbeResult | None, lang: Lang) -> list[dict[str, Any]]:
     if result is None:
         return []
     return [
-        {"code": w.code.value, "message": reasons.warning_text(w.code, w.facts, lang), **w.facts}
+        {"code": w.code.value, "message": messages.warning_text(w.code, w.facts, lang), **w.facts}
         for w in result.warnings
     ]
 
@@ -169,7 +169,7 @@ def result_summary(result: ProbeResult, lang: Lang) -> dict[str, Any]:
         "passed": result.passed,
         "status": result.status,
         "durationMs": result.duration_ms,
-        "message": reasons.message(result.reason, result.facts, lang),
+        "message": messages.message(result.reason, result.facts, lang),
     }
 
 
@@ -178,9 +178,9 @@ def ondemand_server(probe: EffectiveProbe, result: ProbeResult, lang: Lang) -> d
     return {
         "address": probe.target.key.server,
         "health": "Healthy" if result.passed else "Unhealthy",
-        "healthProbeLog": reasons.message(result.reason, result.facts, lang),
+        "healthProbeLog": messages.message(result.reason, result.facts, lang),
         "reason": result.reason.value,
-        "remedy": reasons.remedy(result.reason, result.facts, lang),
+        "remedy": messages.remedy(result.reason, result.facts, lang),
         "lastProbe": last_probe(result),
         "warnings": warnings(result, lang),
         "probe": probe_summary(probe),

@@ -57,7 +57,7 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
-class Pool:
+class AddressPool:
     name: str
     members: tuple[Member, ...]
 
@@ -162,7 +162,7 @@ class Redirect:
 
 @dataclass(frozen=True, slots=True)
 class Backend:
-    pool: Pool
+    pool: AddressPool
     settings: Settings
 
 
@@ -207,7 +207,7 @@ class TargetKey(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Target:
     key: TargetKey
-    pool: Pool
+    pool: AddressPool
     settings: Settings
     member: Member
     port: int  # where traffic for this target goes (member port, else the settings' port)
@@ -281,7 +281,7 @@ class GatewayPlan:
     sku: m.Sku
     tier: Tier
     listeners: tuple[Listener, ...]
-    pools: tuple[Pool, ...]
+    pools: tuple[AddressPool, ...]
     settings: tuple[Settings, ...]
     rules: tuple[Rule, ...]  # in matching order: v2 by priority, v1 as listed
     dns_servers: tuple[tuple[str, int], ...] | None
@@ -384,7 +384,7 @@ def _matching_order(cfg: m.GatewayConfig) -> list[m.RequestRoutingRule]:
 
 
 def probe_targets(
-    rules: tuple[Rule, ...], pools: dict[str, Pool], settings: dict[str, Settings]
+    rules: tuple[Rule, ...], pools: dict[str, AddressPool], settings: dict[str, Settings]
 ) -> tuple[Target, ...]:
     """One target per (member × settings) pair some rule binds; pools and settings in file order."""
     bound: set[tuple[str, str]] = set()
@@ -408,14 +408,14 @@ def probe_targets(
     return tuple(targets)
 
 
-def _pool(pool: m.BackendAddressPool) -> Pool:
+def _pool(pool: m.BackendAddressPool) -> AddressPool:
     members = tuple(
         Member(a.ip_address, AddressKind.IP, a.port)
         if a.ip_address is not None
         else Member((a.fqdn or "").rstrip(".").lower(), AddressKind.FQDN, a.port)
         for a in pool.backend_addresses
     )
-    return Pool(pool.name, members)
+    return AddressPool(pool.name, members)
 
 
 def _probe(probe: m.Probe) -> ProbeSpec:

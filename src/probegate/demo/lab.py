@@ -24,7 +24,7 @@ from probegate.demo.certs import Chain, DemoPki, make_pki
 from probegate.demo.dnsserver import DnsServer
 from probegate.demo.faults import GARBAGE, PARTIAL_HEAD, FullAcceptQueue, RawBytes, closed_port
 from probegate.health.codes import Reason
-from probegate.health.reasons import Words
+from probegate.i18n import Words
 
 DOMAIN = "probegate.test"  # RFC 6761: never delegated, so no real resolver could answer it
 APP_HOST = f"app.{DOMAIN}"  # probe host of every setting; the FQDN member the DNS server knows

@@ -21,7 +21,7 @@ from probegate import report
 from probegate.demo.lab import Lab, Scenario
 from probegate.demo.scenarios import DEFAULT_POOL, PATH_RULES
 from probegate.demo.traffic import Answer
-from probegate.health.reasons import Lang, Words
+from probegate.i18n import Lang, Words
 
 
 @dataclass(frozen=True, slots=True)

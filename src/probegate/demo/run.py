@@ -36,7 +36,7 @@ from probegate.demo import render, scenarios, traffic
 from probegate.demo.backends import unused_port
 from probegate.demo.lab import Lab
 from probegate.health.codes import State
-from probegate.health.reasons import Lang, Words
+from probegate.i18n import Lang, Words
 
 FIRST_RESULTS_DEADLINE = 20.0  # seconds; the table is printed then, decided or not
 TRAFFIC_PATHS = ("/", "/", "/", "/secure/", "/login/", "/status/", "/content/", "/public/")

@@ -73,5 +73,5 @@ CERTIFICATE_REASONS = frozenset(
     }
 )
 
-# The `shape` fact of a chain one code covers but words must tell apart (reasons.SHAPES).
+# The `shape` fact of a chain one code covers but words must tell apart (messages.SHAPES).
 SELF_SIGNED_LEAF = "self-signed-not-ca"

@@ -4,7 +4,7 @@ Rules of this module:
 - a pure function of what the runner saw, the effective probe and the certificate verdict;
 - phases are judged in order — resolve, connect, TLS handshake, certificate, response, status,
   body — and the first failure decides; nothing later can hide an earlier failure;
-- every fact a message names is put here, as text, under the key `reasons.py` uses.
+- every fact a message names is put here, as text, under the key `messages.py` uses.
 """
 
 from __future__ import annotations

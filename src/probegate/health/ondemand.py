@@ -7,7 +7,7 @@ effective probe is computed, so the same v1/v2 rules apply as for the scheduled 
 On-demand probes run within their own `Budget`, apart from the prober's shared connect cap: at most
 `ONDEMAND_REQUESTS` requests at once (the next is refused with `OnDemandBusy`, an HTTP 429) and at
 most `ONDEMAND_PROBES` of their probes in flight (more wait their turn, with the probe timeout not
-yet running). So however many are asked for, scheduled probes keep every one of their slots. The
+yet running). So however many are asked for, scheduled probes keep every one of their permits. The
 timeout of an on-demand probe is at most the longest one the configuration gives a probe.
 """
 
@@ -30,11 +30,11 @@ from probegate.config.plan import (
     TargetKey,
     server_address,
 )
+from probegate.health.capacity import Capacity
 from probegate.health.prober import Outcome, Prober
-from probegate.health.slots import Slots
 
 ONDEMAND_REQUESTS = 16  # on-demand requests served at once; one more is answered 429
-ONDEMAND_PROBES = 64  # probes of those requests in flight at once; more wait for a slot
+ONDEMAND_PROBES = 64  # probes of those requests in flight at once; more wait for a permit
 RETRY_AFTER = 1  # seconds, the Retry-After of a refused request
 DEFAULT_TIMEOUT = 30  # the default probe's timeout (SPEC section 3)
 
@@ -52,7 +52,7 @@ class OnDemandConflict(OnDemandError):
 
 
 class OnDemandBusy(Exception):
-    """Every on-demand slot is taken; the caller should try again after `retry_after` s."""
+    """Every on-demand permit is taken; the caller should try again after `retry_after` s."""
 
     def __init__(self, retry_after: int = RETRY_AFTER) -> None:
         super().__init__(
@@ -66,8 +66,8 @@ class Budget:
     """What on-demand probes may use, so they never use what scheduled probes need."""
 
     def __init__(self, requests: int = ONDEMAND_REQUESTS, probes: int = ONDEMAND_PROBES) -> None:
-        self._requests = Slots(requests)
-        self._probes = Slots(probes)
+        self._requests = Capacity(requests)
+        self._probes = Capacity(probes)
 
     @contextmanager
     def admit(self) -> Iterator[None]:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from probegate.config.effective import EffectiveProbe, TlsMode
 from probegate.health import runner
+from probegate.health.capacity import Capacity
 from probegate.health.codes import Reason
 from probegate.health.evaluate import evaluate, now_utc
 from probegate.health.observation import Observation
-from probegate.health.resolver import Resolver
 from probegate.health.result import ProbeResult
-from probegate.health.slots import Slots
 from probegate.health.tlscheck import CertVerdict, SystemStore, check_chain, trust_policy
+from probegate.resolver import Resolver
 
 DEFAULT_CONNECT_LIMIT = 256
 DEFAULT_WARN_DAYS = 14
@@ -46,7 +46,7 @@ class Prober:
     ) -> None:
         self.resolver = resolver
         self.warn_days = warn_days
-        self._connect_slots = Slots(connect_limit)
+        self._connects = Capacity(connect_limit)
         self._system_store = system_store
         self._wall_clock = wall_clock
         self._monotonic = monotonic
@@ -54,11 +54,11 @@ class Prober:
     async def probe(self, probe: EffectiveProbe, *, capped: bool = True) -> Outcome:
         """One probe. `capped=False` leaves out the shared connect cap: for callers that bound
         their own concurrency (on-demand probes have their own budget, so that no number of
-        them can take the connect slots scheduled probes need)."""
+        them can take the connect permits scheduled probes need)."""
         observation = await runner.run_probe(
             probe,
             self.resolver,
-            connect_slots=self._connect_slots if capped else None,
+            connect_capacity=self._connects if capped else None,
             wall_clock=self._wall_clock,
             monotonic=self._monotonic,
         )

@@ -1,7 +1,7 @@
 """The verdict of one probe: a reason code, the facts that back it, and any warnings.
 
 Rules: plain frozen values; the message and remedy are rendered from `reason` + `facts` by
-`reasons.py` in the operator's language, so a result never carries prose of its own.
+`messages.py` in the operator's language, so a result never carries prose of its own.
 """
 
 from __future__ import annotations

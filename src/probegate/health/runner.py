@@ -8,7 +8,7 @@ Rules of this module:
   head arrived: `evaluate` judges status and body, this module judges nothing);
 - the whole probe shares one deadline, `probe.timeout` after it started: each phase gets what
   remains. One `asyncio.timeout_at` per probe (no task or timer per phase) and the phase it
-  interrupted names the failure. Waiting for a connect slot is the gateway's queue, not the
+  interrupted names the failure. Waiting for a connect permit is the gateway's queue, not the
   backend's slowness, so that wait is not charged to the deadline;
 - the certificate is not judged here: the handshake accepts any chain and records it exactly as
   presented, for `tlscheck` to classify;
@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import probegate
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import Protocol, server_address
-from probegate.health.exchange import READ_CAP, Exchange, excerpt
+from probegate.health.capacity import Capacity
+from probegate.health.connection import READ_CAP, ProbeConnection, excerpt
 from probegate.health.observation import (
     Failure,
     HttpFacts,
@@ -40,7 +41,6 @@ from probegate.health.observation import (
     Resolution,
     TlsFacts,
 )
-from probegate.health.slots import Slots
 from probegate.resolver import Resolver
 
 USER_AGENT = f"probegate-probe/{probegate.__version__}"
@@ -62,20 +62,20 @@ async def run_probe(
     probe: EffectiveProbe,
     resolver: Resolver,
     *,
-    connect_slots: Slots | None = None,
+    connect_capacity: Capacity | None = None,
     wall_clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Observation:
     """Run one probe and say what it saw. Never raises, except CancelledError."""
     first = Phase.CONNECT if probe.target.member.is_ip else Phase.RESOLVE
     run = _Run(probe, wall_clock(), monotonic, first)
-    exchange = Exchange(probe)
+    connection = ProbeConnection(probe)
     try:
-        await _phases(run, exchange, resolver, connect_slots)
+        await _phases(run, connection, resolver, connect_capacity)
     except Exception as exc:  # the edge: a gateway bug must not look like a backend outage
         run.fail(_failure_for_unexpected(run.phase), f"unexpected {type(exc).__name__}: {exc}")
     finally:
-        exchange.close(clean=run.failure is None)
+        connection.close(clean=run.failure is None)
     return run.observation()
 
 
@@ -145,7 +145,9 @@ def _failure_for_unexpected(phase: Phase) -> Failure:
 # -------------------------------------------------------------------- the phases
 
 
-async def _phases(run: _Run, exchange: Exchange, resolver: Resolver, slots: Slots | None) -> None:
+async def _phases(
+    run: _Run, connection: ProbeConnection, resolver: Resolver, capacity: Capacity | None
+) -> None:
     probe = run.probe
     loop = asyncio.get_running_loop()
     deadline = loop.time() + probe.timeout.value
@@ -154,13 +156,13 @@ async def _phases(run: _Run, exchange: Exchange, resolver: Resolver, slots: Slot
         return
     try:
         async with asyncio.timeout_at(deadline) as budget:
-            if not await _connect(run, exchange, addresses, slots, budget):
+            if not await _connect(run, connection, addresses, capacity, budget):
                 return
-            if probe.protocol.value is Protocol.HTTPS and not await _handshake(run, exchange):
+            if probe.protocol.value is Protocol.HTTPS and not await _handshake(run, connection):
                 return
-            await _request(run, exchange)
+            await _request(run, connection)
     except TimeoutError:
-        _timed_out(run, exchange)
+        _timed_out(run, connection)
 
 
 async def _resolve(run: _Run, resolver: Resolver, timeout: float) -> tuple[str, ...] | None:
@@ -180,25 +182,25 @@ async def _resolve(run: _Run, resolver: Resolver, timeout: float) -> tuple[str, 
 
 async def _connect(
     run: _Run,
-    exchange: Exchange,
+    connection: ProbeConnection,
     addresses: tuple[str, ...],
-    slots: Slots | None,
+    capacity: Capacity | None,
     budget: asyncio.Timeout,
 ) -> bool:
     """TCP connect to each address in turn until one answers or the deadline passes, holding
-    one connect slot (when the prober caps concurrent connects) for the whole phase."""
+    one connect permit (when the prober caps concurrent connects) for the whole phase."""
     run.enter(Phase.CONNECT)
-    if slots is None:
-        return await _connect_any(run, exchange, addresses)
-    await _take_slot(slots, budget)
-    run.enter(Phase.CONNECT)  # timed from when a slot was free: the wait is not the backend's
+    if capacity is None:
+        return await _connect_any(run, connection, addresses)
+    await _take_permit(capacity, budget)
+    run.enter(Phase.CONNECT)  # timed from when a permit was free: the wait is not the backend's
     try:
-        return await _connect_any(run, exchange, addresses)
+        return await _connect_any(run, connection, addresses)
     finally:
-        slots.release()
+        capacity.release()
 
 
-async def _connect_any(run: _Run, exchange: Exchange, addresses: tuple[str, ...]) -> bool:
+async def _connect_any(run: _Run, connection: ProbeConnection, addresses: tuple[str, ...]) -> bool:
     loop = asyncio.get_running_loop()
     port = run.probe.port.value
     tried: list[str] = []
@@ -206,7 +208,7 @@ async def _connect_any(run: _Run, exchange: Exchange, addresses: tuple[str, ...]
     for address in addresses:
         tried.append(server_address(address, port))
         try:
-            await loop.create_connection(lambda: exchange, address, port)
+            await loop.create_connection(lambda: connection, address, port)
         except OSError as exc:
             error = exc
             continue
@@ -219,19 +221,19 @@ async def _connect_any(run: _Run, exchange: Exchange, addresses: tuple[str, ...]
     return False
 
 
-async def _take_slot(slots: Slots, budget: asyncio.Timeout) -> None:
-    """Wait for a connect slot with the deadline paused: the queue is ours, not the backend's."""
+async def _take_permit(capacity: Capacity, budget: asyncio.Timeout) -> None:
+    """Wait for a connect permit with the deadline paused: the queue is ours, not the backend's."""
     when = budget.when()
-    if slots.try_take():
+    if capacity.try_take():
         return
     if when is None or budget.expired():
-        await slots.take()  # the deadline already fired (or none is set): nothing to pause
+        await capacity.take()  # the deadline already fired (or none is set): nothing to pause
         return
     loop = asyncio.get_running_loop()
     paused_at = loop.time()
     budget.reschedule(None)
     try:
-        await slots.take()
+        await capacity.take()
     finally:
         budget.reschedule(when + loop.time() - paused_at)
 
@@ -249,18 +251,18 @@ def _connect_failure(error: OSError) -> tuple[Failure, str]:
     return Failure.CONNECT_UNREACHABLE, (error.strerror or str(error)).lower()
 
 
-async def _handshake(run: _Run, exchange: Exchange) -> bool:
+async def _handshake(run: _Run, connection: ProbeConnection) -> bool:
     """TLS with the chain recorded as presented; any certificate is accepted here."""
     run.enter(Phase.TLS)
-    if exchange.early:
-        run.fail(Failure.TLS_HANDSHAKE, f"the backend spoke first: {excerpt(exchange.early)}")
+    if connection.early:
+        run.fail(Failure.TLS_HANDSHAKE, f"the backend spoke first: {excerpt(connection.early)}")
         return False
     sni = run.probe.sni.value
-    raw = exchange.transport
+    raw = connection.transport
     assert raw is not None
     loop = asyncio.get_running_loop()
     try:
-        secured = await loop.start_tls(raw, exchange, client_context(), server_hostname=sni)
+        secured = await loop.start_tls(raw, connection, client_context(), server_hostname=sni)
     except ssl.SSLError as exc:
         run.fail(Failure.TLS_HANDSHAKE, _ssl_words(exc))
         return False
@@ -270,7 +272,7 @@ async def _handshake(run: _Run, exchange: Exchange) -> bool:
     if secured is None:  # the connection was lost as the handshake completed
         run.fail(Failure.TLS_HANDSHAKE, "closed by the backend during the TLS handshake")
         return False
-    exchange.secured(secured)
+    connection.secured(secured)
     run.tls = _tls_facts(secured, sni)
     run.done()
     return True
@@ -301,12 +303,12 @@ def _closed_words(exc: BaseException, when: str) -> str:
     return f"closed by the backend {when}"
 
 
-async def _request(run: _Run, exchange: Exchange) -> None:
+async def _request(run: _Run, connection: ProbeConnection) -> None:
     """Send the GET in one write, then wait for the head (and the body when it is judged)."""
     run.enter(Phase.RESPONSE)
-    exchange.send(_request_bytes(run.probe))
-    await exchange.finished
-    _settle(run, exchange)
+    connection.send(_request_bytes(run.probe))
+    await connection.finished
+    _settle(run, connection)
 
 
 def _request_bytes(probe: EffectiveProbe) -> bytes:
@@ -323,30 +325,30 @@ def _request_bytes(probe: EffectiveProbe) -> bytes:
     ).encode("latin-1")
 
 
-def _settle(run: _Run, exchange: Exchange) -> None:
+def _settle(run: _Run, connection: ProbeConnection) -> None:
     """The response phase ended (head, body, close or garbage): record what it was."""
     elapsed = run.done()
-    if exchange.error is not None:
-        run.fail(Failure.RESPONSE_MALFORMED, exchange.error)
-    elif not exchange.head_done:
-        words = _closed_words(exchange.lost or EOFError(), "before the response head")
+    if connection.error is not None:
+        run.fail(Failure.RESPONSE_MALFORMED, connection.error)
+    elif not connection.head_done:
+        words = _closed_words(connection.lost or EOFError(), "before the response head")
         run.fail(
-            Failure.RESPONSE_CLOSED, f"{words} ({exchange.received} bytes after {elapsed:.0f} ms)"
+            Failure.RESPONSE_CLOSED, f"{words} ({connection.received} bytes after {elapsed:.0f} ms)"
         )
     else:
-        run.http = exchange.facts()
+        run.http = connection.facts()
         run.enter(Phase.MATCH)
 
 
-def _timed_out(run: _Run, exchange: Exchange) -> None:
+def _timed_out(run: _Run, connection: ProbeConnection) -> None:
     """The deadline passed: the phase it interrupted names the failure."""
     elapsed = run.done()
     if run.phase is Phase.CONNECT:
         run.fail(Failure.CONNECT_TIMEOUT, f"timed out after {elapsed:.0f} ms")
     elif run.phase is Phase.TLS:
         run.fail(Failure.TLS_TIMEOUT, f"TLS handshake not complete after {elapsed:.0f} ms")
-    elif exchange.head_done:
-        run.http = exchange.facts()
+    elif connection.head_done:
+        run.http = connection.facts()
         run.fail(Failure.RESPONSE_TIMEOUT, f"body incomplete after {elapsed:.0f} ms")
     else:
         run.fail(Failure.RESPONSE_TIMEOUT, f"no response head within {elapsed:.0f} ms")

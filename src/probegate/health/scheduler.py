@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 from probegate.config.plan import TargetKey
 from probegate.health import transitions
+from probegate.health.capacity import Capacity
 from probegate.health.prober import Prober
-from probegate.health.slots import Slots
 from probegate.state.store import HealthStore, ReloadSummary
 
 FIRST_PROBE_WINDOW = 1.5  # SPEC: within 2 s of start; margin for start-up itself
@@ -54,7 +54,7 @@ class Scheduler:
         self.prober = prober
         self._monotonic = monotonic
         self._rng = rng or random.Random()
-        self._slots = Slots(in_flight)
+        self._in_flight = Capacity(in_flight)
         self._heap: list[tuple[float, int, TargetKey]] = []
         self._seq = 0
         self._running: set[TargetKey] = set()
@@ -63,7 +63,7 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiter: asyncio.Future[None] | None = None
         self._epoch = 0.0
-        self._slot_of: dict[TargetKey, float] = {}
+        self._place_of: dict[TargetKey, float] = {}
         self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)
         self.completed = 0
         self.faults = 0  # probes that failed inside the gateway (logged)
@@ -79,7 +79,7 @@ class Scheduler:
         count = max(len(everyone), 1)
         self._epoch = now
         # Each target's place in the interval, spread evenly: later probes drift towards it.
-        self._slot_of = {key: (i + self._rng.random()) / count for i, key in enumerate(everyone)}
+        self._place_of = {key: (i + self._rng.random()) / count for i, key in enumerate(everyone)}
         keys = [key for key in everyone if key not in self._running]
         self._heap = []
         self._live = {}
@@ -98,10 +98,10 @@ class Scheduler:
         now = self._monotonic()
         for key in summary.removed:
             self._live.pop(key, None)
-            self._slot_of.pop(key, None)
+            self._place_of.pop(key, None)
             self._urgent.discard(key)
         for key in (*summary.added, *summary.warming):
-            self._slot_of.setdefault(key, self._rng.random())
+            self._place_of.setdefault(key, self._rng.random())
         urgent = set(summary.probe_now)
         for key in summary.probe_now:
             if key in self._running:
@@ -177,11 +177,11 @@ class Scheduler:
             probe = self.store.probe_of(key)
             if probe is None:
                 return
-            await self._slots.take()
+            await self._in_flight.take()
             try:
                 outcome = await self.prober.probe(probe)
             finally:
-                self._slots.release()
+                self._in_flight.release()
             self.store.record(key, outcome.result, probe)
             self.completed += 1
         except Exception:
@@ -217,7 +217,7 @@ class Scheduler:
         the interval within a few rounds instead of arriving in bursts forever (bursts are what
         made probe starts late at 10,000 targets)."""
         phase = ((due - self._epoch) / interval) % 1.0
-        gap = (self._slot_of.get(key, phase) - phase + 0.5) % 1.0 - 0.5  # in [-0.5, 0.5)
+        gap = (self._place_of.get(key, phase) - phase + 0.5) % 1.0 - 0.5  # in [-0.5, 0.5)
         step = max(-JITTER, min(JITTER, gap)) + self._rng.uniform(-JITTER, JITTER) / 10
         return interval * max(-JITTER, min(JITTER, step))
 

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 
 from probegate.config.plan import GatewayPlan, Limits, TargetKey
 from probegate.health.codes import State
-from probegate.health.reasons import Lang
 from probegate.histogram import Histogram
+from probegate.i18n import Lang
 from probegate.proxy import words
 from probegate.proxy.accesslog import AccessLog, access_entry
 from probegate.proxy.balancer import Balancer, HealthSource

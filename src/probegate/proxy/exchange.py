@@ -22,7 +22,7 @@ import time
 
 import httptools
 
-from probegate.health.reasons import Lang
+from probegate.i18n import Lang
 from probegate.proxy import wire, words
 from probegate.proxy.lifecycle import CONNECTING, DONE, RECEIVED, RELAYING, SENT
 from probegate.proxy.request import RequestSide

@@ -102,7 +102,7 @@ class ConnectError(Exception):
 
 class ConnectionPool:
     """Idle keep-alive connections of one target (not the plan's address pool: that is
-    `config.plan.Pool`)."""
+    `config.plan.AddressPool`)."""
 
     __slots__ = ("idle", "latency_count", "latency_sum", "retired", "statuses", "upstream")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from probegate.health.codes import State
-from probegate.health.reasons import Lang
+from probegate.i18n import Lang
 
 _STATES_KO = {
     "unknown": "알 수 없음",

@@ -29,7 +29,7 @@ def excerpt(data: bytes) -> str:
     return repr(text + ("…" if len(data) > EXCERPT_BYTES else ""))
 
 
-class Exchange(asyncio.Protocol):
+class ProbeConnection(asyncio.Protocol):
     """One probe connection: bytes in, httptools callbacks, one future that ends the wait.
 
     The callbacks run on every chunk of every probe, so they stay inline and allocate little.

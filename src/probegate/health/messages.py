@@ -1,11 +1,13 @@
-"""The reason table (SPEC section 4): each code's message and remedy, in English and Korean.
+"""The words of the reason vocabulary (SPEC section 4): each code's message and remedy, and each
+warning's text, in English and Korean.
 
 Rules of this module:
 - a message is one sentence naming the observed facts; a remedy is the concrete steps to fix it;
 - templates name facts as `{key}`; a missing fact renders as `?` rather than failing, so an
   incomplete observation still explains itself;
 - the fact keys used here are the ones `evaluate.py` and `tlscheck.py` put into results;
-- the state of each code lives in `codes.py`; this file only holds words.
+- the codes themselves (stable API strings) and their states live in `codes.py`; this file only
+  holds words.
 """
 
 from __future__ import annotations
@@ -13,25 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from probegate.health.codes import SELF_SIGNED_LEAF, Reason
 from probegate.health.korean import attach_particles
 from probegate.health.result import WarningCode
-
-
-class Lang(StrEnum):
-    EN = "en"
-    KO = "ko"
-
-
-@dataclass(frozen=True, slots=True)
-class Words:
-    en: str
-    ko: str
-
-    def in_(self, lang: Lang) -> str:
-        return self.ko if lang is Lang.KO else self.en
+from probegate.i18n import Lang, Words
 
 
 @dataclass(frozen=True, slots=True)

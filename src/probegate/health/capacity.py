@@ -1,8 +1,9 @@
-"""A cap on concurrent work (connects, probes in flight) with O(1) take and release.
+"""A capacity: a cap on concurrent work (connects, probes in flight) whose permits are taken and
+released in O(1).
 
 Why not `asyncio.Semaphore`: its `locked()` scans every waiter, and under a burst of thousands of
 probes that scan alone cost more than the probes. Rules: first come, first served; a waiter that
-is cancelled after being handed a slot passes it on, so no slot is ever lost.
+is cancelled after being handed a permit passes it on, so no permit is ever lost.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 from collections import deque
 
 
-class Slots:
+class Capacity:
     def __init__(self, limit: int) -> None:
         self._free = limit
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -31,7 +32,7 @@ class Slots:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self.release()  # handed a slot just as we were cancelled: pass it on
+                self.release()  # handed a permit just as we were cancelled: pass it on
             raise
 
     def release(self) -> None:

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from probegate.health import reasons
+from probegate.health import messages
 from probegate.health.codes import Reason, State
-from probegate.health.reasons import Lang
 from probegate.health.result import WarningCode
+from probegate.i18n import Lang
 
 PLACEHOLDER = re.compile(r"{(\w+)}")
 
@@ -17,7 +17,7 @@ PLACEHOLDER = re.compile(r"{(\w+)}")
 @pytest.mark.parametrize("reason", list(Reason), ids=str)
 @pytest.mark.parametrize("lang", list(Lang), ids=str)
 def test_every_reason_has_a_message_and_remedy(reason: Reason, lang: Lang) -> None:
-    entry = reasons.TABLE[reason]
+    entry = messages.TABLE[reason]
     for template in (entry.message.in_(lang), entry.remedy.in_(lang)):
         assert template.strip()
         facts = {name: f"<{name}>" for name in PLACEHOLDER.findall(template)}
@@ -29,13 +29,13 @@ def test_every_reason_has_a_message_and_remedy(reason: Reason, lang: Lang) -> No
 
 def test_korean_is_not_english() -> None:
     for reason in Reason:
-        entry = reasons.TABLE[reason]
+        entry = messages.TABLE[reason]
         assert entry.message.ko != entry.message.en
         assert re.search("[가-힣]", entry.message.ko), reason
 
 
 def test_missing_facts_render_as_question_marks() -> None:
-    assert reasons.message(Reason.TCP_CONNECT_ERROR, {}) == "TCP connection to ? failed: ?."
+    assert messages.message(Reason.TCP_CONNECT_ERROR, {}) == "TCP connection to ? failed: ?."
 
 
 def test_states_of_codes() -> None:
@@ -65,12 +65,12 @@ def test_status_mismatch_remedy_fits_the_status(status: str, words: str) -> None
         "path": "/health",
         "host": "app.example.test",
     }
-    assert words in reasons.remedy(Reason.HTTP_STATUS_CODE_MISMATCH, facts)
+    assert words in messages.remedy(Reason.HTTP_STATUS_CODE_MISMATCH, facts)
 
 
 @pytest.mark.parametrize("code", list(WarningCode), ids=str)
 def test_warnings_in_both_languages(code: WarningCode) -> None:
-    assert reasons.warning_text(code, {}, Lang.EN) != reasons.warning_text(code, {}, Lang.KO)
+    assert messages.warning_text(code, {}, Lang.EN) != messages.warning_text(code, {}, Lang.KO)
 
 
 @pytest.mark.parametrize(
@@ -120,8 +120,8 @@ def test_warnings_in_both_languages(code: WarningCode) -> None:
 def test_korean_messages_translate_the_observed_details(
     reason: Reason, facts: dict[str, str], korean: str
 ) -> None:
-    assert reasons.message(reason, facts, Lang.KO) == korean
-    assert reasons.message(reason, facts, Lang.EN) != korean
+    assert messages.message(reason, facts, Lang.KO) == korean
+    assert messages.message(reason, facts, Lang.EN) != korean
 
 
 @pytest.mark.parametrize(
@@ -142,9 +142,9 @@ def test_korean_messages_translate_the_observed_details(
     ],
 )
 def test_connect_remedy_fits_how_the_connect_ended(detail: str, words: str, not_words: str) -> None:
-    text = reasons.remedy(Reason.TCP_CONNECT_ERROR, {"address": "a", "detail": detail})
+    text = messages.remedy(Reason.TCP_CONNECT_ERROR, {"address": "a", "detail": detail})
     assert words in text
     assert not_words not in text
-    assert "에서 리스닝하는" in reasons.remedy(
+    assert "에서 리스닝하는" in messages.remedy(
         Reason.TCP_CONNECT_ERROR, {"address": "a", "detail": "refused"}, Lang.KO
     )
