@@ -53,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"probegate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_validate(commands)
+    _add_explain(commands)
+    _add_import_arm(commands)
+    _add_run(commands)
+    _add_reload(commands)
+    _add_demo(commands)
+    _add_backend_health(commands)
+    _add_probe(commands)
+    _add_diagnose(commands)
+    return parser
+
+
+def _add_validate(commands: Any) -> None:
     validate = commands.add_parser(
         "validate",
         epilog=helptext.VALIDATE,
@@ -63,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _config_arguments(validate)
 
+
+def _add_explain(commands: Any) -> None:
     explain_cmd = commands.add_parser(
         "explain",
         epilog=helptext.EXPLAIN,
@@ -74,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arguments(explain_cmd)
     explain_cmd.add_argument("--json", action="store_true", help="print the targets as JSON data")
 
+
+def _add_import_arm(commands: Any) -> None:
     importer = commands.add_parser(
         "import-arm",
         epilog=helptext.IMPORT_ARM,
@@ -90,11 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="list every field left out on its own line (besides the summary)")  # fmt: skip
     importer.add_argument("--inline-secrets", action="store_true",
                           help="write PFX passwords into the file instead of ${env:NAME} references")  # fmt: skip
-    _health_commands(commands)
-    return parser
 
 
-def _health_commands(commands: Any) -> None:
+def _add_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         epilog=helptext.RUN,
@@ -111,6 +126,8 @@ def _health_commands(commands: Any) -> None:
     run.add_argument("--log-format", choices=["text", "json"], type=str.lower,
                      help="text lines or one JSON object per line (default: logging.format, else text)")  # fmt: skip
 
+
+def _add_reload(commands: Any) -> None:
     reload = commands.add_parser(
         "reload",
         epilog=helptext.RELOAD,
@@ -124,6 +141,8 @@ def _health_commands(commands: Any) -> None:
                         metavar="FILE", help="the file the gateway runs: its admin address and token are read from it")  # fmt: skip
     _admin_arguments(reload)
 
+
+def _add_demo(commands: Any) -> None:
     demo = commands.add_parser(
         "demo",
         help="start sample backends for every failure scenario and a gateway probing them",
@@ -137,7 +156,10 @@ def _health_commands(commands: Any) -> None:
     )
     demo.add_argument("--once", action="store_true", help="print the table and exit")
     demo.add_argument("--json", action="store_true", help="with --once: one JSON document")
+    _lang_argument(demo)
 
+
+def _add_backend_health(commands: Any) -> None:
     health = commands.add_parser(
         "backend-health",
         epilog=helptext.BACKEND_HEALTH,
@@ -157,7 +179,10 @@ def _health_commands(commands: Any) -> None:
     health.add_argument(
         "--interval", type=float, default=2.0, help="seconds between refreshes (--watch)"
     )
+    _lang_argument(health)
 
+
+def _add_probe(commands: Any) -> None:
     probe = commands.add_parser(
         "probe",
         epilog=helptext.PROBE,
@@ -180,7 +205,10 @@ def _health_commands(commands: Any) -> None:
     )
     probe.add_argument("--body", help="text the body must contain")
     probe.add_argument("--json", action="store_true")
+    _lang_argument(probe)
 
+
+def _add_diagnose(commands: Any) -> None:
     diag = commands.add_parser(
         "diagnose",
         epilog=helptext.DIAGNOSE,
@@ -208,10 +236,11 @@ def _health_commands(commands: Any) -> None:
     diag.add_argument("--dns-server", metavar="HOST:PORT", help="resolve through this DNS server")
     diag.add_argument("--sku", choices=["v1", "v2"], default="v2", help="which TLS rules apply")
     diag.add_argument("--json", action="store_true")
-    for parser in (health, probe, diag, demo):
-        parser.add_argument(
-            "--lang", choices=["en", "ko"], default="en", help="language of messages"
-        )
+    _lang_argument(diag)
+
+
+def _lang_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=["en", "ko"], default="en", help="language of messages")
 
 
 def _source_arguments(parser: argparse.ArgumentParser, *, config_required: bool) -> None:
