@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 from urllib.parse import urlsplit
 
 from rich.console import Console
@@ -153,7 +153,8 @@ async def diagnose(probe: EffectiveProbe, resolver: Resolver) -> Diagnosis:
 
 def trust_source(probe: EffectiveProbe) -> str:
     settings = probe.target.settings
-    match probe.tls.value:
+    mode = probe.tls.value
+    match mode:
         case TlsMode.TRUSTED_ROOTS:
             return "trusted roots: " + ", ".join(c.name for c in settings.trusted_roots)
         case TlsMode.SYSTEM_STORE:
@@ -170,6 +171,8 @@ def trust_source(probe: EffectiveProbe) -> str:
             return "NOT VERIFIED (insecureSkipVerify)"
         case TlsMode.NONE:
             return "no TLS"
+        case _:
+            assert_never(mode)
 
 
 # ------------------------------------------------------------------------ data and rendering

@@ -6,6 +6,24 @@ Probes *return* outcomes; exceptions are for bad input and for faults of the gat
     ├── ConfigError                a configuration file (or an imported ARM document) is invalid;
     │                              carries every issue found, each with its JSON path
     └── UsageError                 the command line asks for something that cannot be done
+        └── gatewayclient.ApiError the running gateway's admin API answered with an error
+
+Outside the hierarchy, a few exceptions are signals inside one layer, caught there and turned
+into an answer or an issue; none reaches the user as an exception:
+
+- `proxy.wire.Reject` (raised in wire.py, caught in proxy/request.py: a request the gateway
+  answers itself), `proxy.upstream.ConnectError` (caught in proxy/exchange.py: the next target or
+  the failure answer) and `proxy.client._Stop` (stops httptools inside client.py);
+- `config.arm.expr.ExpressionError` and its kind (`scope.AlreadyReported`, `MissingParameter`,
+  `_CycleError`) and `config.arm.functions.NeedsDeployment`: caught inside config/arm/, which
+  raises one ConfigError;
+- `admin.answers.Refused`: raised by the admin API's request checks, answered as JSON by the
+  handler api.py installs.
+
+One family crosses a boundary on purpose: `health.ondemand.OnDemandError` (`OnDemandNotFound`,
+`OnDemandConflict`; a ValueError) and `OnDemandBusy` are the on-demand prober's refusals. The
+admin API answers them 400/404/409/429 and the CLI's `probe -c` prints them (commands.py); the
+admin's body parser (admin/ondemand_request.py) raises OnDemandError too, so both are answered alike.
 """
 
 from __future__ import annotations

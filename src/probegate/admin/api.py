@@ -49,6 +49,7 @@ from probegate.health.prober import Outcome, Prober
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import Event
 from probegate.i18n import Lang
+from probegate.metrics import CONTENT_TYPE as METRICS_TYPE
 from probegate.state.snapshot import Snapshot
 
 __all__ = ["GatewayAccess", "build_app", "error", "ondemand_document"]
@@ -77,7 +78,6 @@ class GatewayAccess(Protocol):
     def hub(self) -> EventHub: ...
 
 
-METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LANGS = {lang.value: lang for lang in Lang}
 
 

@@ -164,10 +164,6 @@ class Backend(Served):
         """'127.0.0.1:port' or '[::1]:port', as probe observations name it."""
         return shown(self.host, self.port)
 
-    @property
-    def loop_errors(self) -> list[dict[str, Any]]:
-        return self._thread.errors
-
     def ssl_context(self) -> ssl.SSLContext | None:
         return None
 
