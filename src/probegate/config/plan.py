@@ -6,7 +6,9 @@ Rules of this module:
 - references are resolved into objects, routing rules are put in matching order, certificate files
   are read once, here;
 - the probe targets are (server × settings) pairs bound by a rule (SPEC section 2), keyed by pool,
-  settings and server, never by address alone.
+  settings and server, never by address alone;
+- what the gateway process itself runs with (admin API, history, access log, limits) is compiled
+  in `process.py`; this module holds what is routed and probed.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ from typing import NamedTuple
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from probegate.config import certs, syntax, tokens
+from probegate.config import certs, syntax
 from probegate.config import model as m
 from probegate.config.load import LoadedConfig
+from probegate.config.process import (
+    AccessLogPlan,
+    AdminPlan,
+    HistoryPlan,
+    Limits,
+    access_log_plan,
+    admin_plan,
+    history_plan,
+    limits_plan,
+)
 from probegate.config.sslpolicy import ListenerTls, listener_tls
-from probegate.errors import ConfigError, ConfigIssue
 
 Protocol = m.Protocol
 
@@ -214,69 +225,6 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
-class AdminPlan:
-    bind_address: str
-    port: int
-    token: str | None  # as resolved: from the file, the environment or the token file
-    allowed_hosts: tuple[str, ...] = ()  # lower case, without brackets or a trailing dot
-
-
-def _admin(item: m.Admin, base_dir: Path) -> AdminPlan:
-    token = tokens.resolve(
-        item.token, item.token_file, base_dir, loopback=syntax.is_loopback(item.bind_address)
-    )
-    if isinstance(token, tokens.TokenProblem):  # changed since it was validated: never run open
-        raise ConfigError([ConfigIssue(token.path, token.message)])
-    hosts = tuple(h.strip("[]").removesuffix(".").lower() for h in item.allowed_hosts)
-    return AdminPlan(item.bind_address, item.port, token, hosts)
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPlan:
-    path: Path | None  # None: in memory only (":memory:")
-    retention_days: int
-
-
-@dataclass(frozen=True, slots=True)
-class AccessLogPlan:
-    enabled: bool
-    path: Path | None  # None: standard output
-
-
-def _history(item: m.History, loaded: LoadedConfig) -> HistoryPlan:
-    """Beside the configuration file by default, named after it (two gateways configured in one
-    folder keep two histories)."""
-    if item.path == ":memory:":
-        return HistoryPlan(None, item.retention_days)
-    if item.path is not None:
-        return HistoryPlan(certs.resolve(loaded.base_dir, item.path), item.retention_days)
-    name = Path(loaded.source).name if loaded.source else "probegate"
-    return HistoryPlan(loaded.base_dir / f"{name}.history.sqlite", item.retention_days)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_body: int | None  # bytes; None: no limit
-    header_timeout: float
-    body_timeout: float
-    keep_alive_timeout: float
-    max_connections: int
-    stop_timeout: float
-
-
-def _limits(item: m.Limits) -> Limits:
-    size = item.max_request_body_size_in_mb
-    return Limits(
-        max_body=size * 1024 * 1024 if size else None,
-        header_timeout=float(item.request_header_timeout_in_sec),
-        body_timeout=float(item.request_body_timeout_in_sec),
-        keep_alive_timeout=float(item.keep_alive_timeout_in_sec),
-        max_connections=item.max_connections,
-        stop_timeout=float(item.drain_timeout_on_stop_in_sec),
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class GatewayPlan:
     sku: m.Sku
     tier: Tier
@@ -362,15 +310,10 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
         settings=tuple(settings.values()),
         rules=rules,
         dns_servers=_resolvers(cfg.dns_servers),
-        admin=_admin(cfg.admin, loaded.base_dir),
-        limits=_limits(cfg.limits),
-        access_log=AccessLogPlan(
-            cfg.access_log.enabled,
-            None
-            if cfg.access_log.path == "-"
-            else certs.resolve(loaded.base_dir, cfg.access_log.path),
-        ),
-        history=_history(cfg.history, loaded),
+        admin=admin_plan(cfg.admin, loaded.base_dir),
+        limits=limits_plan(cfg.limits),
+        access_log=access_log_plan(cfg.access_log, loaded.base_dir),
+        history=history_plan(cfg.history, loaded),
         targets=probe_targets(rules, pools, settings),
         source=loaded.source,
     )

@@ -20,7 +20,8 @@ import time
 from binascii import hexlify
 from collections.abc import Callable, Sequence
 
-from probegate.config.plan import GatewayPlan, Limits, TargetKey
+from probegate.config.plan import GatewayPlan, TargetKey
+from probegate.config.process import Limits
 from probegate.health.codes import State
 from probegate.histogram import Histogram
 from probegate.i18n import Lang
