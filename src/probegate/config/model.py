@@ -224,6 +224,29 @@ class ConnectionDraining(Item):
     drain_timeout_in_sec: Annotated[int, _between(1, 3600)]
 
 
+class LiveFailure(StrEnum):
+    """What live traffic counts against a server (passiveHealth.failures)."""
+
+    CONNECT_ERROR = "connect-error"
+    RESET = "reset"
+    TIMEOUT = "timeout"
+    SERVER_ERROR = "5xx"
+    GATEWAY_ERRORS = "gateway-errors"  # 502, 503, 504
+
+
+class PassiveHealth(Item):
+    """probegate extension: live requests as health evidence (outlier detection)."""
+
+    enabled: bool = False
+    consecutive_failures: Annotated[int, _between(1, 1000)] = 5
+    failures: list[LiveFailure] = Field(
+        default_factory=lambda: [LiveFailure.CONNECT_ERROR, LiveFailure.RESET, LiveFailure.TIMEOUT],
+        min_length=1,
+    )
+    ejection_time_in_sec: Annotated[int, _between(1, 86400)] = 30
+    max_ejection_percent: Annotated[int, _between(0, 100)] = 50
+
+
 class BackendHttpSettings(Named):
     port: Port
     protocol: ProtocolName
@@ -242,6 +265,8 @@ class BackendHttpSettings(Named):
     validate_cert_chain_and_expiry: bool = True
     validate_sni: bool = Field(default=True, alias="validateSNI")
     sni_name: Text | None = None
+    passive_health: PassiveHealth = Field(default_factory=PassiveHealth)  # probegate extension
+    slow_start_in_sec: Annotated[int, _between(0, 3600)] = 0  # probegate extension; 0: off
 
 
 class ProbeMatch(Item):

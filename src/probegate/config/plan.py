@@ -120,6 +120,16 @@ class Draining:
 
 
 @dataclass(frozen=True, slots=True)
+class Passive:
+    """passiveHealth, when enabled: what counts, how many in a row, for how long, how many."""
+
+    failures: frozenset[str]  # connect-error, reset, timeout, 5xx, gateway-errors
+    consecutive: int
+    ejection_time: float  # seconds, multiplied by the times a target was ejected (capped)
+    max_percent: int
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     name: str
     port: int
@@ -138,6 +148,8 @@ class Settings:
     validate_chain: bool = True  # validateCertChainAndExpiry (v2)
     validate_sni: bool = True  # validateSNI (v2)
     sni_name: str | None = None  # sniName (v2): the SNI sent and the name expected
+    passive: Passive | None = None  # passiveHealth when enabled (probegate extension)
+    slow_start: float = 0.0  # slowStartInSec (probegate extension); 0: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +419,20 @@ def _settings(
         validate_chain=item.validate_cert_chain_and_expiry,
         validate_sni=item.validate_sni,
         sni_name=item.sni_name.removesuffix(".").lower() if item.sni_name else None,
+        passive=_passive(item.passive_health),
+        slow_start=float(item.slow_start_in_sec),
+    )
+
+
+def _passive(item: m.PassiveHealth) -> Passive | None:
+    if not item.enabled:
+        return None
+    kinds = frozenset(f.value for f in item.failures)
+    return Passive(
+        kinds,
+        item.consecutive_failures,
+        float(item.ejection_time_in_sec),
+        item.max_ejection_percent,
     )
 
 
