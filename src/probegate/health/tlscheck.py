@@ -15,38 +15,8 @@ Classification, first match wins:
  3. a certificate `cryptography` cannot read            → certificate-verification-failed
  4. v1: the first certificate is not byte-equal (DER) to an authentication certificate →
     authentication-certificate-mismatch; then the name, as 5j. No chain building in v1.
- 5. v2 (trusted roots, or the system store):
-    a. every presented certificate is a CA → leaf-certificate-missing (there is no end-entity
-       certificate at all; not the same as a leaf sent out of order). First, as such a chain may
-       verify: OpenSSL then takes a CA for the server's certificate.
-    b. the first certificate is a CA and a non-CA comes later → leaf-certificate-not-topmost, for
-       the same reason before OpenSSL's verdict.
-    c. the first certificate is self-signed and not a CA → intermediate-certificate-missing with
-       `shape` self-signed-not-ca: the model's guide takes such a certificate for a leaf and looks
-       for its issuer, whatever the roots; the message says what it really is. Its dates first.
-    Only when OpenSSL failed:
-    d. a path certificate outside its dates, else OpenSSL's not-yet-valid/expired codes (for what only
-       OpenSSL saw, e.g. a system root) → backend-certificate-is-invalid. Before trust: the dates are
-       the certificate's own fault, so an expired leaf is named even if its intermediate is missing.
-    e. a certificate named as issuer whose key did not sign → certificate-verification-failed with
-       `signature_failure`: a forgery or corruption is never reported as "missing" or "untrusted".
-    f. the leaf's issuer is neither presented nor an anchor, and OpenSSL could not find it either
-       (an issuer-not-found code at depth 0) → intermediate-certificate-missing, naming the issuer.
-       A lone leaf's issuer may be an intermediate or an untrusted root: nothing presented tells
-       them apart, and sending the issuer is the first fix either way.
-    g. OpenSSL's code is about trust (issuer not found, self-signed) and the path ends:
-       - at a self-signed root the server sent, which is no anchor →
-         trusted-root-certificate-mismatch-root-presented (roots uploaded) or
-         backend-server-certificate-invalid-ca (system store);
-       - at an intermediate whose issuer is neither sent nor an anchor →
-         trusted-root-certificate-mismatch (roots uploaded) or
-         intermediate-certificate-not-signed-by-well-known-ca (system store);
-       - at an uploaded certificate that is no root → trusted-root-certificate-mismatch.
-    h. any other OpenSSL failure → certificate-verification-failed with its code, text and depth.
-    Only when OpenSSL passed:
-    i. the leaf's extended key usage excludes serverAuth → certificate-verification-failed with
-       INVALID_PURPOSE: a TLS client asks OpenSSL for that check, a bare store context does not.
-    j. an expected name is set and the leaf does not hold it → backend-certificate-invalid-common-name-cn.
+ 5. v2 (trusted roots, or the system store): the rules of `chainrules`, in their order (5a-5j:
+    the chain's shape, then what explains OpenSSL's failure, then what OpenSSL leaves unchecked).
  6. success; `expiring` lists the presented leaf/intermediates (not a self-signed root the server
     also sent) whose not_after is within `warn_days` of `now`.
 
@@ -69,7 +39,7 @@ Fact keys (text; dates ISO 8601 UTC). Always the leaf's `subject`, `issuer`, `no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import assert_never
@@ -78,38 +48,22 @@ from cryptography import x509
 
 from probegate.config.effective import EffectiveProbe, TlsMode
 from probegate.health.certinfo import (
-    ISSUER_NOT_FOUND,
-    OUT_OF_DATES,
-    SELF_SIGNED_UNTRUSTED,
-    UNSUITABLE_PURPOSE,
     CertificateInfo,
-    ChainPath,
-    PathEnd,
     SystemStore,
-    Verifier,
-    VerifyError,
-    authority_key_id,
-    build_path,
     default_system_store,
     describe,
     fingerprint,
     is_ca,
-    is_self_signed,
     iso,
-    key_usages,
     load_anchors,
-    matches_name,
-    openssl_text,
     parse,
-    presented_names,
-    serves_tls,
     shown,
-    validity_at,
     verifier_for,
 )
-from probegate.health.codes import SELF_SIGNED_LEAF, Reason
+from probegate.health.chainrules import NONE, Facts, Finding, TrustPolicy, check_v2, name_finding
+from probegate.health.codes import Reason
 
-__all__ = [  # some live in `certinfo`; callers import them all from here
+__all__ = [  # some live in `certinfo` and `chainrules`; callers import them all from here
     "CertVerdict",
     "CertificateInfo",
     "ExpiryWarning",
@@ -121,10 +75,6 @@ __all__ = [  # some live in `certinfo`; callers import them all from here
     "trust_policy",
 ]
 
-Facts = dict[str, str]
-
-_TRUST_CODES = ISSUER_NOT_FOUND | SELF_SIGNED_UNTRUSTED
-_NONE = "none"
 _UNVALIDATED = frozenset({TlsMode.NOT_VALIDATED, TlsMode.INSECURE_SKIP_VERIFY})
 
 
@@ -141,14 +91,6 @@ class CertVerdict:
     facts: Facts
     chain: tuple[CertificateInfo, ...]  # as presented, same order
     expiring: tuple[ExpiryWarning, ...] = ()  # on success only
-
-
-@dataclass(frozen=True, slots=True)
-class TrustPolicy:
-    mode: TlsMode
-    anchors: tuple[bytes, ...] = ()  # DER: trusted roots (v2) or authentication certificates (v1)
-    anchor_names: tuple[str, ...] = ()  # their config names, for messages
-    expected_name: str | None = None  # None: the name is not checked
 
 
 def trust_policy(probe: EffectiveProbe) -> TrustPolicy:
@@ -169,21 +111,6 @@ def trust_policy(probe: EffectiveProbe) -> TrustPolicy:
 
 
 # ------------------------------------------------------------------------------ the verdict
-
-
-@dataclass(frozen=True, slots=True)
-class _Chain:
-    """Everything the v2 rules look at, computed once per check."""
-
-    certs: tuple[x509.Certificate, ...]
-    policy: TrustPolicy
-    now: datetime
-    path: ChainPath
-    failure: VerifyError | None
-
-
-_Finding = tuple[Reason, Facts]
-_Rule = Callable[[_Chain], _Finding | None]
 
 
 def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
@@ -240,14 +167,14 @@ def _judge(
     policy: TrustPolicy,
     now: datetime,
     system_store: SystemStore | None,
-) -> _Finding:
+) -> Finding:
     """Rules 2-5 of the header (rule 1 is the caller's)."""
     if policy.mode in _UNVALIDATED:
         return Reason.SUCCESS, {}
     if policy.mode is TlsMode.NAME_ONLY and parsed[0] is not None:
         # validateCertChainAndExpiry false: no chain, trust or dates; the first certificate's
         # name is all that is checked (the server's certificate, as a TLS client reads it)
-        return _name_finding(parsed[0], policy.expected_name) or (Reason.SUCCESS, {})
+        return name_finding(parsed[0], policy.expected_name) or (Reason.SUCCESS, {})
     if None in parsed:
         return Reason.CERTIFICATE_VERIFICATION_FAILED, _unreadable(parsed)
     certs = tuple(c for c in parsed if c is not None)
@@ -256,10 +183,10 @@ def _judge(
             return _check_v1(certs[0], chain[0], policy)
         case TlsMode.TRUSTED_ROOTS:
             anchors = load_anchors(policy.anchors)
-            return _check_v2(certs, policy, now, anchors, verifier_for(anchors))
+            return check_v2(certs, policy, now, anchors, verifier_for(anchors))
         case TlsMode.SYSTEM_STORE:
             store = system_store or default_system_store()
-            return _check_v2(certs, policy, now, (), store.verify)
+            return check_v2(certs, policy, now, (), store.verify)
         case TlsMode.NAME_ONLY:  # its first certificate was unreadable
             return Reason.CERTIFICATE_VERIFICATION_FAILED, _unreadable(parsed)
         case TlsMode.NONE | TlsMode.NOT_VALIDATED | TlsMode.INSECURE_SKIP_VERIFY:
@@ -269,204 +196,17 @@ def _judge(
             assert_never(policy.mode)
 
 
-def _check_v1(leaf: x509.Certificate, leaf_der: bytes, policy: TrustPolicy) -> _Finding:
+def _check_v1(leaf: x509.Certificate, leaf_der: bytes, policy: TrustPolicy) -> Finding:
     if leaf_der not in policy.anchors:
         return Reason.AUTHENTICATION_CERTIFICATE_MISMATCH, {
             "subject": shown(leaf.subject),
             "sha256": fingerprint(leaf),
-            "configured": ", ".join(policy.anchor_names) or _NONE,
+            "configured": ", ".join(policy.anchor_names) or NONE,
         }
-    return _name_finding(leaf, policy.expected_name) or (Reason.SUCCESS, {})
-
-
-def _check_v2(
-    certs: tuple[x509.Certificate, ...],
-    policy: TrustPolicy,
-    now: datetime,
-    anchors: tuple[x509.Certificate, ...],
-    verify: Verifier,
-) -> _Finding:
-    chain = _Chain(certs, policy, now, build_path(certs, anchors), verify(certs, now))
-    for rule in _V2_RULES:
-        found = rule(chain)
-        if found is not None:
-            return found
-    return Reason.SUCCESS, {}
-
-
-# ------------------------------------------------------------------------------- v2 rules
-
-
-def _leaf_missing(chain: _Chain) -> _Finding | None:
-    if not all(is_ca(c) for c in chain.certs):
-        return None
-    return Reason.LEAF_MISSING, {"presented": "; ".join(shown(c.subject) for c in chain.certs)}
-
-
-def _self_signed_leaf(chain: _Chain) -> _Finding | None:
-    first = chain.certs[0]
-    if is_ca(first) or not is_self_signed(first):
-        return None
-    dates = validity_at(first, chain.now)
-    if dates is not None:
-        return _dates_finding(first, 0, chain.now)
-    key_id = authority_key_id(first)
-    return Reason.INTERMEDIATE_MISSING, {
-        "missing_issuer": shown(first.issuer),
-        "missing_issuer_key_id": key_id.hex(":").upper() if key_id else "unknown",
-        "shape": SELF_SIGNED_LEAF,
-    }
-
-
-def _leaf_not_topmost(chain: _Chain) -> _Finding | None:
-    first, later = chain.certs[0], chain.certs[1:]
-    leaf_depth = next((i for i, c in enumerate(later, 1) if not is_ca(c)), None)
-    if not is_ca(first) or leaf_depth is None:
-        return None
-    return Reason.LEAF_NOT_TOPMOST, {
-        "first_subject": shown(first.subject),
-        "leaf_subject": shown(chain.certs[leaf_depth].subject),
-        "leaf_depth": str(leaf_depth),
-    }
-
-
-def _out_of_dates(chain: _Chain) -> _Finding | None:
-    if chain.failure is None:
-        return None
-    for depth, cert in enumerate(chain.path.certs):
-        if validity_at(cert, chain.now) is not None:
-            return _dates_finding(cert, depth, chain.now)
-    if chain.failure.code in OUT_OF_DATES:
-        return _dates_finding(chain.failure.certificate, chain.failure.depth, chain.now)
-    return None
-
-
-def _dates_finding(cert: x509.Certificate, depth: int, now: datetime) -> _Finding:
-    return Reason.CERTIFICATE_EXPIRED_OR_NOT_YET_VALID, {
-        "which": shown(cert.subject),
-        "validity": validity_at(cert, now) or "outside its validity",
-        "depth": str(depth),
-        "not_before": iso(cert.not_valid_before_utc),
-        "not_after": iso(cert.not_valid_after_utc),
-        "now": iso(now),
-    }
-
-
-def _bad_signature(chain: _Chain) -> _Finding | None:
-    path = chain.path
-    if chain.failure is None or path.end is not PathEnd.BAD_SIGNATURE or path.rejected is None:
-        return None
-    top = path.certs[-1]
-    return Reason.CERTIFICATE_VERIFICATION_FAILED, _openssl_facts(chain.failure) | {
-        "signature_failure": f"the signature of {shown(top.subject)} was not made by the key of "
-        f"{shown(path.rejected.subject)}, though it names that issuer"
-    }
-
-
-def _intermediate_missing(chain: _Chain) -> _Finding | None:
-    failure, path = chain.failure, chain.path
-    if failure is None or path.end is not PathEnd.ISSUER_MISSING or len(path.certs) != 1:
-        return None
-    if failure.code not in ISSUER_NOT_FOUND or failure.depth != 0:
-        return None
-    leaf = path.certs[0]
-    key_id = authority_key_id(leaf)
-    return Reason.INTERMEDIATE_MISSING, {
-        "missing_issuer": shown(leaf.issuer),
-        "missing_issuer_key_id": key_id.hex(":").upper() if key_id else "unknown",
-    }
-
-
-def _untrusted_root(chain: _Chain) -> _Finding | None:
-    failure, path, ends_at = chain.failure, chain.path, _chain_root(chain.path)
-    if failure is None or failure.code not in _TRUST_CODES or ends_at is None:
-        return None
-    uploaded = chain.policy.mode is TlsMode.TRUSTED_ROOTS
-    roots = ", ".join(chain.policy.anchor_names) or _NONE
-    if path.end is PathEnd.SELF_SIGNED:  # the server sent its root
-        if uploaded:
-            return Reason.TRUSTED_ROOT_MISMATCH_ROOT_PRESENTED, {
-                "chain_root": ends_at,
-                "roots": roots,
-            }
-        return Reason.CERTIFICATE_INVALID_CA, {"chain_root": ends_at}
-    if uploaded:
-        return Reason.TRUSTED_ROOT_MISMATCH, {"chain_root": ends_at, "roots": roots}
-    top = path.certs[-1]
-    return Reason.INTERMEDIATE_NOT_WELL_KNOWN, {
-        "top_intermediate": shown(top.subject),
-        "missing_issuer": ends_at,
-        "chain_root": ends_at,
-    }
-
-
-def _chain_root(path: ChainPath) -> str | None:
-    """The root the path ends at, or needs next; None when a signature broke it."""
-    top = path.certs[-1]
-    if path.end is PathEnd.SELF_SIGNED:
-        return shown(top.subject)
-    # An uploaded certificate that is not self-signed (an intermediate, even the leaf) is no root:
-    # OpenSSL still asks for its issuer, so that issuer is the root the operator must upload.
-    if path.end is PathEnd.ISSUER_MISSING or (
-        path.end is PathEnd.ANCHOR and not is_self_signed(top)
-    ):
-        return shown(top.issuer)
-    return None
-
-
-def _other_failure(chain: _Chain) -> _Finding | None:
-    if chain.failure is None:
-        return None
-    return Reason.CERTIFICATE_VERIFICATION_FAILED, _openssl_facts(chain.failure)
-
-
-def _wrong_purpose(chain: _Chain) -> _Finding | None:
-    leaf = chain.certs[0]
-    if serves_tls(leaf):
-        return None
-    return Reason.CERTIFICATE_VERIFICATION_FAILED, {
-        "openssl_code": str(UNSUITABLE_PURPOSE),
-        "openssl_error": openssl_text(UNSUITABLE_PURPOSE),
-        "depth": "0",
-        "failed_subject": shown(leaf.subject),
-        "extended_key_usage": key_usages(leaf),
-    }
-
-
-def _wrong_name(chain: _Chain) -> _Finding | None:
-    return _name_finding(chain.certs[0], chain.policy.expected_name)
-
-
-_V2_RULES: tuple[_Rule, ...] = (
-    _leaf_missing,  # 5a
-    _leaf_not_topmost,  # 5b
-    _self_signed_leaf,  # 5c
-    _out_of_dates,  # 5d   (5d-5h: OpenSSL failed)
-    _bad_signature,  # 5e
-    _intermediate_missing,  # 5f
-    _untrusted_root,  # 5g
-    _other_failure,  # 5h
-    _wrong_purpose,  # 5i   (5i-5j: OpenSSL passed)
-    _wrong_name,  # 5j
-)
+    return name_finding(leaf, policy.expected_name) or (Reason.SUCCESS, {})
 
 
 # ------------------------------------------------------------------------------ facts
-
-
-def _name_finding(leaf: x509.Certificate, expected: str | None) -> _Finding | None:
-    if expected is None or matches_name(leaf, expected):
-        return None
-    return Reason.NAME_MISMATCH, {"expected": expected, "presented": presented_names(leaf)}
-
-
-def _openssl_facts(failure: VerifyError) -> Facts:
-    return {
-        "openssl_code": str(failure.code),
-        "openssl_error": failure.text,
-        "depth": str(failure.depth),
-        "failed_subject": shown(failure.certificate.subject),
-    }
 
 
 def _leaf_facts(parsed: Sequence[x509.Certificate | None]) -> Facts:
@@ -489,16 +229,16 @@ def _no_leaf(words: str) -> Facts:
 
 def _nothing_presented() -> Facts:
     return _no_leaf("nothing presented") | {
-        "openssl_code": _NONE,
+        "openssl_code": NONE,
         "openssl_error": "the server presented no certificate",
-        "depth": _NONE,
+        "depth": NONE,
     }
 
 
 def _unreadable(parsed: Sequence[x509.Certificate | None]) -> Facts:
     depth = parsed.index(None)
     return {
-        "openssl_code": _NONE,
+        "openssl_code": NONE,
         "openssl_error": f"certificate {depth} of the chain is not a readable X.509 certificate",
         "depth": str(depth),
     }
