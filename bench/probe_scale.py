@@ -165,9 +165,9 @@ def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[s
 
     import uvloop  # noqa: PLC0415
 
+    from probegate.config.compile import compile_plan  # noqa: PLC0415
     from probegate.config.effective import effective_probes  # noqa: PLC0415
     from probegate.config.load import load_document  # noqa: PLC0415
-    from probegate.config.plan import compile_plan  # noqa: PLC0415
     from probegate.health.prober import Prober  # noqa: PLC0415
     from probegate.health.scheduler import Scheduler  # noqa: PLC0415
     from probegate.resolver import Resolver  # noqa: PLC0415

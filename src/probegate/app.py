@@ -26,9 +26,10 @@ from probegate.admin import operations, views
 from probegate.admin.api import build_app
 from probegate.admin.stream import EventHub
 from probegate.admin.wire import AdminHttp
+from probegate.config.compile import compile_plan
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_file
-from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.config.plan import GatewayPlan
 from probegate.errors import ConfigError, ProbegateError
 from probegate.health import messages
 from probegate.health.codes import State

@@ -18,9 +18,10 @@ from rich.console import Console
 
 from probegate import __version__, commands, explain, gatewayclient, helptext, importer
 from probegate.config import arm
+from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
 from probegate.config.load import LoadedConfig, load_file, placed, read_config_text
-from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.config.plan import GatewayPlan
 from probegate.config.source import parse_text
 from probegate.errors import ConfigError, ProbegateError, UsageError
 

@@ -27,8 +27,9 @@ from probegate import app, diagnose, gatewayclient, names, report
 from probegate.admin import views
 from probegate.admin.api import ondemand_document
 from probegate.admin.ondemand_request import parse_ondemand
+from probegate.config.compile import compile_plan
 from probegate.config.load import load_file
-from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.config.plan import GatewayPlan
 from probegate.demo import run as demo_run
 from probegate.errors import UsageError
 from probegate.gatewayclient import AdminApi

@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from probegate.config.compile import compile_plan
 from probegate.config.effective import Decided, EffectiveProbe, TlsMode, effective_probes
 from probegate.config.load import load_document
-from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.config.plan import GatewayPlan
 from probegate.config.syntax import is_ip
 from probegate.errors import UsageError
 from probegate.health import messages

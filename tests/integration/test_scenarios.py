@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
 from probegate.config.load import load_document
-from probegate.config.plan import compile_plan
 from probegate.demo.backends import HttpBackend, TlsBackend
 from probegate.demo.dnsserver import DnsServer
 from probegate.demo.faults import GARBAGE, PARTIAL_HEAD, FullAcceptQueue, RawBytes, closed_port

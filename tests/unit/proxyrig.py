@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from probegate.config.compile import compile_plan
 from probegate.config.load import load_document
-from probegate.config.plan import GatewayPlan, compile_plan
+from probegate.config.plan import GatewayPlan
 from probegate.proxy import client as client_module
 from probegate.proxy.client import ClientConnection
 from probegate.proxy.context import ProxyContext

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from probegate.admin.ondemand_request import parse_ondemand
+from probegate.config.compile import compile_plan
 from probegate.config.load import LoadedConfig, validate_document
-from probegate.config.plan import compile_plan
 from probegate.health.ondemand import OnDemandError
 from tests.unit.test_config_invalid import apply, base_document
 

@@ -119,7 +119,7 @@ def settings(
 
 
 def target(item: Settings, server: Member) -> Target:
-    """A target as plan.probe_targets makes it: traffic goes to the member port, else the settings'."""
+    """A target as compile.probe_targets makes it: traffic goes to the member port, else the settings'."""
     port = server.port or item.port
     shown = f"[{server.address}]" if ":" in server.address else server.address
     pool = AddressPool(name="pool", members=(server,))

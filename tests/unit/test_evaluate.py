@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from probegate.config.compile import compile_plan
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_document
-from probegate.config.plan import compile_plan
 from probegate.health import messages
 from probegate.health.codes import Reason
 from probegate.health.evaluate import evaluate, excerpt

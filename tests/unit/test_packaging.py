@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from probegate.cli import build_parser
+from probegate.config.compile import compile_plan
 from probegate.config.load import load_file
-from probegate.config.plan import compile_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "packaging" / "probegate.service"

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.serialization import (
     pkcs12,
 )
 
+from probegate.config.compile import compile_plan
 from probegate.config.load import load_document
-from probegate.config.plan import Backend, GatewayPlan, PathMap, Redirect, Tier, compile_plan
+from probegate.config.plan import Backend, GatewayPlan, PathMap, Redirect, Tier
 from probegate.errors import ConfigError
 
 

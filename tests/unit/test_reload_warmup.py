@@ -8,9 +8,10 @@ import random
 from pathlib import Path
 from typing import Any
 
+from probegate.config.compile import compile_plan
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_document
-from probegate.config.plan import GatewayPlan, TargetKey, compile_plan
+from probegate.config.plan import GatewayPlan, TargetKey
 from probegate.health.codes import Reason, State
 from probegate.health.observation import Observation, Phase
 from probegate.health.prober import Outcome

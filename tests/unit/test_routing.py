@@ -10,8 +10,9 @@ import trustme
 from hypothesis import given
 from hypothesis import strategies as st
 
+from probegate.config.compile import compile_plan
 from probegate.config.load import load_document
-from probegate.config.plan import Backend, GatewayPlan, PathMap, Redirect, compile_plan
+from probegate.config.plan import Backend, GatewayPlan, PathMap, Redirect
 from probegate.proxy.routing import Route, RouteTable, host_key, redirect_location
 
 POOLS = [{"name": "web", "backendAddresses": [{"ipAddress": "127.0.0.11"}]}]

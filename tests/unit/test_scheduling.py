@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from probegate.config.compile import compile_plan
 from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_document
-from probegate.config.plan import GatewayPlan, Tier, compile_plan
+from probegate.config.plan import GatewayPlan, Tier
 from probegate.health.codes import Reason, State
 from probegate.health.observation import Observation, Phase
 from probegate.health.prober import Outcome

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import trustme
 
+from probegate.config.compile import compile_plan
 from probegate.config.load import load_document, validate_document
-from probegate.config.plan import compile_plan
 from probegate.config.sslpolicy import OPENSSL_NAMES, PREDEFINED, listener_tls
 
 V12, V13 = "TLSv1_2", "TLSv1_3"
