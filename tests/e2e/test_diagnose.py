@@ -149,7 +149,7 @@ def test_diagnose_configured_targets(tmp_path: Path) -> None:
     assert "returned 503" in report["verdict"]["message"]
     assert "unavailable" in report["verdict"]["remedy"]
     assert missing.returncode == 2
-    assert "no probe target matches pool 'nope'" in missing.stderr
+    assert "--pool: no backend address pool is named 'nope' (defined: web)" in missing.stderr
 
 
 @pytest.mark.parametrize(
@@ -214,7 +214,11 @@ def test_probe_on_demand_from_a_file_with_overrides(tmp_path: Path) -> None:
     ("options", "words"),
     [
         pytest.param(["--path", "noslash"], "'path' must start with '/'", id="path"),
-        pytest.param(["--host", "a b"], "is not a valid host name", id="host"),
+        pytest.param(
+            ["--host", "a b"],
+            "'host': must not contain control characters or spaces, got a space at position 1",
+            id="host",
+        ),
         pytest.param(["--timeout", "-5"], "between 1 and 86400", id="timeout"),
         pytest.param(
             ["--pick-host-name"], "needs settings 'web-http' to have 'hostName'", id="pick-host"
