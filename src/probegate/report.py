@@ -43,6 +43,10 @@ _WORDS = {
     ),
     "servers": Words("{count} servers:", "서버 {count}개:"),
     "minServers": Words("(routed anyway: minServers)", "(minServers 로 라우팅 유지)"),
+    "ramping up": Words(
+        "(ramping up {share} %: slow start after its return)",
+        "(점진 증가 {share}%: 복귀 후 slow start)",
+    ),
     "warming up": Words(
         "(warming up: routed on its verdict from before the reload until its new probe answers)",
         "(준비 중: 새 프로브가 응답할 때까지 재적용 전 판정으로 라우팅)",
@@ -172,6 +176,9 @@ def _details(server: dict[str, Any], remedies: bool, lang: Lang) -> Text:
         text.append(f"\n→ {server['remedy']}", style="dim")
     if server.get("routableByMinServers"):
         text.append(f"\n{words('minServers', lang)}", style="cyan")
+    if server.get("rampingUp") is not None:
+        share = round(server["rampingUp"] * 100)
+        text.append(f"\n{words('ramping up', lang, share=share)}", style="cyan")
     if server.get("warmingUp"):
         key = "removed serving" if server.get("removedByReload") else "warming up"
         text.append(f"\n{words(key, lang)}", style="cyan")

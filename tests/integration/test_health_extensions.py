@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
-from probegate.demo.backends import wait_until
+from probegate.demo.backends import Backend, wait_until
+from probegate.demo.faults import reset
 from probegate.state.snapshot import GroupKey
 from tests.integration.proxykit import (
     RecordingBackend,
@@ -95,3 +97,87 @@ def test_probe_headers_reach_the_backend_with_every_probe(tmp_path: Path) -> Non
     assert first.header("x-probe-tag") == "blue"
     assert first.all("user-agent") == ["health-check/1"]  # replaces probegate's own
     assert first.header("host") == "probe.test"
+
+
+class ResetsLiveRequests(Backend):
+    """Answers its probe path, and resets every other request (a RST before any answer)."""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head.split(b" ", 2)[1] == PROBE_PATH.encode():
+                writer.write(answer(200, b"up"))
+                await writer.drain()
+                continue
+            reset(writer)
+            return
+
+
+def test_live_failures_eject_a_server_and_it_returns_after_the_ejection_time(
+    tmp_path: Path,
+) -> None:
+    switch = Switch()
+    bad = ResetsLiveRequests().start()
+    good = RecordingBackend("good", handler=switch).start()
+    try:
+        port = free_port()
+        passive = {"enabled": True, "consecutiveFailures": 3, "ejectionTimeInSec": 1}
+        document = config(port, {"web": [bad, good]}, settings={"passiveHealth": passive})
+        document["probes"][0] |= {"path": PROBE_PATH, "unhealthyThreshold": 3}
+        with RunningGateway(tmp_path, document) as gw:
+            assert gw.gateway is not None
+            gw.wait_routable("web", 2)
+            answers = [get(port, "/app/1").status for _ in range(12)]
+            gw.wait_routable("web", 1)  # bad was ejected by its resets
+            (ejected,) = [
+                v
+                for v in gw.gateway.snapshot().targets
+                if v.record.reason.value == "passive-ejection"
+            ]
+            assert ejected.probe.target.key.server == bad.address
+            assert "connection resets in a row on live traffic" in dict(ejected.record.note)["what"]
+            assert {get(port, "/app/2").body for _ in range(4)} == {b"good"}
+            events = [e for e in gw.gateway.store.events if e.to_reason.value == "passive-ejection"]
+            assert len(events) == 1
+            # maxEjectionPercent (50 %): good is the last server; its resets would not eject it.
+            wait_until(lambda: gw.routable("web") == 2, 10, "bad to come back after 1 s")
+    finally:
+        bad.stop()
+        good.stop()
+    assert all(status in (200, 502) for status in answers)  # resets retried elsewhere or 502
+
+
+def test_slow_start_gives_a_recovered_server_a_growing_share(tmp_path: Path) -> None:
+    switch = Switch()
+    with RecordingBackend("a", handler=switch) as a, RecordingBackend("b") as b:
+        port = free_port()
+        document = config(port, {"web": [a, b]}, settings={"slowStartInSec": 4})
+        document["probes"][0] |= {"path": PROBE_PATH, "unhealthyThreshold": 1}
+        with RunningGateway(tmp_path, document) as gw:
+            assert gw.gateway is not None
+            gw.wait_routable("web", 2)
+            switch.failing.set()
+            gw.wait_routable("web", 1)
+            switch.failing.clear()
+            gw.wait_routable("web", 2)  # a is back, ramping up
+
+            def share_of_a() -> float:
+                bodies = [get(port, "/app").body for _ in range(40)]
+                return bodies.count(b"a") / len(bodies)
+
+            early = share_of_a()
+            ramp = [
+                v.ramp
+                for v in gw.gateway.snapshot().targets
+                if v.probe.target.key.server == a.address
+            ]
+            wait_until(
+                lambda: all(v.ramp is None for v in gw.gateway.snapshot().targets),  # type: ignore[union-attr]
+                10,
+                "the ramp to end",
+            )
+            late = share_of_a()
+    assert ramp
+    assert ramp[0] is not None
+    assert early < 0.3
+    assert late >= 0.45

@@ -18,8 +18,9 @@ from probegate.health.prober import Outcome
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
 from probegate.proxy.context import unrouted_words
+from probegate.state.reloading import ReloadSummary
 from probegate.state.snapshot import GroupKey, Unrouted
-from probegate.state.store import HealthStore, ReloadSummary
+from probegate.state.store import HealthStore
 
 GROUP = GroupKey("web", "http")
 

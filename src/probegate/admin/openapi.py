@@ -99,6 +99,10 @@ _SERVER = {
         "since": _NULLABLE_TIME,
         "routable": {"type": "boolean"},
         "routableByMinServers": {"type": "boolean"},
+        "rampingUp": {
+            "type": ["number", "null"],
+            "description": "Slow start: its share of new requests (0 to 1) while it ramps up",
+        },
         "warmingUp": {
             "type": "boolean",
             "description": "Routed on its verdict from before a reload until its new probe answers",

@@ -97,6 +97,7 @@ def server(
         "routable": view.routing.routable,
         "routableByMinServers": view.routing.by_min_servers,
         "warmingUp": view.warming,
+        "rampingUp": view.ramp,  # slow start: its share of new requests while it ramps up
         "probe": probe_summary(probe),
     }
     if availability is not None:
@@ -131,6 +132,8 @@ def facts_for(record: Record, probe: EffectiveProbe) -> dict[str, str]:
     draining = probe.target.settings.draining
     if record.reason is Reason.DRAINING and draining is not None:
         facts["drain_timeout"] = str(draining.timeout)
+    if record.reason is Reason.PASSIVE_EJECTION:
+        facts.update(record.note)
     if record.reason is Reason.RECOVERING:
         facts["passes"] = str(record.consecutive_successes)
         facts["needed"] = str(probe.healthy_threshold.value)

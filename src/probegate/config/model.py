@@ -239,7 +239,7 @@ class PassiveHealth(Item):
 
     enabled: bool = False
     consecutive_failures: Annotated[int, _between(1, 1000)] = 5
-    failures: list[LiveFailure] = Field(
+    failures: list[Annotated[LiveFailure, _any_case(LiveFailure)]] = Field(
         default_factory=lambda: [LiveFailure.CONNECT_ERROR, LiveFailure.RESET, LiveFailure.TIMEOUT],
         min_length=1,
     )

@@ -42,6 +42,7 @@ class Reason(StrEnum):
     PROBE_STALE = "probe-stale"
     DRAINING = "draining"
     RECOVERING = "recovering"  # Unhealthy, passing again, short of healthyThreshold
+    PASSIVE_EJECTION = "passive-ejection"  # taken out by live-traffic failures (passiveHealth)
 
     @property
     def state(self) -> State:

@@ -340,6 +340,20 @@ TABLE: dict[Reason, Entry] = {
         ),
         Words("Nothing to do; the member leaves when draining ends.", "조치할 것이 없습니다."),
     ),
+    Reason.PASSIVE_EJECTION: Entry(
+        Words(
+            "Taken out by live traffic: {what}; back after {until} UTC once its probe passes.",
+            "실제 트래픽으로 제외됨: {first}–{last} UTC 사이에 연속 {count}회 실패({kinds}). "
+            "{until} UTC 이후 프로브가 통과하면 돌아옵니다.",
+        ),
+        Words(
+            "Its probe passes but real requests fail: look at the server's own log for those "
+            "requests and at what differs from the probe's path. It returns once the ejection "
+            "time has passed and its probe passes.",
+            "프로브는 통과하지만 실제 요청이 실패합니다. 그 요청들에 대한 서버 로그와 프로브 경로와의 "
+            "차이를 확인하세요. 제외 시간이 지나고 프로브가 통과하면 돌아옵니다.",
+        ),
+    ),
     Reason.RECOVERING: Entry(
         Words(
             "Passing again: {passes} of the {needed} passes in a row it needs to be Healthy "

@@ -28,7 +28,8 @@ from probegate.config.plan import TargetKey
 from probegate.health import transitions
 from probegate.health.capacity import Capacity
 from probegate.health.prober import Prober
-from probegate.state.store import HealthStore, ReloadSummary
+from probegate.state.reloading import ReloadSummary
+from probegate.state.store import HealthStore
 
 FIRST_PROBE_WINDOW = 1.5  # SPEC: within 2 s of start; margin for start-up itself
 JITTER = 0.10

@@ -48,6 +48,8 @@ class Record:
     last_result_mono: float | None = None  # monotonic, for staleness
     since: float | None = None  # wall clock of the last state change
     consecutive_successes: int = 0  # passes in a row while recovering (healthyThreshold)
+    # facts of an overlay the store shows over the record (a passive ejection's run of failures)
+    note: tuple[tuple[str, str], ...] = ()
 
 
 NEW_RECORD = Record(state=State.UNKNOWN, reason=Reason.NOT_YET_PROBED)

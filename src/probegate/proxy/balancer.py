@@ -25,6 +25,7 @@ from probegate.state.snapshot import GroupKey, RouteGroup
 class HealthSource(Protocol):
     @property
     def routes(self) -> Mapping[GroupKey, RouteGroup]: ...
+    def eject(self, key: TargetKey, facts: dict[str, str]) -> bool: ...
 
 
 class _Routable(NamedTuple):
@@ -62,6 +63,8 @@ class Balancer:
         cached = self._upstreams.get(backend.group)
         if cached is None or cached.group is not group or cached.backend is not backend:
             found = tuple(self._resolve(backend.by_key, group.routable))
+            if group.weights is not None and len(found) == len(group.weights):
+                found = weighted(found, group.weights)  # slow start: a ramping target less often
             cached = self._upstreams[backend.group] = _Routable(group, backend, found)
         upstreams = cached.upstreams
         count = len(upstreams)
@@ -115,6 +118,26 @@ class Balancer:
     def undrain(self, keys: Sequence[TargetKey]) -> None:
         """Members the operator put back: their pinned clients are theirs again as routable."""
         self.draining = {c: d for c, d in self.draining.items() if d[0].key not in keys}
+
+
+WEIGHT_STEPS = 20  # a full share is 20 turns of a weighted cycle; a ramp moves in 5 % steps
+
+
+def weighted(upstreams: tuple[Upstream, ...], weights: Sequence[float]) -> tuple[Upstream, ...]:
+    """One cycle of smooth weighted round robin: each upstream appears in proportion to its
+    weight, spread through the cycle (not in bursts). Built once per published group, so a
+    pick stays one index into a tuple."""
+    steps = [max(1, round(w * WEIGHT_STEPS)) for w in weights]
+    total = sum(steps)
+    current = [0] * len(steps)
+    cycle: list[Upstream] = []
+    for _ in range(total):
+        for i, step in enumerate(steps):
+            current[i] += step
+        best = max(range(len(steps)), key=current.__getitem__)
+        current[best] -= total
+        cycle.append(upstreams[best])
+    return tuple(cycle)
 
 
 def _tried(upstream: Upstream, tried: Sequence[tuple[Upstream, str]]) -> bool:

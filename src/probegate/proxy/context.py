@@ -29,6 +29,7 @@ from probegate.proxy import words
 from probegate.proxy.accesslog import AccessLog, access_entry
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.contracts import Logged, Served
+from probegate.proxy.evidence import LiveEvidence
 from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
 from probegate.proxy.upstream import ConnectionPool, Connector
 from probegate.resolver import Resolver
@@ -57,6 +58,7 @@ class ProxyContext:
         self._monotonic = monotonic
         self.now = monotonic()  # the coarse clock, refreshed by the proxy's tick
         self.balancer = Balancer(health, monotonic)
+        self.evidence = LiveEvidence(health)  # passiveHealth: runs of live failures per target
         self.connector = Connector(resolver)
         self.pools: dict[TargetKey, ConnectionPool] = {}
         self.connections: set[Served] = set()

@@ -117,6 +117,7 @@ class Exchange(RequestSide, ResponseSide):
         self._attach(connection)
 
     def _connect_failed(self, upstream: Upstream, reason: str, detail: str) -> None:
+        self._live_failure(upstream, "connect-error")
         self.tried = [*self.tried, (upstream, f"{reason} ({detail})")]
         self._pick()  # nothing reached the backend: any method may go elsewhere
 
@@ -213,11 +214,19 @@ class Exchange(RequestSide, ResponseSide):
         self._pick()
         return True
 
+    def _live_failure(self, upstream: Upstream, kind: str) -> None:
+        """A failure live traffic counts against the target (passiveHealth), if enabled."""
+        backend = self.info.backend if self.info is not None else None
+        if backend is not None and backend.passive is not None:
+            self.proxy.evidence.failed(upstream.key, backend.passive, kind)
+
     def backend_lost(self, connection: object) -> None:
         if connection is not self.backend or self.answering is DONE:
             return
         self.backend = None
         if self.answering < RELAYING:
+            if self.upstream is not None:
+                self._live_failure(self.upstream, "reset")
             why = "the backend closed the connection before answering"
             if self.reused and self.retry(why, elsewhere=False):
                 return
@@ -268,6 +277,8 @@ class Exchange(RequestSide, ResponseSide):
         if now < self.deadline:
             return
         seconds = self.timeout
+        if self.upstream is not None:
+            self._live_failure(self.upstream, "timeout")
         if self.retry(f"no response within requestTimeout {seconds:g} s", elsewhere=True):
             return
         self.fail(504, f"the backend did not answer within requestTimeout ({seconds:g} s)\n")

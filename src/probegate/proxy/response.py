@@ -26,6 +26,7 @@ from http import HTTPStatus
 
 import httptools
 
+from probegate.config.plan import Passive
 from probegate.proxy import wire
 from probegate.proxy.contracts import ClientLink
 from probegate.proxy.lifecycle import DONE, INTERIM, RECEIVED, RELAYING, SENT, ExchangeBase
@@ -111,6 +112,11 @@ class ResponseSide(ExchangeBase):
             return
         self.resp_lines += (name, b": ", value, b"\r\n")
 
+    def _live_status(self, passive: Passive, status: int) -> None:
+        """Live traffic as health evidence (passiveHealth): this answer's status counts."""
+        if self.upstream is not None:
+            self.proxy.evidence.failed_status(self.upstream.key, passive, status)
+
     def on_headers_complete(self) -> None:
         if self.answering is DONE:
             return
@@ -127,6 +133,9 @@ class ResponseSide(ExchangeBase):
             self._backend_broken("the backend framed its answer with an unsupported coding")
             return
         self.status = status
+        info = self.info
+        if info is not None and info.backend is not None and info.backend.passive is not None:
+            self._live_status(info.backend.passive, status)
         head = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
         connection = self.resp_connection
         if connection is not None and connection.lower() not in _PLAIN_RESPONSE_CONNECTION:

@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from probegate.config.effective import EffectiveProbe, TlsMode, effective_probe
-from probegate.config.plan import Backend, GatewayPlan, Protocol, Redirect, Target, TargetKey
+from probegate.config.plan import (
+    Backend,
+    GatewayPlan,
+    Passive,
+    Protocol,
+    Redirect,
+    Target,
+    TargetKey,
+)
 from probegate.health.tlscheck import TrustPolicy, trust_policy
 from probegate.proxy.routing import Route, RouteTable
 from probegate.state.snapshot import GroupKey
@@ -53,6 +61,7 @@ class BackendPlan:
     drain_timeout: float | None  # seconds a removed member keeps its pinned clients; None: none
     by_key: Mapping[TargetKey, Upstream]
     by_cookie: Mapping[bytes, Upstream]
+    passive: Passive | None = None  # passiveHealth: live failures are counted (else nothing is)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +145,7 @@ def _backend(
         drain_timeout=float(draining.timeout) if draining and draining.enabled else None,
         by_key=mine,
         by_cookie={u.affinity: u for u in mine.values()},
+        passive=settings.passive,
     )
 
 

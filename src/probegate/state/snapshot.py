@@ -46,6 +46,8 @@ class RouteGroup:
     total: int
     failing_reasons: tuple[Reason, ...]  # reasons of the targets not passing, for 502 bodies
     unrouted: tuple[Unrouted, ...] = ()  # the targets not taking traffic, in plan order
+    # share of new requests per routable target (slowStartInSec ramps); None: all equal
+    weights: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class TargetView:
     group: GroupKey
     warming: bool = False  # routed on the verdict it had before a reload changed its probe
     previous: bool = False  # removed by a reload; serves until a new target of its group passes
+    ramp: float | None = None  # slow start: its share of new requests while it ramps up
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from probegate.config.effective import EffectiveProbe, destination, identity
@@ -35,6 +35,8 @@ from probegate.health import transitions
 from probegate.health.codes import Reason, State
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import NEW_RECORD, Change, Event, Record, Routing
+from probegate.state.passive import Outliers, may_eject
+from probegate.state.reloading import ReloadSummary
 from probegate.state.snapshot import GroupKey, RouteGroup, Snapshot, TargetView, Unrouted
 
 HISTORY_LENGTH = 50
@@ -66,43 +68,6 @@ class _WarmUp:
     deadline: float  # monotonic
 
 
-@dataclass(frozen=True, slots=True)
-class ReloadSummary:
-    """What a reload did to the targets, for the log line and the scheduler."""
-
-    added: tuple[TargetKey, ...] = ()
-    removed: tuple[TargetKey, ...] = ()
-    kept: tuple[TargetKey, ...] = ()
-    warming: tuple[TargetKey, ...] = ()  # probe changed: routed on the previous verdict
-    replaced: Mapping[GroupKey, tuple[str, ...]] = field(default_factory=dict)  # → still served
-    probe_now: tuple[TargetKey, ...] = ()  # first probes that must not wait
-
-    def as_json(self) -> dict[str, object]:
-        """The same, for the reload's API answer (`changes`)."""
-        return {
-            "targetsAdded": [str(k) for k in self.added],
-            "targetsRemoved": [str(k) for k in self.removed],
-            "targetsKept": len(self.kept),
-            "warmingUp": [str(k) for k in self.warming],
-            "servedUntilANewServerPasses": {str(g): list(s) for g, s in self.replaced.items()},
-        }
-
-    def describe(self) -> str:
-        parts = [
-            f"{len(self.added)} targets added",
-            f"{len(self.removed)} removed",
-            f"{len(self.kept)} kept",
-        ]
-        if self.warming:
-            names = ", ".join(map(str, self.warming))
-            parts.append(
-                f"warming up on their previous verdict until the new probe answers: {names}"
-            )
-        for group, servers in self.replaced.items():
-            parts.append(f"{group} keeps serving on {', '.join(servers)} until a new server passes")
-        return "; ".join(parts)
-
-
 class HealthStore:
     def __init__(
         self,
@@ -120,6 +85,7 @@ class HealthStore:
         self._targets: dict[TargetKey, _Tracked] = {}
         self._members: dict[GroupKey, list[TargetKey]] = {}
         self._warm: dict[GroupKey, _WarmUp] = {}
+        self._outliers = Outliers()  # passive ejections and slow-start ramps
         self._dirty: set[GroupKey] = set()
         self._unrouted_stale: set[GroupKey] = set()  # groups published with a stale target out
         self._stale_keys: set[TargetKey] = set()  # targets whose going stale was announced
@@ -157,6 +123,7 @@ class HealthStore:
                 deadline = carried.deadline if carried else now + self._warm_up_time(group)
                 self._warm[group] = _WarmUp(tuple(previous), deadline)
         self._stale_keys &= self._targets.keys()
+        self._outliers.keep(self._targets)
         self.routes = MappingProxyType({g: self._route_group(g, now) for g in self._members})
         self._dirty.clear()
         return self._summary(old, sorted_keys)
@@ -203,8 +170,11 @@ class HealthStore:
         tracked.record = step.record
         tracked.history.append(result)
         was_warming, tracked.warming = tracked.warming, False
+        returned = self._returned(key, tracked, result, now)
         if step.event is not None:
             self._emit(step.event, step.record, tracked.probe)
+            if step.event.from_state is State.UNHEALTHY and step.record.state is State.HEALTHY:
+                self._outliers.start_ramp(key, now, tracked.probe.target.settings.slow_start)
         elif key in self._stale_keys and result.passed:
             # Results resumed for a target shown stale: as visible a change as any other.
             event = Event(
@@ -225,12 +195,47 @@ class HealthStore:
             step.change is Change.CHANGED
             or group in self._unrouted_stale
             or was_warming
+            or returned
             or warm is not None
             or _explained_differently(before, step)
         ):
             # Routability, or what a 502 says about the group, may have changed.
             self._mark(group)
         return step
+
+    def eject(self, key: TargetKey, facts: dict[str, str]) -> bool:
+        """Live traffic failed on this target enough times in a row (passiveHealth): take it
+        out, unless that would eject more than maxEjectionPercent of its group."""
+        tracked = self._targets.get(key)
+        passive = tracked.probe.target.settings.passive if tracked else None
+        if tracked is None or passive is None or key in self._outliers.ejected:
+            return False
+        group = GroupKey(key.pool, key.settings)
+        now = self._monotonic()
+        routable = sum(r.routable for r in self._routing(group, now)[1])
+        ejected = sum(k in self._outliers.ejected for k in self._members[group])
+        if not may_eject(routable, ejected, passive.max_percent):
+            return False
+        before = self._shown(key, now)
+        self._outliers.eject(key, passive.ejection_time, facts, now, self._wall_clock())
+        after = self._shown(key, now)
+        at = self._wall_clock()
+        event = Event(at, str(key), before.state, after.state, before.reason, after.reason)
+        self._emit(event, after, tracked.probe)
+        self._mark(group)
+        return True
+
+    def _returned(self, key: TargetKey, tracked: _Tracked, result: ProbeResult, now: float) -> bool:
+        """An ejected target comes back once its time is up and a probe passes."""
+        ejection = self._outliers.ejected.get(key)
+        if ejection is None or not result.passed or now < ejection.until:
+            return False
+        before = self._shown(key, now)
+        self._outliers.release(key, now, tracked.probe.target.settings.slow_start)
+        after = self._shown(key, now)
+        event = Event(result.at, str(key), before.state, after.state, before.reason, after.reason)
+        self._emit(event, after, tracked.probe)
+        return True
 
     def expire_warm_ups(self, now: float) -> float | None:
         """End the group warm-ups whose time is up; return the next deadline (None: none)."""
@@ -274,6 +279,9 @@ class HealthStore:
             self._note_stale(group, now)
         self._dirty |= stale_now | self._unrouted_stale
         self._unrouted_stale = stale_now
+        # Slow start: a ramping target's share grows; republish its group (and once more when
+        # the ramp is over, to drop the weights).
+        self._dirty |= {GroupKey(k.pool, k.settings) for k in self._outliers.ramps}
         self.expire_warm_ups(now)
         self.flush()
 
@@ -340,7 +348,10 @@ class HealthStore:
             shown, routing = self._routing(group, now)
             for key, record, route in zip(keys, shown, routing, strict=True):
                 tracked = self._targets[key]
-                views.append(TargetView(tracked.probe, record, route, group, tracked.warming))
+                ramp = self._outliers.share(key, now) if route.routable else None
+                views.append(
+                    TargetView(tracked.probe, record, route, group, tracked.warming, ramp=ramp)
+                )
             warm = self._warm.get(group)
             if warm is not None and now < warm.deadline and not any(r.routable for r in routing):
                 for old in warm.previous:
@@ -353,7 +364,7 @@ class HealthStore:
         record = transitions.stale(tracked.record, tracked.stale_limit, now, tracked.since)
         if tracked.drained:
             return replace(record, state=State.DRAINING, reason=Reason.DRAINING)
-        return record
+        return self._outliers.overlay(key, record)
 
     def _routing(self, group: GroupKey, now: float) -> tuple[list[Record], tuple[Routing, ...]]:
         keys = self._members[group]
@@ -378,7 +389,13 @@ class HealthStore:
             if not r.routable
         )
         failing = tuple(sorted({u.reason for u in unrouted}))
-        return RouteGroup(routable, len(keys), failing, unrouted)
+        return RouteGroup(routable, len(keys), failing, unrouted, self._weights(routable, now))
+
+    def _weights(self, routable: tuple[Target, ...], now: float) -> tuple[float, ...] | None:
+        if not self._outliers.ramps:
+            return None
+        shares = [self._outliers.share(t.key, now) for t in routable]
+        return None if all(s is None for s in shares) else tuple(s or 1.0 for s in shares)
 
 
 def _adopt(

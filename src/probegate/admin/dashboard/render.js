@@ -209,6 +209,7 @@ function updateHistory(strip, history) {
 function trafficLabel(s) {
   if (s.warmingUp && s.removedByReload) return t('removedServing')
   if (s.warmingUp) return t('warmingUp')
+  if (s.rampingUp !== null && s.rampingUp !== undefined) return t('rampingUp', { share: Math.round(s.rampingUp * 100) })
   if (s.routableByMinServers) return t('byMinServers')
   return t(s.routable ? 'traffic' : 'noTraffic')
 }
