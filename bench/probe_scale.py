@@ -184,10 +184,10 @@ def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[s
         store = HealthStore(plan.tier, effective_probes(plan), monotonic=time.monotonic)
         original = store.record
 
-        def counting(key: Any, result: Any) -> Any:
+        def counting(key: Any, result: Any, probe: Any = None) -> Any:
             nonlocal failures
             failures += not result.passed
-            return original(key, result)
+            return original(key, result, probe)
 
         store.record = counting  # type: ignore[method-assign]
         scheduler = Scheduler(store, Prober(Resolver(None)))

@@ -20,7 +20,7 @@ from unittest import mock
 
 from probegate.config.compile import compile_plan
 from probegate.config.load import load_document
-from probegate.config.plan import GatewayPlan
+from probegate.config.plan import GatewayPlan, TargetKey
 from probegate.proxy import client as client_module
 from probegate.proxy.client import ClientConnection
 from probegate.proxy.context import ProxyContext
@@ -145,6 +145,11 @@ class FakeHealth:
         self.routes: dict[GroupKey, RouteGroup] = {
             key: RouteGroup(tuple(targets), len(targets), ()) for key, targets in groups.items()
         }
+        self.ejected: list[tuple[TargetKey, dict[str, str]]] = []  # passiveHealth asked for
+
+    def eject(self, key: TargetKey, facts: dict[str, str]) -> bool:
+        self.ejected.append((key, facts))
+        return True
 
 
 class Rig:
