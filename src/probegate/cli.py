@@ -205,6 +205,8 @@ def _add_probe(commands: Any) -> None:
         "--status", action="append", metavar="NNN[-NNN]", help="healthy statuses (repeatable)"
     )
     probe.add_argument("--body", help="text the body must contain")
+    probe.add_argument("--header", action="append", metavar="'NAME: VALUE'",
+                       help="a request header to send (repeatable; replaces the probe's headers)")  # fmt: skip
     probe.add_argument("--json", action="store_true")
     _lang_argument(probe)
 

@@ -281,6 +281,8 @@ def _ondemand_body(args: argparse.Namespace) -> dict[str, Any]:
             body[key] = value
     if args.pick_host_name:
         body["pickHostNameFromBackendHttpSettings"] = True
+    if args.header:
+        body["headers"] = [_header(text) for text in args.header]
     match: dict[str, Any] = {}
     if args.status:
         match["statusCodes"] = args.status
@@ -289,6 +291,13 @@ def _ondemand_body(args: argparse.Namespace) -> dict[str, Any]:
     if match:
         body["match"] = match
     return body
+
+
+def _header(text: str) -> dict[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon:
+        raise UsageError(f"--header takes 'Name: value', got '{text}'")
+    return {"name": name.strip(), "value": value.strip()}
 
 
 # ------------------------------------------------------------------------ diagnose

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from probegate.demo.backends import Backend, wait_until
 from probegate.demo.faults import reset
@@ -181,3 +185,42 @@ def test_slow_start_gives_a_recovered_server_a_growing_share(tmp_path: Path) -> 
     assert ramp[0] is not None
     assert early < 0.3
     assert late >= 0.45
+
+
+def test_an_on_demand_probe_sends_the_headers_it_is_given(tmp_path: Path) -> None:
+    switch = Switch()
+    with RecordingBackend("a", handler=switch) as a:
+        document = config(free_port(), {"web": [a]})
+        document["probes"][0] |= {
+            "path": PROBE_PATH,
+            "headers": [{"name": "X-Tag", "value": "file"}],
+        }
+        with RunningGateway(tmp_path, document) as gw:
+            gw.wait_routable("web", 1)
+            assert gw.admin_url is not None
+            body = {"backendAddressPool": "web", "backendHttpSettings": "s",
+                    "headers": [{"name": "X-Tag", "value": "on-demand"}]}  # fmt: skip
+            status, answer_ = post_json(gw.admin_url + "/backendhealth/ondemand", body)
+            assert status == 200, answer_
+            bad = {**body, "headers": [{"name": "Host", "value": "x"}]}
+            refused, problem = post_json(gw.admin_url + "/backendhealth/ondemand", bad)
+    tags = [s.header("x-tag") for s in a.requests if s.target == PROBE_PATH]
+    assert "file" in tags  # the scheduled probes
+    assert tags.count("on-demand") == 1  # the on-demand probe replaced them, once
+    assert refused == 400
+    assert "Host is not set here" in problem["error"]["message"]
+
+
+def post_json(url: str, body: object) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)

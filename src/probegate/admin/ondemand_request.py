@@ -18,8 +18,9 @@ from probegate.health.ondemand import OnDemandError, Overrides
 
 KNOWN = {
     "backendAddressPool", "backendHttpSettings", "protocol", "host", "path", "timeout",
-    "pickHostNameFromBackendHttpSettings", "match",
+    "pickHostNameFromBackendHttpSettings", "match", "headers",
 }  # fmt: skip
+MAX_HEADERS = 32
 MAX_HOST = 253
 MAX_MATCH_BODY = 4090  # as in the configuration (SPEC section 1)
 MAX_STATUS_CODES = 20
@@ -119,6 +120,7 @@ def _overrides(body: dict[str, Any], max_timeout: int) -> Overrides:
             f"configured), got {timeout}"
         )
     codes, match_body = _match(_optional(body, "match", dict) or {})  # {} when absent
+    headers = _headers(_optional(body, "headers", list))
     return Overrides(
         protocol=(Protocol.HTTPS if protocol.lower() == "https" else Protocol.HTTP)
         if protocol
@@ -131,7 +133,27 @@ def _overrides(body: dict[str, Any], max_timeout: int) -> Overrides:
         ),
         status_codes=codes,
         body=match_body,
+        headers=headers,
     )
+
+
+def _headers(given: list[Any] | None) -> tuple[tuple[str, str], ...] | None:
+    """`headers`: [{"name", "value"}], checked as the configuration's probe headers are."""
+    if given is None:
+        return None
+    if len(given) > MAX_HEADERS:
+        raise OnDemandError(f"'headers' takes at most {MAX_HEADERS} entries, got {len(given)}")
+    found: list[tuple[str, str]] = []
+    for i, header in enumerate(given):
+        if not isinstance(header, dict) or set(header) != {"name", "value"}:
+            raise OnDemandError(f'\'headers[{i}]\' must be {{"name": …, "value": …}}')
+        name, value = header["name"], header["value"]
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise OnDemandError(f"'headers[{i}]': name and value are strings")
+        if problem := syntax.probe_header_problem(name, value):
+            raise OnDemandError(f"'headers[{i}].{problem[0]}' {problem[1]}")
+        found.append((name, value))
+    return tuple(found)
 
 
 def _host_problem(host: str) -> str | None:
@@ -190,6 +212,16 @@ def _reference(names: list[str]) -> dict[str, Any]:
     }
 
 
+def _either_case(name: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in name)
+
+
+# The header names a probe sets itself, in any letter case (JSON Schema patterns have no flags).
+_OWN_HEADERS_PATTERN = (
+    "^(" + "|".join(_either_case(n) for n in sorted(syntax.PROBE_OWN_HEADERS)) + ")$"
+)
+
+
 def request_schema(pools: list[str], settings: list[str], max_timeout: int) -> dict[str, Any]:
     """The JSON Schema of the body, for the configuration's pool and settings names."""
     return {
@@ -208,6 +240,28 @@ def request_schema(pools: list[str], settings: list[str], max_timeout: int) -> d
             },
             "timeout": {"type": "integer", "minimum": 1, "maximum": max_timeout},
             "pickHostNameFromBackendHttpSettings": {"type": "boolean"},
+            "headers": {
+                "type": "array",
+                "maxItems": MAX_HEADERS,
+                "description": "Request headers the probe sends (not Host, hop-by-hop or framing)",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name", "value"],
+                    "properties": {
+                        "name": {
+                            "type": "string",
+                            "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+                            "not": {"pattern": _OWN_HEADERS_PATTERN},
+                        },
+                        "value": {
+                            "type": "string",
+                            "maxLength": syntax.MAX_HEADER_VALUE,
+                            "pattern": "^([!-~]([ \t!-~]*[!-~])?)?$",
+                        },
+                    },
+                },
+            },
             "match": {
                 "type": "object",
                 "additionalProperties": False,

@@ -104,6 +104,7 @@ class Overrides:
     pick_host_name_from_backend_http_settings: bool | None = None
     status_codes: tuple[str, ...] | None = None
     body: str | None = None
+    headers: tuple[tuple[str, str], ...] | None = None  # replace the probe's headers
 
 
 def targets_of(plan: GatewayPlan, pool: str, settings: str) -> list[Target]:
@@ -146,6 +147,7 @@ def override_probe(target: Target, overrides: Overrides, plan: GatewayPlan) -> E
             else base.pick_host_name_from_backend_http_settings
         ),
         match=_match(base.match, overrides),
+        headers=overrides.headers if overrides.headers is not None else base.headers,
     )
     if spec.pick_host_name_from_backend_http_settings and overrides.host is None:
         spec = replace(spec, host=None)
