@@ -177,6 +177,11 @@ def _add_backend_health(commands: Any) -> None:
         "--history", action="store_true", help="include the last results (API only)"
     )
     health.add_argument("--watch", action="store_true", help="refresh the table until Ctrl-C")
+    health.add_argument("--events", action="store_true",
+                        help="list the state changes of the lasting history instead (API only)")  # fmt: skip
+    health.add_argument("--since", default="1h", metavar="WHEN",
+                        help="with --events: a duration (30m, 24h, 7d) or an ISO 8601 time")  # fmt: skip
+    health.add_argument("--pool", help="with --events: only this pool's servers")
     health.add_argument(
         "--interval", type=float, default=2.0, help="seconds between refreshes (--watch)"
     )

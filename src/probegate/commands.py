@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,12 +118,29 @@ def cmd_backend_health(args: argparse.Namespace, parameters: dict[str, object] |
         raise UsageError(f"--json and --output {args.output} ask for two formats: give one")
     if args.watch and (args.json or args.output != "table"):
         raise UsageError("--watch draws a table; it does not combine with --json or --output")
+    if args.events:
+        return _events(args, lang)
     api = None if args.config is not None else admin_api(args)
     if args.watch:
         return _watch(args, parameters, api, lang)
     document = _health_document(args, parameters, api, lang)
     _print_document(args, document, lang)
     return EXIT_OK if views.all_healthy(document) else EXIT_UNHEALTHY
+
+
+def _events(args: argparse.Namespace, lang: Lang) -> int:
+    """`backend-health --events`: the state changes the running gateway keeps in its history."""
+    if args.config is not None or args.watch:
+        raise UsageError("--events reads a running gateway's history: drop -c and --watch")
+    query = urllib.parse.urlencode(
+        {"since": args.since, **({"pool": args.pool} if args.pool else {})}
+    )
+    listed = gatewayclient.call(admin_api(args), f"/backendhealth/events?{query}")
+    if args.json or args.output == "json":
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
+    else:
+        report.render_events(console(), listed, lang)
+    return EXIT_OK
 
 
 def _health_document(

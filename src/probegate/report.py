@@ -26,6 +26,7 @@ STATE_STYLE = {
 }
 
 _WORDS = {
+    "events": Words("State changes since {since}: {count}", "{since} 이후 상태 변화: {count}건"),
     "server": Words("server", "서버"),
     "health": Words("health", "상태"),
     "reason": Words("reason", "원인 코드"),
@@ -223,3 +224,27 @@ def _last_probe(last: dict[str, Any] | None) -> str:
         return "—"
     status = f" {last['status']}" if last.get("status") else ""
     return f"{last['time'][11:19]}Z{status} {last['durationMs']:.0f} ms"
+
+
+def render_events(console: Console, listed: dict[str, Any], lang: Lang = Lang.EN) -> None:
+    """`backend-health --events`: one line per state change, oldest first, coloured by state."""
+    events = listed.get("events", [])
+    table = Table(title=words("events", lang, since=listed.get("since", ""), count=len(events)))
+    for column in ("time", "pool", "settings", "server", "change", "reason"):
+        table.add_column(column, no_wrap=True)
+    for event in events:
+        change = Text(event["from"], style=STATE_STYLE.get(event["from"], ""))
+        change.append(" → ")
+        change.append(event["to"], style=STATE_STYLE.get(event["to"], ""))
+        table.add_row(
+            event["time"].replace("T", " ").removesuffix("Z") + "Z",
+            event["backendAddressPool"],
+            event["backendHttpSettings"],
+            event["server"],
+            change,
+            event["toReason"],
+        )
+    console.print(table)
+    problem = listed.get("history", {}).get("problem")
+    if problem:
+        console.print(Text(problem, style="yellow"))

@@ -3,6 +3,8 @@ server, and drains a member through the admin API (and puts it back)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,6 +85,15 @@ def test_events_survive_a_restart_and_a_member_drains_and_returns(
         )
         assert status == 404
         assert "no member" in missing["error"]["message"]
+        cli = subprocess.run(
+            [sys.executable, "-m", "probegate", "backend-health", "--url", gateway.url,
+             "--events", "--since", "1h", "--pool", "web"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr
+        assert "State changes since" in cli.stdout
+        assert "Unknown → Unhealthy" in cli.stdout
+        assert "tcp-connect-error" in cli.stdout
         status, bad = gateway.get("/backendhealth/events?since=yesterday")
         assert status == 400
         assert "since takes a duration" in bad["error"]["message"]
