@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from probegate.config import certs, syntax
 from probegate.config import model as m
 from probegate.config.load import LoadedConfig
+from probegate.config.mutualtls import listener_client_auth
 from probegate.config.plan import (
     AddressKind,
     AddressPool,
@@ -249,6 +250,8 @@ def _listener(item: m.HttpListener, cfg: m.GatewayConfig, base_dir: Path) -> Lis
         host_names=tuple(h.lower() for h in item.host_names),
         certificate=_frontend(cert, base_dir) if cert else None,
         tls=_listener_tls(item, cfg) if item.protocol is m.Protocol.HTTPS else None,
+        client_auth=listener_client_auth(item, cfg, base_dir) if cert else None,
+        require_sni=item.require_server_name_indication,
     )
 
 

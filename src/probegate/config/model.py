@@ -186,6 +186,7 @@ class HttpListener(Named):
     host_names: list[Text] = Field(default_factory=list)
     ssl_certificate: Text | None = None
     ssl_profile: Text | None = None  # its policy replaces the gateway's sslPolicy
+    require_server_name_indication: bool = False  # Https: refuse handshakes that name no listener
 
 
 class SslPolicy(Item):
@@ -197,8 +198,22 @@ class SslPolicy(Item):
     cipher_suites: list[Text] = Field(default_factory=list)
 
 
+class Revocation(StrEnum):
+    NONE = "None"
+    OCSP = "OCSP"
+
+
+class ClientAuthConfiguration(Item):
+    """How a profile's mutual TLS judges client certificates (`mutualtls.py`)."""
+
+    verify_client_cert_issuer_dn: bool = Field(default=False, alias="verifyClientCertIssuerDN")
+    verify_client_revocation: Annotated[Revocation, _any_case(Revocation)] = Revocation.NONE
+
+
 class SslProfile(Named):
     ssl_policy: SslPolicy | None = None
+    client_auth_configuration: ClientAuthConfiguration | None = None
+    trusted_client_certificates: list[Text] = Field(default_factory=list)  # names: mutual TLS on
 
 
 # ------------------------------------------------------------------------ backends
@@ -420,6 +435,7 @@ class GatewayConfig(Item):
     ssl_certificates: list[SslCertificate] = Field(default_factory=list)
     ssl_policy: SslPolicy | None = None
     ssl_profiles: list[SslProfile] = Field(default_factory=list)
+    trusted_client_certificates: list[CertificateFile] = Field(default_factory=list)
     backend_address_pools: list[BackendAddressPool] = Field(default_factory=list)
     backend_http_settings_collection: list[BackendHttpSettings] = Field(default_factory=list)
     probes: list[Probe] = Field(default_factory=list)

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from probegate.config import model as m
+from probegate.config.mutualtls import ClientAuth
 from probegate.config.process import AccessLogPlan, AdminPlan, HistoryPlan, Limits
 from probegate.config.sslpolicy import ListenerTls
 
@@ -150,6 +151,8 @@ class Listener:
     host_names: tuple[str, ...]  # empty: a basic listener
     certificate: FrontendCertificate | None
     tls: ListenerTls | None = None  # Https: the versions and suites it offers (sslpolicy.py)
+    client_auth: ClientAuth | None = None  # Https with mutual TLS (mutualtls.py)
+    require_sni: bool = False  # requireServerNameIndication
 
 
 @dataclass(frozen=True, slots=True)

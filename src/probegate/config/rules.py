@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from probegate.config import checks, sslpolicy, syntax
+from probegate.config import checks, mutualtls, sslpolicy, syntax
 from probegate.config import document as doc_mod
 from probegate.config.document import (
     COLLECTIONS,
@@ -243,6 +243,7 @@ _RULES: tuple[Callable[[Doc], Issues], ...] = (
     checks.resolvers,
     checks.admin,
     sslpolicy.policy_problems,
+    mutualtls.problems,
 )
 
 

@@ -23,6 +23,7 @@ from collections import deque
 import httptools
 
 from probegate.proxy import wire
+from probegate.proxy.clientauth import NO_CERTIFICATE, ClientCertificate
 from probegate.proxy.context import ProxyContext
 from probegate.proxy.exchange import Exchange
 from probegate.proxy.lifecycle import DONE, HEAD, RECEIVED, ExchangeBase
@@ -72,6 +73,8 @@ class ClientConnection(asyncio.Protocol):
         "write_paused",
         "write_paused_at",
     )
+    # client_certificate*: NONE without mutual TLS, at no cost (proxy/mutual.py sets its own)
+    client_certificate: ClientCertificate = NO_CERTIFICATE
 
     def __init__(self, proxy: ProxyContext, scheme: bytes) -> None:
         self.proxy = proxy

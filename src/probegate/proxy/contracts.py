@@ -6,13 +6,16 @@ answered. Each side names the other only through a protocol here, so any one mod
 its own and the imports inside proxy/ run one way (no cycle, not even under TYPE_CHECKING):
 
     wire → routing → tables            pure pieces (no I/O)
-    balancer, listeners, sni, listen   target choice; the sockets a plan needs, certificates
+    clientauth                         client certificates: asked for, judged (mutual TLS)
+    balancer, listeners, sni, listen   target choice; the sockets a plan needs, certificates;
+    ocsp                               a client certificate's revocation, asked of its responder
     contracts                          these protocols
     accesslog, upstream                the access log; backend connections, pools, the connector
     context                            what every connection and exchange shares (ProxyContext)
     lifecycle                          one exchange: its fields, its phases, how it ends
     request, response → exchange       the request's half, the answer's half, choosing a target
     client                             one client connection
+    mutual                             one client connection on a socket with mutual TLS
     server                             binding, the tick, reload and stop
 
 (pyproject.toml's layers contract holds proxy/ to this order, bottom to top.)

@@ -27,6 +27,7 @@ from probegate.proxy.client import ClientConnection
 from probegate.proxy.context import ProxyContext
 from probegate.proxy.listen import TlsSniffingServer
 from probegate.proxy.listeners import Endpoint, ListenerChanges, endpoints, plan_listeners
+from probegate.proxy.mutual import MutualTlsConnection
 from probegate.proxy.sni import SniChooser
 from probegate.proxy.tables import Tables, Upstream
 from probegate.resolver import Resolver
@@ -103,12 +104,16 @@ class Proxy(ProxyContext):
         for endpoint in changes.certificates:
             self._certs[endpoint].update(wanted[endpoint])
 
+    def _tls_connection(self, chooser: SniChooser, scheme: bytes) -> ClientConnection:
+        """Mutual TLS has a connection of its own (proxy/mutual.py); the others pay nothing."""
+        if chooser.client_auth is None:
+            return ClientConnection(self, scheme)
+        return MutualTlsConnection(self, scheme, lambda: chooser.client_auth)
+
     async def _bind(self, endpoint: Endpoint, listeners: list[Listener]) -> None:
-        context = None
-        if endpoint.tls:
-            chooser = SniChooser(listeners)
+        chooser = SniChooser(listeners) if endpoint.tls else None
+        if chooser is not None:
             self._certs[endpoint] = chooser
-            context = chooser.default
         scheme = b"https" if endpoint.tls else b"http"
         loop = asyncio.get_running_loop()
         sock = socket.create_server(
@@ -117,13 +122,14 @@ class Proxy(ProxyContext):
             backlog=BACKLOG,
             dualstack_ipv6=False,
         )
-        if context is not None:
+        if chooser is not None:
             # HTTPS: our own accept loop, which answers plain HTTP with a 400 (listen.py).
+            tls = chooser
             self._servers[endpoint] = TlsSniffingServer(
                 loop,
                 sock,
-                lambda: ClientConnection(self, scheme),
-                context,
+                lambda: self._tls_connection(tls, scheme),
+                chooser.default,
                 handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
                 shutdown_timeout=TLS_SHUTDOWN_TIMEOUT,
             )

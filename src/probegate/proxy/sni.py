@@ -7,7 +7,12 @@ Rules of this module:
 - a reload updates a chooser in place (the socket stays open); contexts are built once per
   certificate, not per connection;
 - private keys reach OpenSSL through a private temporary folder (`load_cert_chain` reads files
-  only) and are removed at once.
+  only) and are removed at once;
+- `requireServerNameIndication`: a handshake that names no listener of the socket (no SNI, or a
+  name none of them has) and would fall to a listener that requires SNI is refused with the
+  `unrecognized_name` alert; a basic listener that requires SNI takes any name, but not none;
+- mutual TLS is per socket (config.mutualtls refuses two settings on one): whether a client
+  certificate is asked for is fixed by the context the handshake starts on.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import ssl
 import tempfile
 from pathlib import Path
 
+from probegate.config.mutualtls import ClientAuth
 from probegate.config.plan import FrontendCertificate, Listener
+from probegate.proxy.clientauth import ask_for_certificates
 from probegate.proxy.routing import host_key
 from probegate.proxy.tlspolicy import apply_policy
 
@@ -27,6 +34,7 @@ class SniChooser:
     def __init__(self, listeners: list[Listener]) -> None:
         self.default = _server_context(None)
         self.default.sni_callback = self._choose
+        self.client_auth: ClientAuth | None = None
         self.update(listeners)
 
     def update(self, listeners: list[Listener]) -> None:
@@ -38,6 +46,12 @@ class SniChooser:
         if tls is not None:
             for context in (self.default, *built.values()):
                 apply_policy(context, tls)
+        self.client_auth = next((x.client_auth for x in listeners if x.client_auth), None)
+        if self.client_auth is not None:
+            for context in (self.default, *built.values()):
+                ask_for_certificates(context)
+        else:
+            self.default.verify_mode = ssl.CERT_NONE  # a reload may have turned it off
         exact: dict[str, ssl.SSLContext] = {}
         wild: list[tuple[str, ssl.SSLContext]] = []
         fallback: ssl.SSLContext | None = None
@@ -54,10 +68,13 @@ class SniChooser:
                     exact.setdefault(name, context)
         self._exact, self._wild = exact, wild
         self._fallback = fallback or next(iter(built.values()), None)
+        last = _fallback_listener(listeners)
+        self._refuse_unnamed = last is not None and last.require_sni
+        self._refuse_unknown = self._refuse_unnamed and last is not None and bool(last.host_names)
         if self._fallback is not None:
             _load_into(self.default, _first_cert(listeners))
 
-    def _choose(self, sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+    def _choose(self, sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> int | None:
         chosen = None
         key = host_key(name) if name else None
         if key is not None:
@@ -66,9 +83,19 @@ class SniChooser:
                 chosen = next(
                     (c for s, c in self._wild if key.endswith(s) and len(key) > len(s)), None
                 )
+        if chosen is None and (self._refuse_unknown if key else self._refuse_unnamed):
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME  # requireServerNameIndication
         chosen = chosen or self._fallback
         if chosen is not None:
             sock.context = chosen
+        return None
+
+
+def _fallback_listener(listeners: list[Listener]) -> Listener | None:
+    """The listener a handshake reaches when its name matches none: the first basic one."""
+    found = [x for x in listeners if x.certificate and not x.host_names]
+    found = found or [x for x in listeners if x.certificate]
+    return found[0] if found else None
 
 
 def _first_cert(listeners: list[Listener]) -> FrontendCertificate | None:

@@ -48,15 +48,27 @@ def apply_policy(context: ssl.SSLContext, tls: ListenerTls) -> None:
 
 
 @cache
+def libssl() -> ctypes.CDLL:
+    """The OpenSSL that Python's `ssl` runs on (its `_ssl` module is linked against it)."""
+    return ctypes.CDLL(_ssl.__file__)
+
+
+def ctx_pointer(context: ssl.SSLContext) -> int:
+    """The context's `SSL_CTX *`: CPython's PySSLContext starts with the object header, then it."""
+    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not pointer:
+        raise RuntimeError("no SSL_CTX behind this SSLContext")
+    return pointer
+
+
+@cache
 def _ciphersuites_setter() -> Callable[[int, bytes], int]:
-    function = ctypes.CDLL(_ssl.__file__).SSL_CTX_set_ciphersuites
+    function = libssl().SSL_CTX_set_ciphersuites
     function.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     function.restype = ctypes.c_int
     return cast(Callable[[int, bytes], int], function)
 
 
 def _set_tls13_suites(context: ssl.SSLContext, suites: str) -> None:
-    # CPython's PySSLContext starts with the object header, then its `SSL_CTX *ctx`.
-    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
-    if not pointer or _ciphersuites_setter()(pointer, suites.encode()) != 1:
+    if _ciphersuites_setter()(ctx_pointer(context), suites.encode()) != 1:
         raise RuntimeError(f"OpenSSL refused the TLS 1.3 suites {suites!r}")
