@@ -204,7 +204,7 @@ def test_ignored_fields_are_never_evaluated() -> None:
     gateway = doc["resources"][0]
     gateway["location"] = "[resourceGroup().location]"
     gateway["tags"] = {"id": "[uniqueString(resourceGroup().id)]"}
-    gateway["properties"]["sslPolicy"] = "[variables('undefined')]"
+    gateway["properties"]["autoscaleConfiguration"] = "[variables('undefined')]"
     result = convert_arm(doc)
     assert result.config == {
         "probes": [{"name": "p", "protocol": "Http", "host": "health.shop.example"}]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,9 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from probegate.config.arm import convert_arm, load_parameters_file
+from probegate.config.compile import compile_plan
+from probegate.config.load import load_document
+from probegate.config.sslpolicy import PREDEFINED
 from tests.unit.arm.templates import (
     FIXTURES,
     PFX_DATA,
@@ -22,12 +26,14 @@ from tests.unit.arm.templates import (
 )
 
 # fmt: off
-TEMPLATE_CONFIG: dict[str, Any] = {
+_POLICY = {"sslPolicy": {"policyType": "Predefined", "policyName": "AppGwSslPolicy20220101"}}
+TEMPLATE_CONFIG: dict[str, Any] = _POLICY | {
     "sku": "Standard_v2",
     "httpListeners": [
         {"name": "listener-http", "port": 80, "protocol": "Http"},
         {"name": "listener-shop-https", "port": 443, "protocol": "Https",
-         "hostNames": ["www.shop.example", "shop.example"], "sslCertificate": "shop-tls"},
+         "hostNames": ["www.shop.example", "shop.example"], "sslCertificate": "shop-tls",
+         "requireServerNameIndication": True},
         {"name": "listener-api-https", "port": 443, "protocol": "Https",
          "hostNames": ["api.shop.example"], "sslCertificate": "shop-tls"},
     ],
@@ -79,7 +85,7 @@ TEMPLATE_CONFIG: dict[str, Any] = {
     ],
 }
 
-CLI_CONFIG: dict[str, Any] = {
+CLI_CONFIG: dict[str, Any] = _POLICY | {
     "sku": "WAF_v2",
     "httpListeners": [
         {"name": "listener-orders-http", "port": 80, "protocol": "Http"},
@@ -186,11 +192,7 @@ TEMPLATE_IGNORED = [
     "(probegate runs as one process; the instance count does not apply)",
     "resources[2].properties.backendHttpSettingsCollection[0].properties.probeEnabled: true "
     "(probegate probes every server a rule uses; pick a custom probe with probe)",
-    "resources[2].properties.httpListeners[1].properties.requireServerNameIndication: true "
-    "(probegate does not refuse TLS clients that send no server name)",
     "resources[2].properties.enableHttp2: true (probegate serves clients over HTTP/1.1)",
-    "resources[2].properties.sslPolicy: object with policyType, policyName "
-    "(probegate uses its own TLS versions and ciphers)",
     "resources[2].location: \"[parameters('location')]\" "
     "(the Azure region does not apply to a self-hosted gateway)",
     "resources[2].tags: object with workload, costCenter "
@@ -333,3 +335,35 @@ def test_every_address_in_the_fixtures_is_loopback() -> None:
         data.pop("contentVersion", None)  # "1.0.0.0" is a version, not an address
         addresses = ipv4.findall(json.dumps(data))
         assert all(address.startswith("127.") for address in addresses), path.name
+
+
+# The TLS fixture: a gateway policy, a profile with its own CustomV2 policy and mutual TLS, and a
+# listener that requires SNI; the listeners' effective TLS must be the policies' (issue 16).
+TLS_PARAMETERS = {"certData": PFX_DATA, "certPassword": "fixture-only-password"}
+
+
+def test_tls_policies_profiles_and_mutual_tls_import(tmp_path: Path) -> None:
+    result = convert_arm(fixture("ssl-profiles-template.json"), TLS_PARAMETERS)
+    assert not [line for line in result.ignored if re.search(r"ssl|ServerName|trusted", line)]
+    plan = compile_plan(load_document(result.config, "imported", tmp_path))
+    public, partners = plan.listeners
+    assert public.tls is not None
+    assert partners.tls is not None
+    s_policy = PREDEFINED["AppGwSslPolicy20220101S"]
+    assert (public.tls.versions, public.tls.suites) == (("TLSv1_2", "TLSv1_3"), s_policy.suites)
+    assert partners.tls.versions == ("TLSv1_2", "TLSv1_3")
+    assert partners.tls.suites == (
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    )
+    assert (
+        partners.tls.openssl_ciphers == "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+    )
+    assert (public.require_sni, partners.require_sni) == (False, True)
+    assert public.client_auth is None
+    assert partners.client_auth is not None
+    auth = partners.client_auth
+    assert (auth.profile, auth.verify_issuer_dn, auth.ocsp) == ("partners", True, True)
+    assert auth.cas == (base64.b64decode(ca_data()),)

@@ -44,6 +44,7 @@ from probegate.config.arm.tables import (
     NO_SPEC,
     REASONS,
     SKUS,
+    SSL_POLICY,
     keys,
 )
 from probegate.errors import ConfigError, ConfigIssue
@@ -236,6 +237,10 @@ class _Converter(Reader):
             items = [] if node is None else self.collection(node, spec)
             if items:
                 config[spec.key] = items
+        policy_node = props.take("sslPolicy")
+        policy = None if policy_node is None else self.sub_object(policy_node, SSL_POLICY)
+        if policy:
+            config["sslPolicy"] = policy
         if props is not resource:
             self.leftovers(props, NO_SPEC)
         self.leftovers(resource, NO_SPEC)

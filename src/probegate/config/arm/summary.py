@@ -34,6 +34,8 @@ BEHAVIOUR = frozenset(
         "sslprofiles",
         "sslprofile",
         "trustedclientcertificates",
+        "disabledsslprotocols",
+        "verifyclientauthmode",
         "customerrorconfigurations",
         "loaddistributionpolicies",
         "loaddistributionpolicy",

@@ -86,6 +86,11 @@ def _items(spec: Spec) -> Read:
     return lambda reader, node: reader.collection(node, spec)
 
 
+def _only_true(reader: Reader, node: Node) -> object:
+    """A switch written only when on (CLI output prints `false` on every listener)."""
+    return True if reader.boolean(node) else None
+
+
 def _one_host(reader: Reader, node: Node) -> list[str] | None:
     host = reader.text(node)
     return None if host is None else [host]
@@ -152,7 +157,7 @@ _HTTP = ("Http", "Https")
 _BIND = "listeners bind to 127.0.0.1; set bindAddress to expose them"
 _WAF = "probegate has no web application firewall"
 _REWRITE = "header and URL rewrites are not supported"
-_TLS_PROFILE = "TLS profiles and client certificates are not supported"
+_PASSTHROUGH = "probegate verifies client certificates itself (strict mode); passthrough is not supported"
 _PRIVATE_LINK = "Private Link does not apply to a self-hosted gateway"
 _PEM = "export the certificate and its key to PEM and set certFile and keyFile"
 _ROUND_ROBIN = "probegate balances by round robin"
@@ -169,9 +174,8 @@ REASONS: dict[str, str] = {
     "webapplicationfirewallconfiguration": _WAF, "firewallpolicy": _WAF,
     "forcefirewallpolicyassociation": _WAF,
     "enablehttp2": "probegate serves clients over HTTP/1.1",
-    "requireservernameindication": "probegate does not refuse TLS clients that send no server name",
-    "sslpolicy": "probegate uses its own TLS versions and ciphers",
-    "sslprofiles": _TLS_PROFILE, "sslprofile": _TLS_PROFILE, "trustedclientcertificates": _TLS_PROFILE,
+    "verifyclientauthmode": _PASSTHROUGH,
+    "disabledsslprotocols": "write the policy as policyType with policyName or minProtocolVersion",
     "rewriterulesets": _REWRITE, "rewriteruleset": _REWRITE, "defaultrewriteruleset": _REWRITE,
     "customerrorconfigurations": "custom error pages are not supported",
     "privatelinkconfigurations": _PRIVATE_LINK, "privateendpointconnections": _PRIVATE_LINK,
@@ -204,8 +208,23 @@ _LISTENERS = Spec("httpListeners", (
     Field("hostNames", _texts),
     Field("hostName", _one_host, "hostNames"),  # the older single-host form
     Field("sslCertificate", _ref("sslCertificates")),
+    Field("sslProfile", _ref("sslProfiles")),
+    Field("requireServerNameIndication", _only_true),
     Field("frontendIPConfiguration", _frontend_ip),  # read for bindAddress, never written as is
 ), keys("requestRoutingRules"))
+SSL_POLICY = Spec("sslPolicy", (
+    Field("policyType", _enum("Predefined", "Custom", "CustomV2")), Field("policyName", _text),
+    Field("minProtocolVersion", _text), Field("cipherSuites", _texts),
+))
+_CLIENT_AUTH = Spec("clientAuthConfiguration", (
+    Field("verifyClientCertIssuerDN", _boolean),
+    Field("verifyClientRevocation", _enum("None", "OCSP")),
+))
+_SSL_PROFILES = Spec("sslProfiles", (
+    Field("sslPolicy", _object(SSL_POLICY)),
+    Field("clientAuthConfiguration", _object(_CLIENT_AUTH)),
+    Field("trustedClientCertificates", _refs("trustedClientCertificates")),
+), keys("httpListeners"))
 # The base64 PFX and its password are taken as they are (probegate reads PFX data too).
 _SSL_CERTS = Spec("sslCertificates", (Field("data", _secret), Field("password", _secret)),
                   keys("httpListeners"), reasons={
@@ -216,6 +235,8 @@ _ROOT_REASONS = {"keyvaultsecretid": "probegate cannot read Key Vault: export th
                                      "certificate and set data or certFile"}
 _TRUSTED_ROOTS = Spec("trustedRootCertificates", (Field("data", _text),), reasons=_ROOT_REASONS)
 _AUTH_CERTS = Spec("authenticationCertificates", (Field("data", _text),), reasons=_ROOT_REASONS)
+_CLIENT_CAS = Spec("trustedClientCertificates", (Field("data", _text),), keys("sslProfiles"),
+                   reasons=_ROOT_REASONS)
 ADDRESS = Spec("backendAddresses", (Field("ipAddress", _text), Field("fqdn", _text)))
 _POOLS = Spec("backendAddressPools", (Field("backendAddresses", _addresses),),
               keys("backendIPConfigurations"), empty_lists=("backendAddresses",))
@@ -260,6 +281,6 @@ _REDIRECTS = Spec("redirectConfigurations", (
     Field("includePath", _boolean), Field("includeQueryString", _boolean),
 ), keys("requestRoutingRules urlPathMaps pathRules"))
 # Written in the order SPEC section 1 lists them, so a dumped config reads like the spec.
-GATEWAY_COLLECTIONS = (_LISTENERS, _SSL_CERTS, _POOLS, _SETTINGS, _PROBES, _TRUSTED_ROOTS,
-                       _AUTH_CERTS, _RULES, _PATH_MAPS, _REDIRECTS)
+GATEWAY_COLLECTIONS = (_LISTENERS, _SSL_CERTS, _SSL_PROFILES, _CLIENT_CAS, _POOLS, _SETTINGS,
+                       _PROBES, _TRUSTED_ROOTS, _AUTH_CERTS, _RULES, _PATH_MAPS, _REDIRECTS)
 # fmt: on
