@@ -247,6 +247,12 @@ def test_dashboard_shows_health_reasons_remedies_and_probes_on_demand(
     expect(failing.locator(".reason")).to_have_text("http-status-code-mismatch")
     expect(failing.locator(".message")).to_contain_text("returned 500")
     expect(failing.locator(".history .tick.fail").first).to_be_visible()
+    # The last 24 h from the lasting history: Unknown until the first verdict, then Unhealthy.
+    expect(refused.locator(".timeline")).to_have_attribute(
+        "aria-label", re.compile(r"24 h: \d+ state change")
+    )
+    expect(refused.locator(".timeline .segment.unhealthy")).to_have_count(1)
+    expect(healthy.locator(".timeline .segment.healthy")).to_have_count(1)
     expect(page.locator(".tile-healthy .num")).to_have_text("1")
     expect(page.locator(".tile-unhealthy .num")).to_have_text("2")
     expect(page.get_by_role("table", name=WEB).get_by_role("columnheader")).to_have_count(7)

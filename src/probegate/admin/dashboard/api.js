@@ -52,6 +52,15 @@ export function backendHealth(lang) {
   return call('backendhealth?expand=history', { lang })
 }
 
+/** State changes of the last `since` (e.g. '24h') from the lasting history; [] if unavailable. */
+export async function events(since) {
+  try {
+    return (await call(`backendhealth/events?since=${encodeURIComponent(since)}`)).events
+  } catch {
+    return []
+  }
+}
+
 /** The gateway itself; a 503 still answers (the prober stopped) and is returned as such. */
 export async function gateway() {
   try {

@@ -51,7 +51,8 @@ async function refresh() {
   const generation = ++state.generation
   clearTimeout(state.timer)
   try {
-    const [health, gateway] = await Promise.all([api.backendHealth(currentLang()), api.gateway()])
+    const [health, gateway, changes] = await Promise.all([api.backendHealth(currentLang()), api.gateway(), api.events('24h')])
+    attachTimelines(health, changes)
     if (generation !== state.generation) return // a newer refresh (or a language switch) won
     $('problem').hidden = true
     $('pools').classList.remove('stale')
@@ -105,6 +106,21 @@ function unfollow() {
 }
 
 const currentLang = () => document.documentElement.lang
+
+// Each server gets the state changes of its last 24 h (the timeline under its history strip).
+function attachTimelines(health, changes) {
+  const byTarget = new Map()
+  for (const e of changes) {
+    const key = `${e.backendAddressPool}~${e.backendHttpSettings}~${e.server}`
+    if (!byTarget.has(key)) byTarget.set(key, [])
+    byTarget.get(key).push(e)
+  }
+  for (const pool of health.backendAddressPools) {
+    for (const item of pool.backendHttpSettingsCollection) {
+      for (const s of item.servers) s.timeline = byTarget.get(`${pool.backendAddressPool.name}~${item.backendHttpSettings.name}~${s.address}`) ?? []
+    }
+  }
+}
 
 function showHealth(health) {
   state.lastDocument = health

@@ -130,6 +130,7 @@ function createRow(key) {
     failures: h('span', { class: 'failures' }),
     pending: h('span', { class: 'pending', text: t('pending'), title: t('pendingTitle') }),
     history: h('span', { class: 'history', role: 'img' }),
+    timeline: h('span', { class: 'timeline', role: 'img' }),
   }
   r.remedy = h('details', { class: 'remedy', 'data-key': key }, h('summary', { text: t('remedy') }), r.remedyText)
   r.section = h(
@@ -141,7 +142,7 @@ function createRow(key) {
     h('td', { class: 'col-reason' }, r.reason),
     h('td', { class: 'col-last' }, r.when, r.took, r.phases, r.cert),
     h('td', { class: 'col-failures' }, r.failures, r.pending),
-    h('td', { class: 'col-history' }, r.history),
+    h('td', { class: 'col-history' }, r.history, r.timeline),
   )
   return r
 }
@@ -166,6 +167,7 @@ function updateRow(r, s) {
   setClass(r.failures, `failures${s.consecutiveFailures > 0 ? ' some' : ''}`)
   r.pending.hidden = !(s.health === 'Healthy' && s.consecutiveFailures > 0)
   updateHistory(r.history, s.history ?? [])
+  updateTimeline(r.timeline, s.timeline ?? [], s.health)
 }
 
 export function warningItem(warning) {
@@ -187,6 +189,39 @@ function updateLastProbe(r, last) {
   const phases = PHASES.filter((p) => last.phases?.[p] !== null && last.phases?.[p] !== undefined)
   setText(r.phases, phases.map((p) => `${t(`phase.${p}`)} ${ms(last.phases[p])}`).join(' · '))
   setText(r.cert, last.certificateExpiry ? t('certUntil', { date: day(last.certificateExpiry) }) : '')
+}
+
+const DAY_MS = 24 * 3600 * 1000
+
+// The last 24 h as segments, one per state the server was in, sized by how long it lasted. Before
+// its first change in the window a server was in that change's `from` state (blank when that
+// was Unknown: nothing was decided yet); with no change at all, in the state it shows now.
+function updateTimeline(strip, changes, now) {
+  const end = Date.now()
+  const start = end - DAY_MS
+  const spans = []
+  let state = changes.length ? changes[0].from : now
+  if (changes.length && changes[0].from === 'Unknown') state = 'none'
+  let from = start
+  for (const change of changes) {
+    const at = Math.max(Date.parse(change.time), start)
+    spans.push([state, from, at])
+    state = change.to
+    from = at
+  }
+  spans.push([state, from, end])
+  const label = changes.length ? t('timelineLabel', { n: changes.length }) : t('timelineQuiet', { state: stateLabel(now) })
+  setAttr(strip, 'aria-label', label)
+  setAttr(strip, 'title', label)
+  const signature = `${changes.length}${changes.at(-1)?.time}${now}${Math.floor(end / 60000)}`
+  redraw(strip, signature, () =>
+    spans.filter(([, a, b]) => b > a).map(([s, a, b]) => {
+      const what = s === 'none' ? t('timelineNone') : stateLabel(s)
+      const segment = h('span', { class: `segment ${s.toLowerCase()}`, title: `${what} ${clock(a)}–${clock(b)}` })
+      segment.style.width = `${((b - a) / DAY_MS) * 100}%`
+      return segment
+    }),
+  )
 }
 
 function updateHistory(strip, history) {
