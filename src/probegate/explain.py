@@ -35,7 +35,34 @@ def _listener_tls(listener: Listener) -> dict[str, Any]:
         "protocols": list(tls.versions),
         "cipherSuites": list(tls.suites),
         "rule": tls.rule,
+        "clientAuth": _client_auth_data(listener),
+        "requireServerNameIndication": listener.require_sni,
     }
+
+
+def _client_auth_data(listener: Listener) -> dict[str, Any] | None:
+    auth = listener.client_auth
+    if auth is None:
+        return None
+    return {
+        "sslProfile": auth.profile,
+        "trustedClientCertificates": len(auth.cas),
+        "verifyClientCertIssuerDN": auth.verify_issuer_dn,
+        "verifyClientRevocation": "OCSP" if auth.ocsp else "None",
+    }
+
+
+def _client_auth_text(listener: Listener) -> tuple[str, str]:
+    auth = listener.client_auth
+    if auth is None:
+        return "off", "no sslProfile with trustedClientCertificates"
+    return "required (400 without a valid certificate)", auth.describe()
+
+
+def _sni_text(listener: Listener) -> tuple[str, str]:
+    if listener.require_sni:
+        return "required", "requireServerNameIndication: a handshake naming no listener is refused"
+    return "optional", "requireServerNameIndication: false (the default)"
 
 
 def _target_data(probe: EffectiveProbe) -> dict[str, Any]:
@@ -102,6 +129,8 @@ def _listener_table(listener: Listener) -> Table:
         table.add_column(column)
     table.add_row("protocols", ", ".join(tls.versions), tls.rule)
     table.add_row("cipher suites", "\n".join(tls.suites) or "(none)", "in priority order")
+    table.add_row("client certificate", *_client_auth_text(listener))
+    table.add_row("server name (SNI)", *_sni_text(listener))
     return table
 
 

@@ -15,10 +15,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from rich.console import Console
 
 from probegate.config.compile import compile_plan
 from probegate.config.load import load_document, validate_document
 from probegate.config.mutualtls import ClientAuth
+from probegate.explain import explain_data, render
 from probegate.proxy.client import ClientConnection
 from probegate.proxy.clientauth import NO_CERTIFICATE, judge
 from probegate.proxy.mutual import MutualTlsConnection, refusal
@@ -205,3 +207,30 @@ def test_the_plan_carries_client_auth_and_the_sni_requirement(tmp_path: Path) ->
         ocsp=True,
     )
     assert (a.require_sni, h.client_auth, h.require_sni) == (True, None, False)
+
+
+def test_explain_shows_client_auth_and_the_sni_requirement(tmp_path: Path) -> None:
+    issued = trustme.CA().issue_cert("gw.test")
+    (tmp_path / "x.pem").write_bytes(b"".join(b.bytes() for b in issued.cert_chain_pems))
+    (tmp_path / "x.key").write_bytes(issued.private_key_pem.bytes())
+    document = _document(
+        sslProfiles=[{"name": "m", "trustedClientCertificates": ["t"],
+                      "clientAuthConfiguration": {"verifyClientRevocation": "OCSP"}}],
+        trustedClientCertificates=[{"name": "t", "data": _pem(ROOT)}],
+    )  # fmt: skip
+    document["httpListeners"][0]["requireServerNameIndication"] = True
+    plan = compile_plan(load_document(document, "test", tmp_path))
+    (listener,) = explain_data(plan, ())["listeners"]
+    assert listener["clientAuth"] == {
+        "sslProfile": "m",
+        "trustedClientCertificates": 1,
+        "verifyClientCertIssuerDN": False,
+        "verifyClientRevocation": "OCSP",
+    }
+    assert listener["requireServerNameIndication"] is True
+    console = Console(record=True, width=200)
+    render(console, plan, ())
+    text = console.export_text()
+    assert "client certificate │ required (400 without a valid certificate)" in text
+    assert "sslProfiles 'm': chain to a trusted client CA, OCSP revocation" in text
+    assert "server name (SNI)  │ required" in text
