@@ -185,6 +185,7 @@ def as_data(d: Diagnosis, lang: Lang) -> dict[str, Any]:
         "target": str(d.probe.target.key),
         "url": d.probe.url,
         "host": d.probe.host.value,
+        "headers": [{"name": n, "value": v} for n, v in d.probe.headers.value],
         "sni": d.probe.sni.value,
         "phases": {k.value: round(v, 1) for k, v in obs.timings_ms.items()},
         "resolution": _resolution(obs),
@@ -246,8 +247,9 @@ def render(console: Console, d: Diagnosis, lang: Lang) -> None:
         if key.pool == NAME
         else f"pool '{key.pool}' · settings '{key.settings}' · {key.server}"
     )
+    extra = "".join(f", {h['name']}: {h['value']}" for h in data.get("headers", []))
     console.print(
-        Text(f"diagnose {label}  (GET {data['url']}, Host: {data['host']})", style="bold")
+        Text(f"diagnose {label}  (GET {data['url']}, Host: {data['host']}{extra})", style="bold")
     )
     steps = Table(show_header=True, title_justify="left")
     steps.add_column("phase", no_wrap=True)

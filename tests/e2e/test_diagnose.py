@@ -235,3 +235,26 @@ def test_probe_overrides_are_checked_as_the_api_checks_them(
     assert result.returncode == 2
     assert words in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_diagnose_shows_the_probe_headers_it_sends(tmp_path: Path) -> None:
+    with HttpBackend(200, b"ok") as backend:
+        config = tmp_path / "gateway.yaml"
+        config.write_text(
+            f"""\
+httpListeners: [{{name: front, port: 8080, protocol: Http}}]
+backendAddressPools: [{{name: web, backendAddresses: [{{ipAddress: 127.0.0.1, port: {backend.port}}}]}}]
+backendHttpSettingsCollection: [{{name: web-http, port: 80, protocol: Http, probe: p}}]
+probes:
+  - {{name: p, protocol: Http, host: web.test, path: /, headers: [{{name: X-Probe-Tag, value: blue}}]}}
+requestRoutingRules:
+  - {{name: all, ruleType: Basic, httpListener: front, backendAddressPool: web, backendHttpSettings: web-http}}
+""",
+            encoding="utf-8",
+        )
+        shown = probegate("diagnose", "-c", str(config), "--pool", "web")
+        data = probegate("diagnose", "-c", str(config), "--pool", "web", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert "X-Probe-Tag: blue" in shown.stdout
+    (report,) = json.loads(data.stdout)
+    assert report["headers"] == [{"name": "X-Probe-Tag", "value": "blue"}]

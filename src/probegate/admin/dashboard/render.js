@@ -163,7 +163,9 @@ function updateRow(r, s) {
   r.remedy.hidden = s.reason === 'success' || !s.remedy
   redraw(r.reason, s.reason, () => codeWords(s.reason))
   updateLastProbe(r, s.lastProbe)
-  setText(r.failures, `${s.consecutiveFailures} / ${s.unhealthyThreshold}`)
+  // recovering (healthyThreshold): the passes so far instead of the failures
+  const recovering = s.reason === 'recovering'
+  setText(r.failures, recovering ? t('passes', { n: s.consecutiveSuccesses, of: s.healthyThreshold }) : `${s.consecutiveFailures} / ${s.unhealthyThreshold}`)
   setClass(r.failures, `failures${s.consecutiveFailures > 0 ? ' some' : ''}`)
   r.pending.hidden = !(s.health === 'Healthy' && s.consecutiveFailures > 0)
   updateHistory(r.history, s.history ?? [])
