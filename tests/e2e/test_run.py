@@ -222,7 +222,9 @@ def test_reload_refuses_an_invalid_file_and_keeps_serving(gateway_file: Path) ->
         )
         assert len(gateway.servers()) == 2
         gateway_file.write_text(good.replace("interval: 1", "interval: 2"), encoding="utf-8")
-        assert gateway.post("/reload", {}) == (200, {"status": "reloaded", "targets": 2})
+        status, reloaded = gateway.post("/reload", {})
+        assert (status, reloaded["status"], reloaded["targets"]) == (200, "reloaded", 2)
+        assert len(reloaded["changes"]["warmingUp"]) == 2  # a new interval: both warm up
     finally:
         gateway.stop()
 
