@@ -68,7 +68,8 @@ def test_last_good_addresses_survive_a_reload_and_are_lost_with_the_resolver(
             assert gw.reload(document) == []
             wait_until(lambda: _record(gw).state is State.UNKNOWN, 10, "the addresses to be lost")
             record = _record(gw)
-            assert gw.routable("web") == 0
+            # routes are published once per loop turn after a change: wait for that turn
+            wait_until(lambda: gw.routable("web") == 0, 5, "the change to be published")
             assert get(port).status == 502
     assert record.reason is Reason.DNS_LAST_GOOD_LOST
     assert record.last_result is not None
