@@ -13,32 +13,21 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from probegate.demo.backends import unused_port
+from tests.e2e.okserver import ok_server
 
 pytestmark = pytest.mark.e2e
 
 RULES = Path(__file__).parents[2] / "deploy" / "prometheus" / "probegate-rules.yml"
-
-
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 def fetch(url: str) -> Any:
@@ -63,12 +52,8 @@ def poll(what: str, predicate: Any, seconds: float = 40.0) -> Any:
 
 @pytest.fixture
 def backend() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.61", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with ok_server("127.0.0.61") as server:
+        yield server
 
 
 def gateway_file(folder: Path, backend_port: int) -> Path:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,6 +21,7 @@ from typing import Any
 import pytest
 
 from probegate.demo.backends import unused_port
+from tests.e2e.test_run import Gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -171,20 +169,6 @@ def backends() -> Iterator[tuple[list[NamedBackend], Counter[str]]]:
         backend.server.server_close()
 
 
-def start(path: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "probegate", "run", "-c", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "admin API at " in line, line
-    return process, line.rsplit("admin API at ", 1)[1].strip()
-
-
 def routable(admin: str) -> set[str]:
     connection = http.client.HTTPConnection(admin.removeprefix("http://"), timeout=5)
     connection.request("GET", "/backendhealth")
@@ -215,7 +199,8 @@ def test_23_reloads_under_load_fail_no_request_and_traffic_follows_the_last_file
     listener = unused_port()
     path = tmp_path / "gateway.json"
     path.write_text(json.dumps(document(servers, listener, 0)))
-    process, admin = start(path)
+    gateway = Gateway(path)
+    process, admin = gateway.process, gateway.url
     try:
         first = {f"{servers[i].host}:{servers[i].port}" for i in MEMBER_SETS[0]}
         assert wait_until(lambda: routable(admin) == first)
@@ -243,9 +228,9 @@ def test_23_reloads_under_load_fail_no_request_and_traffic_follows_the_last_file
         others = {s.name for s in servers} - names
         assert all(served[name] == before[name] for name in others)
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0, stderr[-2000:]
+        code = gateway.stop()
+    stderr = gateway.stderr
+    assert code == 0, stderr[-2000:]
     reloads = [line for line in stderr.splitlines() if "reloaded " in line]
     assert len(reloads) == RELOADS, stderr[-2000:]
     assert any("keeps serving on" in line for line in reloads)  # the pool swap warmed up

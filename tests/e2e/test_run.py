@@ -9,42 +9,25 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from probegate.demo.backends import unused_port
+from tests.e2e.okserver import ok_server
 
 pytestmark = pytest.mark.e2e
 
 
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b'{"status":"ok"}'
-        self.send_response(200 if self.path != "/missing" else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def backend() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with ok_server() as server:
+        yield server.server_address[1]
 
 
 def free_port() -> int:

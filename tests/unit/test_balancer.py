@@ -8,6 +8,7 @@ from probegate.config.plan import Target
 from probegate.proxy.balancer import Balancer
 from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
 from probegate.state.snapshot import GroupKey, RouteGroup
+from tests.unit.fakeclock import Clock
 from tests.unit.proxyrig import DOCUMENT, FakeHealth, plan_of
 
 GROUP = GroupKey("web", "plain")
@@ -20,19 +21,11 @@ THREE: dict[str, Any] = {
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def setup() -> tuple[Balancer, FakeHealth, Tables, BackendPlan, list[Upstream], Clock]:
     plan = plan_of(THREE)
     tables = compile_tables(plan)
     health = FakeHealth(plan)
-    clock = Clock()
+    clock = Clock(100.0)
     backend = tables.backends[GROUP]
     upstreams = [u for k, u in tables.upstreams.items() if k.pool == "web"]
     return Balancer(health, clock), health, tables, backend, upstreams, clock

@@ -21,7 +21,8 @@ from probegate.health.ondemand import (
 )
 from probegate.health.prober import Outcome
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
-from tests.unit.test_scheduling import Clock, FakeProber, build, plan_of
+from tests.unit.fakeclock import Clock
+from tests.unit.test_scheduling import FakeProber, build, plan_of
 
 
 def test_a_budget_admits_a_bounded_number_of_requests() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
 from probegate.config.load import load_document
-from probegate.config.compile import compile_plan
 from probegate.config.plan import GatewayPlan
 from probegate.health.codes import Reason, State
 from probegate.health.result import ProbeResult
@@ -21,18 +21,11 @@ from probegate.proxy.evidence import LiveEvidence
 from probegate.state.passive import ejection_seconds, may_eject, ramp_share
 from probegate.state.snapshot import GroupKey
 from probegate.state.store import HealthStore
+from tests.unit.fakeclock import Clock
 
 GROUP = GroupKey("web", "http")
 OK = ProbeResult(Reason.SUCCESS, {}, 0.0, 1.0, {})
 DOWN = ProbeResult(Reason.TCP_CONNECT_ERROR, {}, 0.0, 1.0, {})
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def plan(members: int, *, passive: dict[str, Any] | None = None, slow: int = 0) -> GatewayPlan:

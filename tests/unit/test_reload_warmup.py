@@ -21,16 +21,9 @@ from probegate.proxy.context import unrouted_words
 from probegate.state.reloading import ReloadSummary
 from probegate.state.snapshot import GroupKey, Unrouted
 from probegate.state.store import HealthStore
+from tests.unit.fakeclock import Clock
 
 GROUP = GroupKey("web", "http")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class PathProber:

@@ -22,14 +22,7 @@ from probegate.health.result import ProbeResult
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
 from probegate.state.snapshot import GroupKey
 from probegate.state.store import HealthStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.fakeclock import Clock
 
 
 class FakeProber:

@@ -12,23 +12,16 @@ from probegate.health.codes import Reason
 from probegate.health.result import ProbeResult
 from probegate.i18n import Lang
 from probegate.state.store import HealthStore
+from tests.unit.fakeclock import Clock
 from tests.unit.proxyrig import plan_of
 
 AT = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def store_with(*reasons: Reason) -> tuple[HealthStore, Clock]:
     """The rig's plan (pools web and shop), each target given these results in turn."""
     plan = plan_of()
-    clock = Clock()
+    clock = Clock(500.0)
     store = HealthStore(plan.tier, effective_probes(plan), monotonic=clock)
     for reason in reasons:
         for probe in store.probes:
