@@ -23,7 +23,8 @@ from pydantic_core import ErrorDetails
 
 from probegate.config import arm, rules
 from probegate.config.arm import in_template, present
-from probegate.config.model import Admin, GatewayConfig, aliases_of, model_at
+from probegate.config.model import Admin, GatewayConfig
+from probegate.config.schemapaths import aliases_of, model_at
 from probegate.config.secrets import expand_secrets
 from probegate.config.source import locate, parse_text, positions, read_text
 from probegate.errors import ConfigError, ConfigIssue

@@ -11,7 +11,7 @@ Rules of this module:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -450,34 +450,3 @@ class GatewayConfig(Item):
     history: History = Field(default_factory=History)
     logging: Logging = Field(default_factory=Logging)
     admin: Admin = Field(default_factory=Admin)
-
-
-def aliases_of(model: type[BaseModel]) -> list[str]:
-    """The camelCase keys a model accepts (for "did you mean" suggestions)."""
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that validates the object at `path` (a pydantic `loc`), if any."""
-    current: type[BaseModel] = GatewayConfig
-    for step in path:
-        if isinstance(step, int):
-            continue
-        field = next((f for n, f in current.model_fields.items() if (f.alias or n) == step), None)
-        if field is None:
-            return None
-        inner = _model_inside(field.annotation)
-        if inner is None:
-            return None
-        current = inner
-    return current
-
-
-def _model_inside(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_inside(arg)
-        if found is not None:
-            return found
-    return None
