@@ -16,8 +16,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from probegate.config import certs, syntax
+from probegate.config import certs, errorpages, syntax
 from probegate.config import model as m
+from probegate.config import model_rewrite as mr
+from probegate.config import rewrite as rw
 from probegate.config.load import LoadedConfig
 from probegate.config.mutualtls import listener_client_auth
 from probegate.config.plan import (
@@ -65,7 +67,15 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
     settings = {
         s.name: _settings(s, probes, roots, auths) for s in cfg.backend_http_settings_collection
     }
-    listeners = {x.name: _listener(x, cfg, loaded.base_dir) for x in cfg.http_listeners}
+    gateway_pages = _pages(cfg.custom_error_configurations, loaded.base_dir)
+    listeners = {
+        x.name: _listener(x, cfg, loaded.base_dir, gateway_pages) for x in cfg.http_listeners
+    }
+    sets = {s.name: rewrite_set(s) for s in cfg.rewrite_rule_sets}
+
+    def rewrite(name: str | None) -> rw.RewriteSet | None:
+        return sets[name] if name is not None else None
+
     redirects = {r.name: _redirect(r, listeners) for r in cfg.redirect_configurations}
 
     def destination(pool: str | None, item: str | None, redirect: str | None) -> Destination:
@@ -90,9 +100,11 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
                     destination(
                         pr.backend_address_pool, pr.backend_http_settings, pr.redirect_configuration
                     ),
+                    rewrite(pr.rewrite_rule_set),
                 )
                 for pr in pm.path_rules
             ),
+            default_rewrite=rewrite(pm.default_rewrite_rule_set),
         )
         for pm in cfg.url_path_maps
     }
@@ -106,6 +118,7 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
             else destination(
                 r.backend_address_pool, r.backend_http_settings, r.redirect_configuration
             ),
+            rewrite=rewrite(r.rewrite_rule_set),
         )
         for r in _matching_order(cfg)
     )
@@ -123,6 +136,8 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
         history=history_plan(cfg.history, loaded),
         targets=probe_targets(rules, pools, settings),
         source=loaded.source,
+        error_pages=gateway_pages,
+        rewrite_sets=tuple(sets.values()),
     )
 
 
@@ -240,8 +255,11 @@ def _certificate(item: m.CertificateFile, base_dir: Path) -> Certificate:
     return Certificate(item.name, tuple(c.public_bytes(Encoding.DER) for c in loaded))
 
 
-def _listener(item: m.HttpListener, cfg: m.GatewayConfig, base_dir: Path) -> Listener:
+def _listener(
+    item: m.HttpListener, cfg: m.GatewayConfig, base_dir: Path, pages: errorpages.ErrorPages
+) -> Listener:
     cert = next((c for c in cfg.ssl_certificates if c.name == item.ssl_certificate), None)
+    own = item.custom_error_configurations
     return Listener(
         name=item.name,
         bind_address=item.bind_address,
@@ -252,6 +270,7 @@ def _listener(item: m.HttpListener, cfg: m.GatewayConfig, base_dir: Path) -> Lis
         tls=_listener_tls(item, cfg) if item.protocol is m.Protocol.HTTPS else None,
         client_auth=listener_client_auth(item, cfg, base_dir) if cert else None,
         require_sni=item.require_server_name_indication,
+        error_pages=_pages(own, base_dir) if own else pages,  # the listener's replace the gateway's
     )
 
 
@@ -294,3 +313,55 @@ def _resolvers(servers: list[str] | None) -> tuple[tuple[str, int], ...] | None:
         return None
     parsed = (syntax.resolver_address(s) for s in servers)
     return tuple(p for p in parsed if isinstance(p, tuple))
+
+
+def _pages(items: list[mr.CustomErrorConfiguration], base_dir: Path) -> errorpages.ErrorPages:
+    pairs = [(i.status_code.code, i.custom_error_page_file) for i in items]
+    return errorpages.read_pages(pairs, base_dir)
+
+
+def rewrite_set(item: mr.RewriteRuleSet) -> rw.RewriteSet:
+    """A validated set (rewrite_rules.py checked every pattern, variable and value)."""
+    return rw.make_set(item.name, [_rewrite_rule(r) for r in item.rewrite_rules])
+
+
+def _rewrite_rule(rule: mr.RewriteRule) -> rw.RewriteRule:
+    conditions = tuple(_condition(c) for c in rule.conditions)
+    captured = {rw.condition_key(c.variable): c.variable for c in conditions}
+    actions = rule.action_set
+
+    def headers(items: list[mr.HeaderConfiguration]) -> tuple[rw.HeaderAction, ...]:
+        return tuple(
+            rw.HeaderAction(h.header_name, _template(h.header_value, captured) or None)
+            for h in items
+        )
+
+    url = actions.url_configuration
+    return rw.RewriteRule(
+        name=rule.name,
+        sequence=rule.rule_sequence,
+        conditions=conditions,
+        request_headers=headers(actions.request_header_configurations),
+        response_headers=headers(actions.response_header_configurations),
+        url=rw.UrlAction(
+            _template(url.modified_path or "", captured) or None,
+            _template(url.modified_query_string or "", captured) or None,
+            url.reroute,
+        )
+        if url is not None
+        else None,
+    )
+
+
+def _condition(item: mr.RewriteCondition) -> rw.Condition:
+    variable = rw.parse_variable(item.variable)
+    regex = rw.compile_pattern(item.pattern, item.ignore_case)
+    assert not isinstance(variable, str)
+    assert not isinstance(regex, str)
+    return rw.Condition(variable, item.pattern, regex, item.negate, item.ignore_case)
+
+
+def _template(text: str, captured: dict[str, rw.Variable]) -> rw.Template:
+    parsed = rw.parse_template(text, captured)
+    assert not isinstance(parsed, str)
+    return parsed

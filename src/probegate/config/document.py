@@ -25,8 +25,9 @@ AUTH_CERTS = "authenticationCertificates"
 RULES = "requestRoutingRules"
 PATH_MAPS = "urlPathMaps"
 REDIRECTS = "redirectConfigurations"
+REWRITES = "rewriteRuleSets"
 COLLECTIONS = (LISTENERS, SSL_CERTS, POOLS, SETTINGS, PROBES, ROOTS, AUTH_CERTS, RULES, PATH_MAPS,
-               REDIRECTS)  # fmt: skip
+               REDIRECTS, REWRITES)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,25 @@ Rules of this module:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-MAX_MATCH_BODY = 4090
+from probegate.config.model_base import (
+    Item,
+    Named,
+    Port,
+    Seconds,
+    Text,
+    any_case,
+    at_least,
+    between,
+    body_length,
+)
+from probegate.config.model_rewrite import CustomErrorConfiguration, RewriteRuleSet
+
 MAX_HOST_NAMES = 5
 
 
@@ -54,87 +66,8 @@ class RedirectType(StrEnum):
     TEMPORARY = "Temporary"
 
 
-E = TypeVar("E", bound=StrEnum)
-
-
-def _any_case(enum: type[E]) -> BeforeValidator:
-    """Accept an enum value in any letter case (as the ARM API does) and return the member."""
-    by_folded = {member.value.casefold(): member for member in enum}
-    choices = ", ".join(f"'{m.value}'" for m in enum)
-
-    def convert(value: object) -> object:
-        if isinstance(value, str) and value.casefold() in by_folded:
-            return by_folded[value.casefold()]
-        raise PydanticCustomError(
-            "choice",
-            "must be one of {choices}, got {got}",
-            {"choices": choices, "got": repr(value)},
-        )
-
-    return BeforeValidator(convert)
-
-
-def _between(low: int, high: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if not low <= value <= high:
-            raise PydanticCustomError(
-                "range",
-                "must be between {low} and {high}, got {got}",
-                {"low": low, "high": high, "got": value},
-            )
-        return value
-
-    return AfterValidator(check)
-
-
-def _at_least(low: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if value < low:
-            raise PydanticCustomError(
-                "range", "must be {low} or more, got {got}", {"low": low, "got": value}
-            )
-        return value
-
-    return AfterValidator(check)
-
-
-def _not_empty(value: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError("empty", "must not be empty")
-    return value
-
-
-def _body_length(value: str) -> str:
-    if len(value) > MAX_MATCH_BODY:
-        raise PydanticCustomError(
-            "too_long",
-            "must be at most {limit} characters, got {got}",
-            {"limit": MAX_MATCH_BODY, "got": len(value)},
-        )
-    return value
-
-
-Port = Annotated[int, _between(1, 65535)]
-Seconds = Annotated[int, _between(1, 86400)]
-Text = Annotated[str, AfterValidator(_not_empty)]
-SkuName = Annotated[Sku, _any_case(Sku)]
-ProtocolName = Annotated[Protocol, _any_case(Protocol)]
-
-
-class Item(BaseModel):
-    """Base of every configuration object: camelCase keys, unknown keys rejected, values strict."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=False,
-        extra="forbid",
-        strict=True,
-        frozen=True,
-    )
-
-
-class Named(Item):
-    name: Text
+SkuName = Annotated[Sku, any_case(Sku)]
+ProtocolName = Annotated[Protocol, any_case(Protocol)]
 
 
 def _exactly_one(item: Item, first: str, second: str) -> None:
@@ -187,6 +120,7 @@ class HttpListener(Named):
     ssl_certificate: Text | None = None
     ssl_profile: Text | None = None  # its policy replaces the gateway's sslPolicy
     require_server_name_indication: bool = False  # Https: refuse handshakes that name no listener
+    custom_error_configurations: list[CustomErrorConfiguration] = Field(default_factory=list)
 
 
 class SslPolicy(Item):
@@ -207,7 +141,7 @@ class ClientAuthConfiguration(Item):
     """How a profile's mutual TLS judges client certificates (`mutualtls.py`)."""
 
     verify_client_cert_issuer_dn: bool = Field(default=False, alias="verifyClientCertIssuerDN")
-    verify_client_revocation: Annotated[Revocation, _any_case(Revocation)] = Revocation.NONE
+    verify_client_revocation: Annotated[Revocation, any_case(Revocation)] = Revocation.NONE
 
 
 class SslProfile(Named):
@@ -236,7 +170,7 @@ class BackendAddressPool(Named):
 
 class ConnectionDraining(Item):
     enabled: bool
-    drain_timeout_in_sec: Annotated[int, _between(1, 3600)]
+    drain_timeout_in_sec: Annotated[int, between(1, 3600)]
 
 
 class LiveFailure(StrEnum):
@@ -253,13 +187,13 @@ class PassiveHealth(Item):
     """probegate extension: live requests as health evidence (outlier detection)."""
 
     enabled: bool = False
-    consecutive_failures: Annotated[int, _between(1, 1000)] = 5
-    failures: list[Annotated[LiveFailure, _any_case(LiveFailure)]] = Field(
+    consecutive_failures: Annotated[int, between(1, 1000)] = 5
+    failures: list[Annotated[LiveFailure, any_case(LiveFailure)]] = Field(
         default_factory=lambda: [LiveFailure.CONNECT_ERROR, LiveFailure.RESET, LiveFailure.TIMEOUT],
         min_length=1,
     )
-    ejection_time_in_sec: Annotated[int, _between(1, 86400)] = 30
-    max_ejection_percent: Annotated[int, _between(0, 100)] = 50
+    ejection_time_in_sec: Annotated[int, between(1, 86400)] = 30
+    max_ejection_percent: Annotated[int, between(0, 100)] = 50
 
 
 class BackendHttpSettings(Named):
@@ -270,7 +204,7 @@ class BackendHttpSettings(Named):
     pick_host_name_from_backend_address: bool = False
     path: Text | None = None
     probe: Text | None = None
-    cookie_based_affinity: Annotated[Affinity, _any_case(Affinity)] = Affinity.DISABLED
+    cookie_based_affinity: Annotated[Affinity, any_case(Affinity)] = Affinity.DISABLED
     affinity_cookie_name: Text = "ApplicationGatewayAffinity"
     connection_draining: ConnectionDraining | None = None
     trusted_root_certificates: list[Text] = Field(default_factory=list)
@@ -281,12 +215,12 @@ class BackendHttpSettings(Named):
     validate_sni: bool = Field(default=True, alias="validateSNI")
     sni_name: Text | None = None
     passive_health: PassiveHealth = Field(default_factory=PassiveHealth)  # probegate extension
-    slow_start_in_sec: Annotated[int, _between(0, 3600)] = 0  # probegate extension; 0: off
+    slow_start_in_sec: Annotated[int, between(0, 3600)] = 0  # probegate extension; 0: off
 
 
 class ProbeMatch(Item):
     status_codes: list[str] = Field(default_factory=lambda: ["200-399"])
-    body: Annotated[str, AfterValidator(_body_length)] | None = None
+    body: Annotated[str, AfterValidator(body_length)] | None = None
 
 
 class ProbeHeader(Item):
@@ -303,12 +237,12 @@ class Probe(Named):
     port: Port | None = None
     interval: Seconds = 30
     timeout: Seconds = 30
-    unhealthy_threshold: Annotated[int, _between(0, 20)] = 3
+    unhealthy_threshold: Annotated[int, between(0, 20)] = 3
     # probegate extension (Application Gateway for Containers' name): passes needed to leave
     # Unhealthy; 1 is the model's behaviour
-    healthy_threshold: Annotated[int, _between(1, 20)] = 1
+    healthy_threshold: Annotated[int, between(1, 20)] = 1
     pick_host_name_from_backend_http_settings: bool = False
-    min_servers: Annotated[int, _at_least(0)] = 0
+    min_servers: Annotated[int, at_least(0)] = 0
     match: ProbeMatch = Field(default_factory=ProbeMatch)
     headers: list[ProbeHeader] = Field(default_factory=list, max_length=32)
 
@@ -329,13 +263,14 @@ class CertificateFile(Named):
 
 
 class RequestRoutingRule(Named):
-    rule_type: Annotated[RuleType, _any_case(RuleType)]
-    priority: Annotated[int, _between(1, 20000)] | None = None
+    rule_type: Annotated[RuleType, any_case(RuleType)]
+    priority: Annotated[int, between(1, 20000)] | None = None
     http_listener: Text
     backend_address_pool: Text | None = None
     backend_http_settings: Text | None = None
     url_path_map: Text | None = None
     redirect_configuration: Text | None = None
+    rewrite_rule_set: Text | None = None  # Basic rules; a path map names its own
 
 
 class PathRule(Named):
@@ -343,17 +278,19 @@ class PathRule(Named):
     backend_address_pool: Text | None = None
     backend_http_settings: Text | None = None
     redirect_configuration: Text | None = None
+    rewrite_rule_set: Text | None = None
 
 
 class UrlPathMap(Named):
     default_backend_address_pool: Text | None = None
     default_backend_http_settings: Text | None = None
     default_redirect_configuration: Text | None = None
+    default_rewrite_rule_set: Text | None = None
     path_rules: Annotated[list[PathRule], Field(min_length=1)]
 
 
 class RedirectConfiguration(Named):
-    redirect_type: Annotated[RedirectType, _any_case(RedirectType)]
+    redirect_type: Annotated[RedirectType, any_case(RedirectType)]
     target_listener: Text | None = None
     target_url: Text | None = None
     include_path: bool = False
@@ -370,7 +307,7 @@ class RedirectConfiguration(Named):
 
 class Admin(Item):
     bind_address: str = "127.0.0.1"
-    port: Annotated[int, _between(0, 65535)] = 9090  # 0: any free port (printed at start)
+    port: Annotated[int, between(0, 65535)] = 9090  # 0: any free port (printed at start)
     token: Text | None = None  # or "${env:NAME}": the value of that environment variable
     token_file: Text | None = None  # a file holding the token (relative to the config file)
     allowed_hosts: list[Text] = Field(default_factory=list)  # Host names accepted besides loopback
@@ -385,12 +322,12 @@ class Admin(Item):
 class Limits(Item):
     """probegate extension: how much the front end accepts from clients, and for how long."""
 
-    max_request_body_size_in_mb: Annotated[int, _between(0, 1_048_576)] = 1024  # 0: no limit
-    request_header_timeout_in_sec: Annotated[int, _between(1, 3600)] = 20
-    request_body_timeout_in_sec: Annotated[int, _between(1, 3600)] = 60  # idle time between reads
-    keep_alive_timeout_in_sec: Annotated[int, _between(1, 3600)] = 75
-    max_connections: Annotated[int, _between(1, 1_000_000)] = 10_000
-    drain_timeout_on_stop_in_sec: Annotated[int, _between(0, 3600)] = 30
+    max_request_body_size_in_mb: Annotated[int, between(0, 1_048_576)] = 1024  # 0: no limit
+    request_header_timeout_in_sec: Annotated[int, between(1, 3600)] = 20
+    request_body_timeout_in_sec: Annotated[int, between(1, 3600)] = 60  # idle time between reads
+    keep_alive_timeout_in_sec: Annotated[int, between(1, 3600)] = 75
+    max_connections: Annotated[int, between(1, 1_000_000)] = 10_000
+    drain_timeout_on_stop_in_sec: Annotated[int, between(0, 3600)] = 30
 
 
 class AccessLog(Item):
@@ -404,7 +341,7 @@ class History(Item):
     """probegate extension: every state change kept in an SQLite database across restarts."""
 
     path: Text | None = None  # default: `<configuration file>.history.sqlite` beside it
-    retention_days: Annotated[int, _between(1, 3650)] = 14
+    retention_days: Annotated[int, between(1, 3650)] = 14
 
 
 class LogLevel(StrEnum):
@@ -422,8 +359,8 @@ class LogFormat(StrEnum):
 class Logging(Item):
     """probegate extension: the gateway's own log on stderr (`--log-level` / `--log-format` win)."""
 
-    level: Annotated[LogLevel, _any_case(LogLevel)] = LogLevel.INFO
-    format: Annotated[LogFormat, _any_case(LogFormat)] = LogFormat.TEXT
+    level: Annotated[LogLevel, any_case(LogLevel)] = LogLevel.INFO
+    format: Annotated[LogFormat, any_case(LogFormat)] = LogFormat.TEXT
 
 
 class GatewayConfig(Item):
@@ -444,6 +381,8 @@ class GatewayConfig(Item):
     request_routing_rules: list[RequestRoutingRule] = Field(default_factory=list)
     url_path_maps: list[UrlPathMap] = Field(default_factory=list)
     redirect_configurations: list[RedirectConfiguration] = Field(default_factory=list)
+    rewrite_rule_sets: list[RewriteRuleSet] = Field(default_factory=list)
+    custom_error_configurations: list[CustomErrorConfiguration] = Field(default_factory=list)
     dns_servers: list[Text] | None = None
     limits: Limits = Field(default_factory=Limits)
     access_log: AccessLog = Field(default_factory=AccessLog)

@@ -14,13 +14,15 @@ Rules of this module:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
 from probegate.config import model as m
+from probegate.config.errorpages import NO_PAGES, ErrorPages
 from probegate.config.mutualtls import ClientAuth
 from probegate.config.process import AccessLogPlan, AdminPlan, HistoryPlan, Limits
+from probegate.config.rewrite import RewriteSet
 from probegate.config.sslpolicy import ListenerTls
 
 Protocol = m.Protocol
@@ -153,6 +155,9 @@ class Listener:
     tls: ListenerTls | None = None  # Https: the versions and suites it offers (sslpolicy.py)
     client_auth: ClientAuth | None = None  # Https with mutual TLS (mutualtls.py)
     require_sni: bool = False  # requireServerNameIndication
+    error_pages: ErrorPages = field(
+        default_factory=lambda: NO_PAGES
+    )  # its own pages, else the gateway's (never a mix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +184,7 @@ class PathRule:
     name: str
     paths: tuple[str, ...]
     destination: Destination
+    rewrite: RewriteSet | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +192,7 @@ class PathMap:
     name: str
     default: Destination
     rules: tuple[PathRule, ...]
+    default_rewrite: RewriteSet | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +201,7 @@ class Rule:
     priority: int | None
     listener: Listener
     destination: Destination | PathMap
+    rewrite: RewriteSet | None = None  # a Basic rule's set (a path map names its own)
 
 
 class TargetKey(NamedTuple):
@@ -233,6 +241,10 @@ class GatewayPlan:
     history: HistoryPlan
     targets: tuple[Target, ...]
     source: str
+    error_pages: ErrorPages = field(
+        default_factory=lambda: NO_PAGES
+    )  # gateway level (customErrorConfigurations)
+    rewrite_sets: tuple[RewriteSet, ...] = ()
 
 
 def server_address(address: str, port: int) -> str:

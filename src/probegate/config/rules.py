@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from probegate.config import checks, mutualtls, sslpolicy, syntax
+from probegate.config import checks, errorpages, mutualtls, rewrite_rules, sslpolicy, syntax
 from probegate.config import document as doc_mod
 from probegate.config.document import (
     COLLECTIONS,
@@ -24,6 +24,7 @@ from probegate.config.document import (
     POOLS,
     PROBES,
     REDIRECTS,
+    REWRITES,
     RULES,
     SETTINGS,
     SSL_CERTS,
@@ -33,6 +34,7 @@ from probegate.config.document import (
     text,
 )
 from probegate.config.model import BackendHttpSettings, GatewayConfig, Protocol
+from probegate.config.model_rewrite import CustomErrorConfiguration
 from probegate.errors import ConfigIssue
 
 
@@ -83,11 +85,13 @@ _ITEM_REFERENCES = {
         "backendHttpSettings": SETTINGS,
         "urlPathMap": PATH_MAPS,
         "redirectConfiguration": REDIRECTS,
+        "rewriteRuleSet": REWRITES,
     },
     PATH_MAPS: {
         "defaultBackendAddressPool": POOLS,
         "defaultBackendHttpSettings": SETTINGS,
         "defaultRedirectConfiguration": REDIRECTS,
+        "defaultRewriteRuleSet": REWRITES,
     },
     REDIRECTS: {"targetListener": LISTENERS},
 }
@@ -95,6 +99,7 @@ _PATH_RULE_REFERENCES = {
     "backendAddressPool": POOLS,
     "backendHttpSettings": SETTINGS,
     "redirectConfiguration": REDIRECTS,
+    "rewriteRuleSet": REWRITES,
 }
 
 
@@ -244,6 +249,7 @@ _RULES: tuple[Callable[[Doc], Issues], ...] = (
     checks.admin,
     sslpolicy.policy_problems,
     mutualtls.problems,
+    rewrite_rules.problems,
 )
 
 
@@ -278,6 +284,19 @@ def advice(model: GatewayConfig) -> list[str]:
                 "NOT verified; lab use only"
             )
         notes.extend(_switches_off(i, item))
+    return notes + _page_notes(model)
+
+
+def _page_notes(model: GatewayConfig) -> list[str]:
+    def items(pages: list[CustomErrorConfiguration]) -> list[tuple[int, str | None, str | None]]:
+        return [
+            (p.status_code.code, p.custom_error_page_file, p.custom_error_page_url) for p in pages
+        ]
+
+    notes = errorpages.url_only_notes(errorpages.PAGES, items(model.custom_error_configurations))
+    for i, listener in enumerate(model.http_listeners):
+        where = f"{LISTENERS}[{i}].{errorpages.PAGES}"
+        notes += errorpages.url_only_notes(where, items(listener.custom_error_configurations))
     return notes
 
 
