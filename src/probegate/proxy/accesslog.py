@@ -63,6 +63,8 @@ def access_entry(exchange: Logged, status: int) -> Entry:
     backend = info.backend if info is not None else None
     now = time.monotonic()
     received = len(exchange.url) + exchange.head_size + exchange.body_size
+    rewritten = exchange.rewritten
+    uri = rewritten.uri if rewritten is not None and rewritten.uri is not None else exchange.path
     return (
         time.time(),
         info.route.listener.name if info is not None else "",
@@ -72,8 +74,8 @@ def access_entry(exchange: Logged, status: int) -> Entry:
         client.peer_ip,
         client.peer_port,
         exchange.method,
-        exchange.path,
-        exchange.url,
+        uri,  # as forwarded: a URL rewrite's path and query string
+        exchange.url,  # as received
         f"HTTP/{exchange.version}",
         status,
         received,

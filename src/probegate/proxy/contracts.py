@@ -32,6 +32,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+from probegate.proxy.clientauth import ClientCertificate
+from probegate.proxy.rewrite import Rewritten
 from probegate.proxy.routing import Entry
 from probegate.proxy.tables import RouteInfo, Tables, Upstream
 
@@ -110,6 +112,9 @@ class ClientLink(Reading, Peer, Protocol[E]):
     def forwarded(self) -> bytes: ...  # the X-Forwarded-* lines for a request without XFF
 
     @property
+    def client_certificate(self) -> ClientCertificate: ...  # client_certificate* (mutual TLS)
+
+    @property
     def queue(self) -> Sequence[E]: ...  # exchanges waiting for their answer; [0] is answering
 
     def finished(self, exchange: E, keep_alive: bool) -> None: ...
@@ -156,6 +161,9 @@ class Logged(Protocol):
 
     @property
     def path(self) -> bytes: ...
+
+    @property
+    def rewritten(self) -> Rewritten | None: ...  # what a rewrite set did (its URI, for the log)
 
     @property
     def version(self) -> str: ...

@@ -27,6 +27,7 @@ from probegate.proxy import wire, words
 from probegate.proxy.lifecycle import CONNECTING, DONE, RECEIVED, RELAYING, SENT
 from probegate.proxy.request import RequestSide
 from probegate.proxy.response import ResponseSide
+from probegate.proxy.rewriting import forwarded_head
 from probegate.proxy.tables import Upstream, rewrite_path
 from probegate.proxy.upstream import BackendConnection, ConnectError, ConnectionPool
 
@@ -182,7 +183,9 @@ class Exchange(RequestSide, ResponseSide):
         if original is not None:
             parts += (b"X-Original-Host: ", original, b"\r\n")
         parts += (b"X-AppGW-Trace-Id: ", self.trace, b"\r\n\r\n")
-        return b"".join(parts)
+        if self.rewritten is None:
+            return b"".join(parts)
+        return forwarded_head(self, b"".join(parts))
 
     # ------------------------------------------------------------------ failures
 
@@ -252,7 +255,7 @@ class Exchange(RequestSide, ResponseSide):
         self.answering = DONE
         client = self.client
         if client.transport is not None:
-            client.transport.write(wire.answer(408, close=True))
+            client.transport.write(self._own_answer(408, "", (), close=True))
         self._count_local(408)
         client.close()
 

@@ -69,9 +69,11 @@ from enum import IntEnum
 
 import httptools
 
+from probegate.config.errorpages import CONTENT_TYPE
 from probegate.proxy import wire
 from probegate.proxy.context import ProxyContext
 from probegate.proxy.contracts import ClientLink
+from probegate.proxy.rewrite import Rewritten
 from probegate.proxy.tables import RouteInfo, Upstream
 from probegate.proxy.upstream import BackendConnection, ConnectionPool
 
@@ -183,6 +185,7 @@ class ExchangeBase:
     close_after = False
     poisoned = False
     error_info = ""  # why the gateway answered itself, for the access log
+    rewritten: Rewritten | None = None  # set only when the route has a rewrite set (rewriting.py)
 
     def __init__(self, client: ClientLink[ExchangeBase], proxy: ProxyContext) -> None:
         self.client = client
@@ -241,11 +244,33 @@ class ExchangeBase:
         self.answering = DONE
         client = self.client
         if client.transport is not None and not client.closing:
-            head_only = self.method == b"HEAD"  # a HEAD answer never carries a body
-            answer = wire.answer(status, body, close=not keep, headers=headers, head_only=head_only)
-            client.transport.write(answer)
+            client.transport.write(self._own_answer(status, body, headers, close=not keep))
         self._count_local(status)
         client.finished(self, keep)
+
+    def _own_answer(
+        self, status: int, body: str, headers: tuple[tuple[bytes, bytes], ...], *, close: bool
+    ) -> bytes:
+        """The gateway's own answer: its custom error page for that status if one is configured
+        (the route's listener's, else the port's), else the plain text answer."""
+        head_only = self.method == b"HEAD"  # a HEAD answer never carries a body
+        tables = self.proxy.tables
+        if status >= 400 and tables.has_pages:
+            info = self.info
+            pages = (
+                info.route.listener.error_pages
+                if info is not None
+                else tables.pages.get(self.client.local_port, {})
+            )
+            found = pages.get(status)
+            if found is not None:
+                rejected = self.rejected[1] if self.rejected is not None else ""
+                reason = self.error_info or rejected or body or f"{status}"
+                return wire.page(
+                    status, found.body, CONTENT_TYPE, reason, close=close, headers=headers,
+                    head_only=head_only,
+                )  # fmt: skip
+        return wire.answer(status, body, close=close, headers=headers, head_only=head_only)
 
     def _count_local(self, status: int) -> None:
         if not self.error_info and self.rejected is not None:

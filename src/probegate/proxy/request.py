@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from probegate.proxy import wire
 from probegate.proxy.lifecycle import BODY, DONE, RECEIVED, RELAYING, SENT, ExchangeBase
+from probegate.proxy.rewriting import rewrite_request
 from probegate.proxy.routing import Route, redirect_location
 
 BUFFER_LIMIT = 256 * 1024  # request body bytes held while no backend connection is attached
@@ -166,6 +167,12 @@ class RequestSide(ExchangeBase):
             self.local = (404, "no listener or rule matches this host\n", ())
             return
         info = tables.by_route[id(route)]
+        if info.rewrite is not None:  # the only cost of rewrites to a request without a set
+            assert entry is not None
+            rerouted = rewrite_request(self, info, entry, tables)
+            if rerouted is None:
+                return  # a rewrite loop: answered 500
+            info = rerouted
         if info.redirect is not None:
             location = redirect_location(
                 info.redirect, client.scheme.decode(), host, self.path, self.query

@@ -30,6 +30,7 @@ from probegate.config.plan import Passive
 from probegate.proxy import wire
 from probegate.proxy.contracts import ClientLink
 from probegate.proxy.lifecycle import DONE, INTERIM, RECEIVED, RELAYING, SENT, ExchangeBase
+from probegate.proxy.rewriting import rewrite_response
 from probegate.proxy.upstream import BackendConnection
 
 log = logging.getLogger("probegate.proxy")
@@ -117,7 +118,7 @@ class ResponseSide(ExchangeBase):
         if self.upstream is not None:
             self.proxy.evidence.failed_status(self.upstream.key, passive, status)
 
-    def on_headers_complete(self) -> None:
+    def on_headers_complete(self) -> None:  # noqa: PLR0915 - the hot path, one piece on purpose
         if self.answering is DONE:
             return
         parser = self.parser
@@ -133,6 +134,8 @@ class ResponseSide(ExchangeBase):
             self._backend_broken("the backend framed its answer with an unsupported coding")
             return
         self.status = status
+        if self.rewritten is not None:
+            rewrite_response(self, status)
         info = self.info
         if info is not None and info.backend is not None and info.backend.passive is not None:
             self._live_status(info.backend.passive, status)

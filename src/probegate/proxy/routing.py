@@ -35,7 +35,6 @@ from urllib.parse import quote
 
 from probegate.config.plan import (
     Backend,
-    Destination,
     GatewayPlan,
     Listener,
     PathMap,
@@ -43,6 +42,7 @@ from probegate.config.plan import (
     Redirect,
     Rule,
 )
+from probegate.config.rewrite import RewriteSet
 
 _ANY_ADDRESS = {4: "0.0.0.0", 6: "::"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -60,6 +60,7 @@ class Route:
     listener: Listener
     destination: Backend | Redirect
     matched: str | None = None  # the path-rule path that matched (`/api/*`), for path overrides
+    rewrite: RewriteSet | None = None  # the rewrite set of its rule, path rule or map default
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,7 @@ def _wild_match(name: str, suffix: str, wild: _Ranked, exact: _Ranked) -> bool:
 def _entry(rule: Rule) -> Entry:
     found = rule.destination
     if not isinstance(found, PathMap):
-        return Route(rule.name, None, rule.listener, found)
+        return Route(rule.name, None, rule.listener, found, rewrite=rule.rewrite)
     return _path_table(rule, found)
 
 
@@ -231,16 +232,17 @@ def _path_table(rule: Rule, path_map: PathMap) -> _PathTable:
     raw: list[tuple[bytes, bool, Route]] = []
     for path_rule in path_map.rules:
         for path in path_rule.paths:
-            route = Route(rule.name, path_rule.name, rule.listener, path_rule.destination, path)
+            route = Route(
+                rule.name, path_rule.name, rule.listener, path_rule.destination, path,
+                path_rule.rewrite,
+            )  # fmt: skip
             lowered, prefix = path.lower().removesuffix("*"), path.endswith("*")
             text.append((lowered, prefix, route))
             raw.append((quote(lowered, safe=_PATH_SAFE).lower().encode("ascii"), prefix, route))
-    default = _route(rule, None, path_map.default)
+    default = Route(
+        rule.name, None, rule.listener, path_map.default, None, path_map.default_rewrite
+    )
     return _PathTable(tuple(text), tuple(raw), default)
-
-
-def _route(rule: Rule, path_rule: str | None, destination: Destination) -> Route:
-    return Route(rule.name, path_rule, rule.listener, destination)
 
 
 # ------------------------------------------------------------------------ redirects

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from probegate.config.effective import EffectiveProbe, TlsMode, effective_probe
+from probegate.config.errorpages import ErrorPages
 from probegate.config.plan import (
     Backend,
     GatewayPlan,
@@ -24,6 +25,7 @@ from probegate.config.plan import (
     Target,
     TargetKey,
 )
+from probegate.config.rewrite import RewriteSet
 from probegate.health.tlscheck import TrustPolicy, trust_policy
 from probegate.proxy.routing import Route, RouteTable
 from probegate.state.snapshot import GroupKey
@@ -71,6 +73,7 @@ class RouteInfo:
     redirect: Redirect | None
     prefix: bytes | None  # the path rule's matched prefix (lowered, `*` removed) for overrides
     exact: bool  # the path rule matched exactly (no `*`)
+    rewrite: RewriteSet | None = None  # the route's rewrite set; None: the request pays nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,8 @@ class Tables:
     by_route: Mapping[int, RouteInfo]  # id(route) → info (the table keeps the routes alive)
     upstreams: Mapping[TargetKey, Upstream]
     backends: Mapping[GroupKey, BackendPlan]
+    pages: Mapping[int, ErrorPages] = field(default_factory=dict)  # port → pages before routing
+    has_pages: bool = False  # some listener or the gateway has custom error pages
 
 
 def compile_tables(plan: GatewayPlan) -> Tables:
@@ -94,7 +99,18 @@ def compile_tables(plan: GatewayPlan) -> Tables:
             backend = backends.get(group) or _backend(destination, group, upstreams)
             backends[group] = backend
         by_route[id(route)] = _info(route, backend)
-    return Tables(routes, by_route, upstreams, backends)
+    pages = _pages_by_port(plan)
+    has_pages = bool(plan.error_pages) or any(x.error_pages for x in plan.listeners)
+    return Tables(routes, by_route, upstreams, backends, pages, has_pages)
+
+
+def _pages_by_port(plan: GatewayPlan) -> dict[int, ErrorPages]:
+    """Before routing, a port's answers take its listener's pages when one listener has the port,
+    else the gateway's."""
+    by_port: dict[int, list[ErrorPages]] = {}
+    for listener in plan.listeners:
+        by_port.setdefault(listener.port, []).append(listener.error_pages)
+    return {p: found[0] if len(found) == 1 else plan.error_pages for p, found in by_port.items()}
 
 
 def _all_routes(table: RouteTable) -> list[Route]:
@@ -117,10 +133,10 @@ def _info(route: Route, backend: BackendPlan | None) -> RouteInfo:
     redirect = route.destination if isinstance(route.destination, Redirect) else None
     matched = route.matched
     if matched is None:
-        return RouteInfo(route, backend, redirect, None, False)
+        return RouteInfo(route, backend, redirect, None, False, route.rewrite)
     exact = not matched.endswith("*")
     prefix = matched.removesuffix("*").lower().encode("utf-8")
-    return RouteInfo(route, backend, redirect, prefix, exact)
+    return RouteInfo(route, backend, redirect, prefix, exact, route.rewrite)
 
 
 def _backend(

@@ -201,6 +201,35 @@ def answer(
     return b"".join(lines)
 
 
+def page(
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    reason: str,
+    *,
+    close: bool = False,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    head_only: bool = False,
+) -> bytes:
+    """A custom error page in place of the gateway's plain answer; `reason` (what the plain body
+    would have said) goes in `X-Probegate-Reason`, since the page replaces the body."""
+    shown = "".join(c if " " <= c <= "~" else "?" for c in reason.strip()[:300])
+    lines = [
+        b"HTTP/1.1 %d %s\r\n" % (status, _phrase(status).encode("ascii")),
+        b"Server: " + SERVER + b"\r\n",
+        b"Content-Type: " + content_type + b"\r\n",
+        b"Content-Length: %d\r\n" % len(body),
+        b"X-Probegate-Reason: " + shown.encode("ascii") + b"\r\n",
+    ]
+    lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
+    if close:
+        lines.append(b"Connection: close\r\n")
+    lines.append(b"\r\n")
+    if not head_only:
+        lines.append(body)
+    return b"".join(lines)
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
