@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-from probegate import __version__, commands, explain, gatewayclient, helptext, importer
+from probegate import __version__, commands, explain, gatewayclient, helptext, importer, rewrites
 from probegate.config import arm
 from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_validate(commands)
     _add_explain(commands)
+    _add_rewrite_test(commands)
     _add_import_arm(commands)
     _add_run(commands)
     _add_reload(commands)
@@ -89,6 +90,28 @@ def _add_explain(commands: Any) -> None:
     )
     _config_arguments(explain_cmd)
     explain_cmd.add_argument("--json", action="store_true", help="print the targets as JSON data")
+
+
+def _add_rewrite_test(commands: Any) -> None:
+    test = commands.add_parser(
+        "rewrite-test",
+        formatter_class=_HelpFormatter,
+        help="show what a request would become through the rewrite rule sets (nothing is sent)",
+        description="Route `GET URL` as the gateway would and run its rewrite rule sets: the "
+        "route, the rules that applied, the URI and headers sent to the backend. Nothing is sent.",
+    )
+    _config_arguments(test)
+    test.add_argument(
+        "--url", required=True, help="the request URL, e.g. http://app.test:8080/x?y=1"
+    )
+    test.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header (repeatable)",
+    )
+    test.add_argument("--json", action="store_true", help="print the result as JSON data")
 
 
 def _add_import_arm(commands: Any) -> None:
@@ -343,6 +366,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rewrite_test(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    result = rewrites.rewrite_test(compile_plan(loaded), args.url, args.header)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        rewrites.render_test(_console(), result)
+    return EXIT_OK
+
+
 def _console() -> Console:
     # Piped output keeps full lines so it stays searchable; a terminal gets its own width.
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
@@ -357,6 +391,7 @@ def _with_parameters(
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "explain": cmd_explain,
+    "rewrite-test": cmd_rewrite_test,
     "import-arm": _with_parameters(importer.cmd_import_arm),
     "run": _with_parameters(commands.cmd_run),
     "reload": commands.cmd_reload,

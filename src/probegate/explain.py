@@ -14,6 +14,7 @@ from rich.text import Text
 
 from probegate.config.effective import Decided, EffectiveProbe, TlsMode
 from probegate.config.plan import Backend, GatewayPlan, Listener, PathMap, StatusMatch
+from probegate.rewrites import placements, placements_table
 
 
 def explain_data(plan: GatewayPlan, probes: tuple[EffectiveProbe, ...]) -> dict[str, Any]:
@@ -23,6 +24,7 @@ def explain_data(plan: GatewayPlan, probes: tuple[EffectiveProbe, ...]) -> dict[
         "rules": plan.tier.value,
         "targets": [_target_data(p) for p in probes],
         "listeners": [_listener_tls(x) for x in plan.listeners if x.tls is not None],
+        "rewrites": placements(plan),
     }
 
 
@@ -116,6 +118,8 @@ def render(console: Console, plan: GatewayPlan, probes: tuple[EffectiveProbe, ..
     for listener in plan.listeners:
         if listener.tls is not None:
             console.print(_listener_table(listener))
+    if (rewrites := placements_table(plan)) is not None:
+        console.print(rewrites)
 
 
 def _listener_table(listener: Listener) -> Table:

@@ -219,7 +219,7 @@ def test_summary_and_prominent_lines() -> None:
     lines = present(
         [
             'resources[0]: Microsoft.Network/virtualNetworks "v" (only the application gateway is converted)',
-            "resources[2].properties.rewriteRuleSets: 1 item: headers (header and URL rewrites are not supported)",
+            "resources[2].properties.firewallPolicy: {id} (probegate has no web application firewall)",
             "resources[2].properties.enableHttp2: false (probegate serves clients over HTTP/1.1)",
             "resources[2].properties.enableHttp2: true (probegate serves clients over HTTP/1.1)",
             'resources[2].location: "westeurope" (the Azure region does not apply to a self-hosted gateway)',
@@ -229,8 +229,8 @@ def test_summary_and_prominent_lines() -> None:
     )
     assert lines == [
         "a note",
-        "not converted, so probegate behaves differently: resources[2].properties.rewriteRuleSets: "
-        "1 item: headers (header and URL rewrites are not supported)",
+        "not converted, so probegate behaves differently: resources[2].properties.firewallPolicy: "
+        "{id} (probegate has no web application firewall)",
         "not converted, so probegate behaves differently: resources[2].properties.enableHttp2: "
         "true (probegate serves clients over HTTP/1.1)",
         "left out, as they cannot apply to a self-hosted gateway: 1 other resource "

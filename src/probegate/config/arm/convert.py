@@ -39,6 +39,7 @@ from probegate.config.arm.read import (
     show_json,
 )
 from probegate.config.arm.tables import (
+    ERROR_PAGES,
     FRONTEND_PORTS,
     GATEWAY_COLLECTIONS,
     NO_SPEC,
@@ -237,6 +238,10 @@ class _Converter(Reader):
             items = [] if node is None else self.collection(node, spec)
             if items:
                 config[spec.key] = items
+        pages_node = props.take("customErrorConfigurations")
+        pages = [] if pages_node is None else self.list_of(pages_node, ERROR_PAGES)
+        if pages:
+            config["customErrorConfigurations"] = pages
         policy_node = props.take("sslPolicy")
         policy = None if policy_node is None else self.sub_object(policy_node, SSL_POLICY)
         if policy:

@@ -312,6 +312,11 @@ class Reader:
         for key in spec.empty_lists:
             out.setdefault(key, [])
 
+    def list_of(self, node: Node, spec: Spec) -> list[dict[str, Any]]:
+        """A list of unnamed objects (conditions, header configurations, error pages)."""
+        found = (self.sub_object(item, spec) for item in self.nodes(node))
+        return [item for item in found if item]
+
     def sub_object(self, node: Node, spec: Spec) -> dict[str, Any] | None:
         obj = self.obj(node)
         if obj is None:

@@ -2,7 +2,7 @@
 placed in the template rather than in the converted configuration.
 
 Rules of this module:
-- a field left out that changes how traffic is handled (rewrites, WAF, autoscale, TLS policy,
+- a field left out that changes how traffic is handled (WAF, autoscale, TLS policy,
   SNI requirements, HTTP/2, ...) is a line of its own; everything that simply cannot apply to a
   self-hosted gateway (names, locations, IP configurations, other resources, status fields) is
   counted in one line;
@@ -21,9 +21,6 @@ from probegate.errors import ConfigIssue
 # Left out, and the gateway then behaves differently from the one the template describes.
 BEHAVIOUR = frozenset(
     [
-        "rewriterulesets",
-        "rewriteruleset",
-        "defaultrewriteruleset",
         "webapplicationfirewallconfiguration",
         "firewallpolicy",
         "forcefirewallpolicyassociation",
@@ -36,7 +33,6 @@ BEHAVIOUR = frozenset(
         "trustedclientcertificates",
         "disabledsslprotocols",
         "verifyclientauthmode",
-        "customerrorconfigurations",
         "loaddistributionpolicies",
         "loaddistributionpolicy",
         "listeners",

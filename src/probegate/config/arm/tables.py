@@ -91,6 +91,22 @@ def _only_true(reader: Reader, node: Node) -> object:
     return True if reader.boolean(node) else None
 
 
+def _objects(spec: Spec) -> Read:
+    return lambda reader, node: reader.list_of(node, spec)
+
+
+def _page_url(reader: Reader, node: Node) -> object:
+    """The model fetches the page; probegate serves a local copy, so the URL becomes a note."""
+    url = reader.text(node)
+    if url is not None:
+        reader.notes.append(
+            f"{node.path}: '{url}' is fetched by the model; probegate serves local files: save a "
+            "copy and set customErrorPageFile beside customErrorPageUrl (until then the gateway's "
+            "plain answer is served for that status)"
+        )
+    return url
+
+
 def _one_host(reader: Reader, node: Node) -> list[str] | None:
     host = reader.text(node)
     return None if host is None else [host]
@@ -156,7 +172,6 @@ def _frontend_ip(reader: Reader, node: Node) -> object:
 _HTTP = ("Http", "Https")
 _BIND = "listeners bind to 127.0.0.1; set bindAddress to expose them"
 _WAF = "probegate has no web application firewall"
-_REWRITE = "header and URL rewrites are not supported"
 _PASSTHROUGH = "probegate verifies client certificates itself (strict mode); passthrough is not supported"
 _PRIVATE_LINK = "Private Link does not apply to a self-hosted gateway"
 _PEM = "export the certificate and its key to PEM and set certFile and keyFile"
@@ -176,8 +191,6 @@ REASONS: dict[str, str] = {
     "enablehttp2": "probegate serves clients over HTTP/1.1",
     "verifyclientauthmode": _PASSTHROUGH,
     "disabledsslprotocols": "write the policy as policyType with policyName or minProtocolVersion",
-    "rewriterulesets": _REWRITE, "rewriteruleset": _REWRITE, "defaultrewriteruleset": _REWRITE,
-    "customerrorconfigurations": "custom error pages are not supported",
     "privatelinkconfigurations": _PRIVATE_LINK, "privateendpointconnections": _PRIVATE_LINK,
     "location": "the Azure region does not apply to a self-hosted gateway",
     "zones": "availability zones do not apply to a self-hosted gateway",
@@ -202,6 +215,9 @@ SKUS = {"standard_v2": "Standard_v2", "waf_v2": "WAF_v2", "basic": "Standard_v2"
 
 
 # One Field per converted property, in the order probegate writes them.
+ERROR_PAGES = Spec("customErrorConfigurations", (
+    Field("statusCode", _text), Field("customErrorPageUrl", _page_url),
+))
 FRONTEND_PORTS = Spec("frontendPorts", (Field("port", _integer),), keys("httpListeners"))
 _LISTENERS = Spec("httpListeners", (
     Field("frontendPort", _listener_port, "port"), Field("protocol", _enum(*_HTTP)),
@@ -211,6 +227,7 @@ _LISTENERS = Spec("httpListeners", (
     Field("sslProfile", _ref("sslProfiles")),
     Field("requireServerNameIndication", _only_true),
     Field("frontendIPConfiguration", _frontend_ip),  # read for bindAddress, never written as is
+    Field("customErrorConfigurations", _objects(ERROR_PAGES)),
 ), keys("requestRoutingRules"))
 SSL_POLICY = Spec("sslPolicy", (
     Field("policyType", _enum("Predefined", "Custom", "CustomV2")), Field("policyName", _text),
@@ -266,13 +283,16 @@ _TARGETS = (
 _RULES = Spec("requestRoutingRules", (
     Field("ruleType", _enum("Basic", "PathBasedRouting")), Field("priority", _integer),
     Field("httpListener", _ref("httpListeners")), *_TARGETS,
-    Field("urlPathMap", _ref("urlPathMaps")),
+    Field("urlPathMap", _ref("urlPathMaps")), Field("rewriteRuleSet", _ref("rewriteRuleSets")),
 ))
-_PATH_RULES = Spec("pathRules", (Field("paths", _texts), *_TARGETS))
+_PATH_RULES = Spec("pathRules", (
+    Field("paths", _texts), *_TARGETS, Field("rewriteRuleSet", _ref("rewriteRuleSets")),
+))
 _PATH_MAPS = Spec("urlPathMaps", (
     Field("defaultBackendAddressPool", _ref("backendAddressPools")),
     Field("defaultBackendHttpSettings", _ref("backendHttpSettingsCollection")),
     Field("defaultRedirectConfiguration", _ref("redirectConfigurations")),
+    Field("defaultRewriteRuleSet", _ref("rewriteRuleSets")),
     Field("pathRules", _items(_PATH_RULES)),
 ), keys("requestRoutingRules"), empty_lists=("pathRules",))
 _REDIRECTS = Spec("redirectConfigurations", (
@@ -280,7 +300,27 @@ _REDIRECTS = Spec("redirectConfigurations", (
     Field("targetListener", _ref("httpListeners")), Field("targetUrl", _text),
     Field("includePath", _boolean), Field("includeQueryString", _boolean),
 ), keys("requestRoutingRules urlPathMaps pathRules"))
+_CONDITIONS = Spec("conditions", (
+    Field("variable", _text), Field("pattern", _text), Field("ignoreCase", _boolean),
+    Field("negate", _boolean),
+))
+_HEADERS = Spec("headerConfigurations", (Field("headerName", _text), Field("headerValue", _text)))
+_URL = Spec("urlConfiguration", (
+    Field("modifiedPath", _text), Field("modifiedQueryString", _text), Field("reroute", _boolean),
+))
+_ACTIONS = Spec("actionSet", (
+    Field("requestHeaderConfigurations", _objects(_HEADERS)),
+    Field("responseHeaderConfigurations", _objects(_HEADERS)),
+    Field("urlConfiguration", _object(_URL)),
+))
+_REWRITE_RULES = Spec("rewriteRules", (
+    Field("ruleSequence", _integer), Field("conditions", _objects(_CONDITIONS)),
+    Field("actionSet", _object(_ACTIONS)),
+))
+_REWRITES = Spec("rewriteRuleSets", (Field("rewriteRules", _items(_REWRITE_RULES)),),
+                 keys("requestRoutingRules pathRules urlPathMaps"))
 # Written in the order SPEC section 1 lists them, so a dumped config reads like the spec.
 GATEWAY_COLLECTIONS = (_LISTENERS, _SSL_CERTS, _SSL_PROFILES, _CLIENT_CAS, _POOLS, _SETTINGS,
-                       _PROBES, _TRUSTED_ROOTS, _AUTH_CERTS, _RULES, _PATH_MAPS, _REDIRECTS)
+                       _PROBES, _TRUSTED_ROOTS, _AUTH_CERTS, _RULES, _PATH_MAPS, _REDIRECTS,
+                       _REWRITES)
 # fmt: on
