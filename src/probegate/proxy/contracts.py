@@ -8,11 +8,12 @@ its own and the imports inside proxy/ run one way (no cycle, not even under TYPE
     wire → routing → tables            pure pieces (no I/O)
     clientauth                         client certificates: asked for, judged (mutual TLS)
     balancer, listeners, sni, listen   target choice; the sockets a plan needs, certificates;
-    ocsp                               a client certificate's revocation, asked of its responder
+    ocsp, rewrite                      a client certificate's revocation; rewrite sets evaluated
     contracts                          these protocols
     accesslog, upstream                the access log; backend connections, pools, the connector
     context                            what every connection and exchange shares (ProxyContext)
     lifecycle                          one exchange: its fields, its phases, how it ends
+    rewriting                          a rewrite set applied to one exchange
     request, response → exchange       the request's half, the answer's half, choosing a target
     client                             one client connection
     mutual                             one client connection on a socket with mutual TLS

@@ -197,7 +197,7 @@ def rewrite_path(info: RouteInfo, path: bytes) -> bytes:
     override = info.backend.path
     if override is None:
         return path
-    if info.prefix is None:
+    if info.prefix is None or not path.lower().startswith(info.prefix):  # (a URL rewrite moved it)
         return override.rstrip(b"/") + path
     if info.exact:
         return override
