@@ -132,6 +132,16 @@ REFUSED = [
         id="response-variable-in-request",
     ),
     pytest.param(
+        [("rewriteRuleSets", [{"name": "rw", "rewriteRules": [{"name": "a"}, {"name": "a"}]}])],
+        [(f"{SET}.rewriteRules[1].name", f"'a' is already the name of {SET}.rewriteRules[0]")],
+        id="rule-name-twice",
+    ),
+    pytest.param(
+        with_set({"actionSet": {"urlConfig": {}}}),
+        [(f"{RULE}.actionSet.urlConfig", "unknown key; did you mean 'urlConfiguration'?")],
+        id="unknown-key",
+    ),
+    pytest.param(
         [("rewriteRuleSets", [a_set()]), ("requestRoutingRules[0].rewriteRuleSet", "rws")],
         [("requestRoutingRules[0].rewriteRuleSet",
           "no item of 'rewriteRuleSets' is named 'rws'; did you mean 'rw'?")],

@@ -23,9 +23,17 @@ def problems(doc: Doc) -> Issues:
         yield ConfigIssue(REWRITES, V2_ONLY.format(sku=doc.sku))
     for path, item in sets:
         rules = item.get("rewriteRules")
+        seen: dict[str, str] = {}
         for i, rule in enumerate(rules if isinstance(rules, list) else []):
-            if isinstance(rule, dict):
-                yield from _rule(f"{path}.rewriteRules[{i}]", rule)
+            if not isinstance(rule, dict):
+                continue
+            where = f"{path}.rewriteRules[{i}]"
+            name = rule.get("name")
+            if isinstance(name, str) and name in seen:
+                yield ConfigIssue(f"{where}.name", f"'{name}' is already the name of {seen[name]}")
+            elif isinstance(name, str):
+                seen[name] = where
+            yield from _rule(where, rule)
     yield from _uses(doc)
     yield from errorpages.problems(doc)
 
