@@ -41,7 +41,20 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
-WORKLOADS = {"small": ("http", "/"), "64k": ("http", "/64k.bin"), "https": ("https", "/")}
+WORKLOADS = {
+    "small": ("http", "/"),
+    "64k": ("http", "/64k.bin"),
+    "https": ("https", "/"),
+    # the small answer through a listener with a typical rewrite set: three response headers
+    # added (HSTS, nosniff, a CSP) and X-Forwarded-For without the client's port; nginx and
+    # HAProxy do the same on their third listener
+    "rewrite": ("rw", "/"),
+}
+SECURITY_HEADERS = (
+    ("Strict-Transport-Security", "max-age=31536000"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'self'"),
+)
 TARGETS = ("direct", "nginx", "haproxy", "probegate")
 BODY = "probegate benchmark: small reply."  # 33 bytes
 PACKAGES = {"nginx": "nginx-light", "haproxy": "haproxy", "wrk": "wrk"}
@@ -139,7 +152,13 @@ def make_certificate(folder: Path) -> None:
 
 def nginx_conf(folder: Path, name: str, ports: Ports) -> Path:
     """One nginx with one worker: the backend, or a proxy to it when `ports` has "backend"."""
-    tls, upstream = "", ""
+    tls, upstream, rewrite = "", "", ""
+    if "rw" in ports:
+        added = " ".join(f'add_header {n} "{v}" always;' for n, v in SECURITY_HEADERS)
+        rewrite = f"""server {{ listen 127.0.0.1:{ports["rw"]} backlog=4096;
+    location / {{ proxy_pass http://backend; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      {added} }} }}"""
     if "https" in ports:
         tls = (f"listen 127.0.0.1:{ports['https']} ssl backlog=4096; "
                f"ssl_certificate {folder}/cert.pem; ssl_certificate_key {folder}/key.pem;")  # fmt: skip
@@ -167,6 +186,7 @@ http {{
     {tls}
     {locations}
   }}
+  {rewrite}
 }}
 """)
     return conf
@@ -174,6 +194,10 @@ http {{
 
 def haproxy_conf(folder: Path, ports: Ports) -> Path:
     tls = f"bind 127.0.0.1:{ports['https']} ssl crt {folder}/haproxy.pem" if "https" in ports else ""  # fmt: skip
+    rewrite = ""
+    if "rw" in ports:
+        headers = "\n".join(f'  http-response set-header {n} "{v}"' for n, v in SECURITY_HEADERS)
+        rewrite = f"frontend rw\n  bind 127.0.0.1:{ports['rw']}\n{headers}\n  default_backend web"
     conf = folder / "haproxy.cfg"
     conf.write_text(f"""global
   nbthread 1
@@ -190,6 +214,7 @@ frontend front
   bind 127.0.0.1:{ports["http"]}
   {tls}
   default_backend web
+{rewrite}
 backend web
   server backend 127.0.0.1:{ports["backend"]}
 """)
@@ -215,6 +240,24 @@ def probegate_conf(folder: Path, ports: Ports) -> Path:
          "httpListener": x["name"], "backendAddressPool": "web", "backendHttpSettings": "web-http"}
         for i, x in enumerate(listeners)
     ]  # fmt: skip
+    if "rw" in ports:
+        listeners.append({"name": "front-rw", "port": ports["rw"], "protocol": "Http"})
+        document["requestRoutingRules"].append(
+            {"name": "all-rw", "ruleType": "Basic", "priority": 200, "httpListener": "front-rw",
+             "backendAddressPool": "web", "backendHttpSettings": "web-http",
+             "rewriteRuleSet": "security"}
+        )  # fmt: skip
+        document["rewriteRuleSets"] = [{"name": "security", "rewriteRules": [{
+            "name": "headers", "ruleSequence": 100,
+            "actionSet": {
+                "requestHeaderConfigurations": [
+                    {"headerName": "X-Forwarded-For", "headerValue": "{var_add_x_forwarded_for_proxy}"}
+                ],
+                "responseHeaderConfigurations": [
+                    {"headerName": n, "headerValue": v} for n, v in SECURITY_HEADERS
+                ],
+            },
+        }]}]  # fmt: skip
     document["admin"] = {"port": 0}
     conf = folder / "probegate.yaml"
     conf.write_text(json.dumps(document, indent=2))  # JSON is valid YAML
@@ -412,9 +455,14 @@ def start_all(fleet: Fleet, ports: dict[str, Ports], timeout: float) -> None:
         fleet.start("probegate", 0, [python, "-m", "probegate", "run", "-c", str(conf)])
     fleet.wait_ok("backend", f"http://127.0.0.1:{ports['backend']['http']}/64k.bin", timeout)
     for name, listen in ports.items():
-        for scheme in ("http", "https"):
+        for scheme in ("http", "https", "rw"):
             if scheme in listen:
-                fleet.wait_ok(name, f"{scheme}://127.0.0.1:{listen[scheme]}/", timeout)
+                fleet.wait_ok(name, f"{_url_scheme(scheme)}://127.0.0.1:{listen[scheme]}/", timeout)
+
+
+def _url_scheme(listener: str) -> str:
+    """The URL scheme of a listener kind ("rw": the plain-HTTP listener with a rewrite set)."""
+    return "https" if listener == "https" else "http"
 
 
 def run_workload(fleet: Fleet, workload: str, targets: list[str], ports: dict[str, Ports],
@@ -427,7 +475,8 @@ def run_workload(fleet: Fleet, workload: str, targets: list[str], ports: dict[st
             target = targets[(i + round_) % len(targets)]
             name = "backend" if target == "direct" else target
             pid = None if target == "direct" else fleet.processes[name].pid
-            run = measure(f"{scheme}://127.0.0.1:{ports[name][scheme]}{path}", pid, args)
+            port = ports[name].get(scheme, ports[name]["http"])  # direct: no rewrite listener
+            run = measure(f"{_url_scheme(scheme)}://127.0.0.1:{port}{path}", pid, args)
             runs[target].append(run)
             cpu = f"{run['cpu_us']:6.1f} µs/req" if "cpu_us" in run else "-"
             print(f"  {workload} round {round_ + 1}/{args.rounds} {target:>9}: "
@@ -467,6 +516,7 @@ def main() -> None:
     for name in (t for t in targets if t != "direct"):
         ports[name] = {"http": free_port(), "backend": ports["backend"]["http"]}
         ports[name] |= {"https": free_port()} if tls else {}
+        ports[name] |= {"rw": free_port()} if "rewrite" in workloads else {}
     raw: list[dict[str, Any]] = []
     missed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="probegate-bench-proxy-") as tmp:

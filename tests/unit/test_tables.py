@@ -78,6 +78,14 @@ def _fields(value: Any) -> dict[str, Any]:
         pytest.param(b"/api/", False, b"/v1/", b"/api/users", b"/v1/users", id="prefix"),
         pytest.param(b"/api/", False, b"/v1", b"/api/", b"/v1", id="prefix-nothing-after"),
         pytest.param(b"/health", True, b"/status", b"/health", b"/status", id="exact"),
+        pytest.param(
+            b"/api/",
+            False,
+            b"/v1/",
+            b"/moved/users",
+            b"/v1/moved/users",
+            id="a-url-rewrite-moved-the-path-out-of-the-prefix",
+        ),  # fmt: skip
     ],
 )
 def test_path_overrides(
