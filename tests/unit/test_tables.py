@@ -85,7 +85,7 @@ def _fields(value: Any) -> dict[str, Any]:
             b"/moved/users",
             b"/v1/moved/users",
             id="a-url-rewrite-moved-the-path-out-of-the-prefix",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_path_overrides(
