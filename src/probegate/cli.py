@@ -95,6 +95,7 @@ def _add_explain(commands: Any) -> None:
 def _add_rewrite_test(commands: Any) -> None:
     test = commands.add_parser(
         "rewrite-test",
+        epilog=helptext.REWRITE_TEST,
         formatter_class=_HelpFormatter,
         help="show what a request would become through the rewrite rule sets (nothing is sent)",
         description="Route `GET URL` as the gateway would and run its rewrite rule sets: the "

@@ -121,3 +121,15 @@ examples:
 exit codes: 0 reloaded, 1 refused (every problem on stderr; the running configuration stays),
 2 usage (or the admin API cannot be reached)
 """
+
+REWRITE_TEST = """\
+examples:
+  probegate rewrite-test -c gateway.yaml --url http://app.test:8080/shop/list?page=2
+  probegate rewrite-test -c gateway.yaml --url http://app.test/ --header 'X-Forwarded-For: 127.0.0.9:5000'
+  probegate rewrite-test -c gateway.yaml --url https://app.test/login --json
+
+Nothing is sent: the route, the rules that matched and what the backend would receive are
+printed from the file alone.
+
+exit codes: 0 shown, 1 invalid configuration, 2 usage (also a URL no listener of the file takes)
+"""

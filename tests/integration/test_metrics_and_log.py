@@ -54,6 +54,9 @@ def test_metrics_and_access_log_after_some_traffic(tmp_path: Path) -> None:
             assert [get(port).status for _ in range(3)] == [200, 200, 200]
             assert get(port, "/dead/x").status == 502
             assert gw.gateway is not None
+            # The loop counts an answer right after writing it: a scrape from this thread can
+            # come in between, so wait for the count of the last one.
+            wait_until(lambda: 'status_group="5xx"' in render(gw.gateway).decode(), 5, "the 502")  # type: ignore[arg-type]
             text = render(gw.gateway).decode()
         wait_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 4, 5, "the log")
     samples = {
