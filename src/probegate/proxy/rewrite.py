@@ -15,6 +15,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -36,6 +37,55 @@ Captures = dict[str, tuple[str, ...]]
 HeaderEdit = tuple[str, str | None]  # (name as configured, value; None: delete)
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
+
+
+class Lazy(dict[str, str]):
+    """Values computed the first time a rule reads them (most rules read two or three of the
+    ~25 server variables, and the headers only when a condition names one): a request through a
+    rewrite set pays for what its rules use, not for every variable."""
+
+    def __init__(self, compute: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if name in self:
+            return self[name]
+        found = self._compute(name)
+        if found is None:
+            return default
+        self[name] = found
+        return found
+
+
+class LazyHeaders(dict[str, str]):
+    """Header facts of a head's lines, folded into a dict on the first read."""
+
+    def __init__(
+        self, lines: list[bytes], extra: Callable[[], dict[str, str]] | None = None
+    ) -> None:
+        super().__init__()
+        self._lines: list[bytes] | None = lines
+        self._extra = extra
+
+    def _fill(self) -> None:
+        if self._lines is not None:
+            lines, self._lines = self._lines, None
+            self.update(header_facts(lines))
+            if self._extra is not None:
+                self.update(self._extra())
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        self._fill()
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> str:
+        self._fill()
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        self._fill()
+        return super().__contains__(name)
 
 
 @dataclass(slots=True)
@@ -90,6 +140,9 @@ def matches(rule: RewriteRule, facts: Facts) -> Captures | None:
 
 
 def render(template: Template, facts: Facts, captures: Captures) -> str:
+    if len(template) == 1 and type(template[0]) is str:  # a fixed value: nothing to fill in
+        fixed = template[0]
+        return fixed if fixed.isprintable() else "".join(c for c in fixed if c.isprintable())
     out: list[str] = []
     for part in template:
         if isinstance(part, str):
@@ -217,17 +270,24 @@ def encode(text: str) -> bytes:
 
 
 def apply_to_lines(lines: list[bytes], edits: list[HeaderEdit]) -> list[bytes]:
-    """Header lines kept as (name, ": ", value, CRLF) quadruples, with the edits made."""
+    """Header lines kept as (name, ": ", value, CRLF) quadruples, with the edits made: one pass
+    over the lines whatever the number of edits; for a name edited twice the last edit wins, and
+    set headers come last, in the order of their last edit (as edits applied one by one)."""
+    if not edits:
+        return lines
+    final: dict[bytes, HeaderEdit] = {}
     for name, value in edits:
-        lowered = name.lower().encode("ascii")
-        kept: list[bytes] = []
-        for i in range(0, len(lines), 4):
-            if lines[i].lower() != lowered:
-                kept += lines[i : i + 4]
+        key = name.lower().encode("ascii")
+        final.pop(key, None)
+        final[key] = (name, value)
+    kept: list[bytes] = []
+    for i in range(0, len(lines), 4):
+        if lines[i].lower() not in final:
+            kept += lines[i : i + 4]
+    for name, value in final.values():
         if value is not None:
             kept += (name.encode("ascii"), b": ", encode(value), b"\r\n")
-        lines = kept
-    return lines
+    return kept
 
 
 def apply_to_head(head: bytes, edits: list[HeaderEdit]) -> bytes:

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from probegate.proxy.lifecycle import ExchangeBase
 from probegate.proxy.rewrite import (
     MAX_REROUTES,
     Facts,
+    Lazy,
+    LazyHeaders,
     Rewritten,
     apply_to_head,
     apply_to_lines,
-    header_facts,
     on_response,
     rewrite_route,
     uri_of,
@@ -68,10 +70,11 @@ def rewrite_response(exchange: ExchangeBase, status: int) -> None:
     if not any(s.has_response for s in state.sets):
         return
     facts = state.facts
-    response = header_facts(exchange.resp_lines)
-    if exchange.resp_length is not None:
-        response["content-length"] = exchange.resp_length.decode("latin-1")
-    facts.response = response
+    length = exchange.resp_length
+    facts.response = LazyHeaders(
+        exchange.resp_lines,
+        (lambda: {"content-length": length.decode("latin-1")}) if length is not None else None,
+    )
     facts.server["http_status"] = str(status)
     facts.server["sent_bytes"] = str(exchange.sent_bytes)
     edits = [e for s in state.sets for e in on_response(s, facts, state.edits.matched)]
@@ -83,42 +86,67 @@ def rewrite_response(exchange: ExchangeBase, status: int) -> None:
 
 
 def request_facts(exchange: ExchangeBase) -> Facts:
-    headers = header_facts(exchange.lines)
-    host = exchange.authority if exchange.authority is not None else exchange.host
-    if exchange.host is not None:
-        headers["host"] = exchange.host.decode("latin-1")
-    if exchange.xff is not None:
-        headers["x-forwarded-for"] = exchange.xff.decode("latin-1")
-    if exchange.length is not None:
-        headers["content-length"] = str(exchange.length)
-    return Facts(headers, server_variables(exchange, host))
+    """The request's headers and server variables, each computed when a rule first reads it."""
+
+    def framing() -> dict[str, str]:
+        found = {}
+        if exchange.host is not None:
+            found["host"] = exchange.host.decode("latin-1")
+        if exchange.xff is not None:
+            found["x-forwarded-for"] = exchange.xff.decode("latin-1")
+        if exchange.length is not None:
+            found["content-length"] = str(exchange.length)
+        return found
+
+    return Facts(
+        LazyHeaders(exchange.lines, framing), Lazy(lambda name: server_variable(exchange, name))
+    )
 
 
-def server_variables(exchange: ExchangeBase, host: bytes | None) -> dict[str, str]:
+def server_variable(exchange: ExchangeBase, name: str) -> str | None:
+    """One server variable of the request (None: no such variable)."""
+    read = _VARIABLES.get(name)
+    if read is not None:
+        return read(exchange)
     client = exchange.client
-    xff = exchange.xff.decode("latin-1") if exchange.xff is not None else ""
-    query = exchange.query.decode("latin-1") if exchange.query is not None else ""
-    tls = client.scheme == b"https"
-    return {
-        "add_x_forwarded_for_proxy": f"{xff}, {client.peer_ip}" if xff else client.peer_ip,
-        "client_ip": client.peer_ip,
-        "client_port": str(client.peer_port),
-        "client_tcp_rtt": _rtt(client.transport),
-        "client_user": "",
-        "host": host_key(host) or "",
-        "http_method": exchange.method.decode("latin-1"),
-        "http_version": f"HTTP/{exchange.version}",
-        "query_string": query,
-        "received_bytes": str(len(exchange.url) + exchange.head_size + exchange.body_size),
-        "request_query": query,
-        "request_scheme": client.scheme.decode("ascii"),
-        "request_uri": exchange.url.decode("latin-1"),
-        "server_port": str(client.local_port),
-        "ssl_enabled": "On" if tls else "",
-        "uri_path": exchange.path.decode("latin-1"),
-        **_tls_variables(client.transport if tls else None),
-        **client.client_certificate.variables(),
-    }
+    if name in _TLS_VARIABLES:
+        return _tls_variables(client.transport if client.scheme == b"https" else None)[name]
+    return client.client_certificate.variables().get(name)
+
+
+def _latin(value: bytes | None) -> str:
+    return value.decode("latin-1") if value is not None else ""
+
+
+def _host(exchange: ExchangeBase) -> str:
+    host = exchange.authority if exchange.authority is not None else exchange.host
+    return host_key(host) or ""
+
+
+def _forwarded(exchange: ExchangeBase) -> str:
+    xff, ip = _latin(exchange.xff), exchange.client.peer_ip
+    return f"{xff}, {ip}" if xff else ip
+
+
+_VARIABLES: dict[str, Callable[[ExchangeBase], str]] = {
+    "add_x_forwarded_for_proxy": _forwarded,
+    "client_ip": lambda e: e.client.peer_ip,
+    "client_port": lambda e: str(e.client.peer_port),
+    "client_tcp_rtt": lambda e: _rtt(e.client.transport),
+    "client_user": lambda _: "",  # no authentication at the gateway
+    "host": _host,
+    "http_method": lambda e: e.method.decode("latin-1"),
+    "http_version": lambda e: f"HTTP/{e.version}",
+    "query_string": lambda e: _latin(e.query),
+    "received_bytes": lambda e: str(len(e.url) + e.head_size + e.body_size),
+    "request_query": lambda e: _latin(e.query),
+    "request_scheme": lambda e: e.client.scheme.decode("ascii"),
+    "request_uri": lambda e: e.url.decode("latin-1"),
+    "server_port": lambda e: str(e.client.local_port),
+    "ssl_enabled": lambda e: "On" if e.client.scheme == b"https" else "",
+    "uri_path": lambda e: e.path.decode("latin-1"),
+}
+_TLS_VARIABLES = ("ciphers_supported", "ciphers_used", "ssl_connection_protocol")
 
 
 def _tls_variables(transport: object) -> dict[str, str]:
