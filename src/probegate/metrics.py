@@ -68,8 +68,9 @@ class _GatewayCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from _about(self._source)
-        yield from _health(self._source.snapshot())
-        yield from _servers(self._source.snapshot())
+        snapshot = self._source.snapshot()  # one view of the store for the whole scrape
+        yield from _health(snapshot)
+        yield from _servers(snapshot)
         yield from _probe_results(self._source.store)
         yield from _traffic(self._source.proxy)
         yield from _durations(self._source.proxy)

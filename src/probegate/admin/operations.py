@@ -32,6 +32,7 @@ from probegate.admin.body import read_json
 from probegate.admin.stream import EventHub
 from probegate.config import syntax
 from probegate.health.transitions import Event
+from probegate.state.history import target_parts
 
 MAX_FIELD = 300  # characters of a pool name or an address
 _DURATION = re.compile(r"([0-9]{1,9})([smhd])")
@@ -124,7 +125,7 @@ async def _drain(request: Request, gateway: Operations, *, drained: bool) -> Res
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    pool, settings, server = [*event.target.split("~", 2), "", ""][:3]
+    pool, settings, server = target_parts(event.target)
     return {
         "time": views.iso(event.at),
         "backendAddressPool": pool,

@@ -19,7 +19,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,8 +176,8 @@ class History:
         return [
             e
             for e in found
-            if (pool is None or e.target.split("~", 1)[0] == pool)
-            and (server is None or e.target.rsplit("~", 1)[-1] == server)
+            if (pool is None or target_parts(e.target)[0] == pool)
+            and (server is None or target_parts(e.target)[2] == server)
         ]
 
     def _query(self, path: Path, since: float) -> list[Event]:
@@ -196,6 +196,10 @@ class History:
             for at, target, a, b, r1, r2 in rows
         ]
 
+    def shares(self, now: float) -> Mapping[str, Availability]:
+        """Availability by target key as of `now`, each computed when it is looked up."""
+        return _Shares(self, now)
+
     def availability(self, target: str, now: float | None = None) -> Availability:
         now = self._clock() if now is None else now
         changes = self._changes.get(target, deque())
@@ -208,6 +212,23 @@ class History:
             recent >= FLAP_CHANGES,
             last_hour,
         )
+
+
+class _Shares(Mapping[str, Availability]):
+    """Every target has an availability (all None when nothing is known); iterating lists the
+    targets the history knows."""
+
+    def __init__(self, history: History, now: float) -> None:
+        self._history, self._now = history, now
+
+    def __getitem__(self, target: str) -> Availability:
+        return self._history.availability(target, self._now)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._history._changes))
+
+    def __len__(self) -> int:
+        return len(self._history._changes)
 
 
 def _healthy_share(changes: deque[tuple[float, State]], start: float, end: float) -> float | None:
@@ -224,8 +245,14 @@ def _healthy_share(changes: deque[tuple[float, State]], start: float, end: float
     return round(healthy / known, 4) if known > 0 else None
 
 
+def target_parts(target: str) -> tuple[str, str, str]:
+    """(pool, settings, server) of an event's target, `pool~settings~server` as keys print."""
+    pool, settings, server = [*target.split("~", 2), "", ""][:3]
+    return pool, settings, server
+
+
 def _row(event: Event) -> tuple[object, ...]:
-    pool, settings, server = [*event.target.split("~", 2), "", ""][:3]
+    pool, settings, server = target_parts(event.target)
     return (
         event.at,
         event.target,

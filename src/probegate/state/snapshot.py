@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from probegate.config.effective import EffectiveProbe
-from probegate.config.plan import Target, TargetKey, Tier
+from probegate.config.plan import Target, Tier
 from probegate.health.codes import Reason, State
 from probegate.health.transitions import Record, Routing
 from probegate.state.history import Availability
@@ -67,9 +67,6 @@ class Snapshot:
     tier: Tier
     # target key (str) → its share of time Healthy and flapping, from the lasting history
     availability: Mapping[str, Availability] = field(default_factory=dict)
-
-    def target_keys(self) -> list[TargetKey]:
-        return [view.probe.target.key for view in self.targets if not view.previous]
 
     def groups(self) -> dict[GroupKey, list[TargetView]]:
         found: dict[GroupKey, list[TargetView]] = {}
