@@ -24,6 +24,7 @@ from probegate.config.load import LoadedConfig, load_file, placed, read_config_t
 from probegate.config.plan import GatewayPlan
 from probegate.config.source import parse_text
 from probegate.errors import ConfigError, ProbegateError, UsageError
+from probegate.fleet import commands as fleet_commands
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_health(commands)
     _add_probe(commands)
     _add_diagnose(commands)
+    _add_dashboard(commands)
     return parser
 
 
@@ -193,7 +195,9 @@ def _add_backend_health(commands: Any) -> None:
         description="Show backend health: from a running gateway's admin API (default), or by "
         "probing every target of a file once (-c). Exit 0 when every server is Healthy, else 1.",
     )
-    _source_arguments(health, config_required=False)
+    _source_arguments(health, config_required=False, several=True)
+    health.add_argument("--instances", type=Path, metavar="FILE",
+                        help="the fleet view: ask every instance this YAML file lists (url, name, token)")  # fmt: skip
     health.add_argument("--json", action="store_true", help="the backend health document as JSON")
     health.add_argument("--output", choices=["table", "json", "powershell"], default="table",
                         help="'powershell' prints the PascalCase shape of Get-AzApplicationGatewayBackendHealth")  # fmt: skip
@@ -271,22 +275,47 @@ def _add_diagnose(commands: Any) -> None:
     _lang_argument(diag)
 
 
+def _add_dashboard(commands: Any) -> None:
+    board = commands.add_parser(
+        "dashboard",
+        epilog=helptext.DASHBOARD,
+        formatter_class=_HelpFormatter,
+        help="serve the fleet view of several instances to a browser",
+        description="Serve, on loopback, a dashboard of several probegate instances at once: "
+        "each server's health on each instance and the joined verdict. This process asks the "
+        "instances (with their tokens); the page it prints the URL of talks only to it.",
+    )
+    board.add_argument("--url", action="append", default=[],
+                       help="an instance's admin API (repeatable)")  # fmt: skip
+    board.add_argument("--instances", type=Path, metavar="FILE",
+                       help="a YAML file listing the instances (url, name, token or tokenFile)")  # fmt: skip
+    board.add_argument("--token", help=f"the instances' admin token (else {gatewayclient.TOKEN_ENV}; an instances-file entry's own wins)")  # fmt: skip
+    board.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")  # fmt: skip
+    board.add_argument("--port", type=int, default=0, help="port to listen on (default: any free one, printed)")  # fmt: skip
+
+
 def _lang_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=["en", "ko"], default="en", help="language of messages")
 
 
-def _source_arguments(parser: argparse.ArgumentParser, *, config_required: bool) -> None:
+def _source_arguments(
+    parser: argparse.ArgumentParser, *, config_required: bool, several: bool = False
+) -> None:
     parser.add_argument("-c", "--config", type=Path, required=config_required,
                         help="probe from this configuration file instead of asking a running gateway")  # fmt: skip
     _parameter_arguments(parser)
     parser.add_argument("-g", "--gateway-config", type=Path, metavar="FILE",
                         help="ask the gateway that runs this file: its admin address and token are read from it")  # fmt: skip
-    _admin_arguments(parser)
+    _admin_arguments(parser, several=several)
 
 
-def _admin_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help=f"the admin API (else {gatewayclient.URL_ENV}, else "
-                        f"{gatewayclient.DEFAULT_ADMIN})")  # fmt: skip
+def _admin_arguments(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    if several:  # backend-health: two or more give the fleet view (probegate.fleet)
+        parser.add_argument("--url", action="append", help=f"the admin API (else {gatewayclient.URL_ENV}, else "
+                            f"{gatewayclient.DEFAULT_ADMIN}); repeat it for the fleet view of several instances")  # fmt: skip
+    else:
+        parser.add_argument("--url", help=f"the admin API (else {gatewayclient.URL_ENV}, else "
+                            f"{gatewayclient.DEFAULT_ADMIN})")  # fmt: skip
     parser.add_argument("--token", help=f"admin bearer token (else {gatewayclient.TOKEN_ENV})")
 
 
@@ -400,6 +429,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "backend-health": _with_parameters(commands.cmd_backend_health),
     "probe": _with_parameters(commands.cmd_probe),
     "diagnose": _with_parameters(commands.cmd_diagnose),
+    "dashboard": fleet_commands.cmd_dashboard,
 }
 
 

@@ -33,6 +33,7 @@ from probegate.config.load import load_file
 from probegate.config.plan import GatewayPlan
 from probegate.demo import run as demo_run
 from probegate.errors import UsageError
+from probegate.fleet import commands as fleet_commands
 from probegate.gatewayclient import AdminApi
 from probegate.health.ondemand import OnDemandError, probe_now
 from probegate.health.prober import Prober
@@ -113,6 +114,9 @@ def admin_api(args: argparse.Namespace) -> AdminApi:
 
 
 def cmd_backend_health(args: argparse.Namespace, parameters: dict[str, object] | None) -> int:
+    if fleet_commands.is_fleet(args):  # several --url, or --instances FILE
+        return fleet_commands.cmd_backend_health(args, console)
+    args.url = args.url[0] if args.url else None  # one --url (repeatable for the fleet view)
     lang = Lang(args.lang)
     if args.json and args.output not in ("table", "json"):
         raise UsageError(f"--json and --output {args.output} ask for two formats: give one")

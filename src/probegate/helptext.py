@@ -83,8 +83,13 @@ examples:
   probegate backend-health --json --history                 # the API document, last results too
   probegate backend-health --output powershell              # Get-AzApplicationGatewayBackendHealth shape
   probegate backend-health --lang ko
+  probegate backend-health --url http://10.0.0.4:9090 --url http://10.0.0.5:9090   # fleet view
+  probegate backend-health --instances fleet.yaml --json    # every instance the file lists
 
 exit codes: 0 every server Healthy, 1 otherwise, 2 usage (or the admin API cannot be reached)
+fleet view (several --url, or --instances): 0 every server Healthy on every instance, 1 a server
+not Healthy on some instance (or not configured on all), 2 usage or no instance answered,
+3 an instance could not be reached (the others' data is shown)
 """
 
 PROBE = """\
@@ -120,6 +125,21 @@ examples:
 
 exit codes: 0 reloaded, 1 refused (every problem on stderr; the running configuration stays),
 2 usage (or the admin API cannot be reached)
+"""
+
+DASHBOARD = """\
+examples:
+  probegate dashboard --url http://10.0.0.4:9090 --url http://10.0.0.5:9090
+  probegate dashboard --instances fleet.yaml --port 9300      # open the URL it prints
+  PROBEGATE_TOKEN=$TOKEN probegate dashboard --url http://127.0.0.1:9090 --url http://127.0.0.1:9091
+
+fleet.yaml:
+  instances:
+    - {url: http://10.0.0.4:9090, name: east-1, token: ${env:EAST_TOKEN}}
+    - {url: http://10.0.0.5:9090, tokenFile: west.token}
+
+The page talks only to this process, which asks every instance; the URL's #token=… is this
+dashboard's own token. exit codes: 0 after Ctrl-C, 1 the port cannot be bound, 2 usage
 """
 
 REWRITE_TEST = """\

@@ -47,13 +47,14 @@ class _Assets(StaticFiles):
         return response
 
 
-async def index(_: Request) -> Response:
-    return FileResponse(
-        DASHBOARD / "index.html", media_type="text/html; charset=utf-8", headers=HEADERS
-    )
+def routes(page: str = "index.html") -> list[BaseRoute]:
+    """`/` serves `page` (the gateway's own dashboard; `fleet.html` for `probegate dashboard`)."""
 
+    async def index(_: Request) -> Response:
+        return FileResponse(
+            DASHBOARD / page, media_type="text/html; charset=utf-8", headers=HEADERS
+        )
 
-def routes() -> list[BaseRoute]:
     return [
         Route("/", index, methods=["GET"]),
         Mount(ASSETS, app=_Assets(directory=DASHBOARD), name="dashboard"),

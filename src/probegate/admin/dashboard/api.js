@@ -48,6 +48,11 @@ async function call(path, { lang, method = 'GET', body } = {}) {
   return data
 }
 
+/** `probegate dashboard`: every instance's backend health, joined (GET /fleet). */
+export function fleet(lang) {
+  return call('fleet', { lang })
+}
+
 export function backendHealth(lang) {
   return call('backendhealth?expand=history', { lang })
 }
