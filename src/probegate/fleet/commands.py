@@ -53,6 +53,8 @@ def cmd_backend_health(args: argparse.Namespace, console: Callable[[], Console])
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port takes 0 (any free port) to 65535, got {args.port}")
     instances = instances_of(args)
 
     def ready(url: str) -> None:
