@@ -75,7 +75,7 @@ def rows(fleet: dict[str, Any]) -> dict[str, dict[str, Any]]:
         ),
         pytest.param(
             [report("a", WEB_OK, API_OK), report("b", WEB_OK)],
-            "10.0.0.2:80", ("Healthy", False, 1, 1, "Healthy on 1 of 1 instances"),
+            "10.0.0.2:80", ("Healthy", False, 1, 1, "Healthy on 1 of 1 instances · not configured on 1"),
             id="not-configured-on-one-is-a-disagreement",
         ),
         pytest.param(

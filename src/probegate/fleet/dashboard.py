@@ -41,6 +41,9 @@ from probegate.fleet.instances import Instance
 from probegate.i18n import Lang
 
 LANGS = {lang.value: lang for lang in Lang}
+# Each instance gets 5 s: the page gives up on /fleet after 10 s, and must still get the answers
+# of the instances that did answer when one of them hangs.
+TIMEOUT = 5.0
 
 
 def new_token() -> str:
@@ -48,7 +51,7 @@ def new_token() -> str:
 
 
 def build_app(
-    instances: Sequence[Instance], token: str, bind: str, timeout: float = fetch.TIMEOUT
+    instances: Sequence[Instance], token: str, bind: str, timeout: float = TIMEOUT
 ) -> Starlette:
     async def fleet(request: Request) -> Response:
         asked = request.query_params.get("lang", "en")

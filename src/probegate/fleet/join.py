@@ -36,6 +36,7 @@ UNREACHABLE, NOT_CONFIGURED = "unreachable", "not-configured"
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_NONE_REACHED, EXIT_SOME_UNREACHABLE = 0, 1, 2, 3
 
 _VERDICT = Words("{state} on {count} of {of} instances", "인스턴스 {of}개 중 {count}개에서 {state}")
+_ABSENT = Words(" · not configured on {count}", " · {count}개에는 구성 없음")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +61,10 @@ class Report:
 Key = tuple[str, str, str]  # pool, settings, server address
 
 
-def verdict(state: str, count: int, of: int, lang: Lang = Lang.EN) -> str:
-    return _VERDICT.in_(lang).format(state=state, count=count, of=of)
+def verdict(state: str, count: int, of: int, lang: Lang = Lang.EN, absent: int = 0) -> str:
+    """`Healthy on 2 of 3 instances`; `absent`: instances that answered without the server."""
+    said = _VERDICT.in_(lang).format(state=state, count=count, of=of)
+    return said + (_ABSENT.in_(lang).format(count=absent) if absent else "")
 
 
 def servers_of(document: Mapping[str, Any]) -> Iterator[tuple[Key, Mapping[str, Any]]]:
@@ -136,10 +139,9 @@ def _row(
     one_state = len(set(states)) == 1
     state = states[0] if one_state else MIXED
     # One state everywhere it is reported: that state on all of them; else how many are Healthy.
-    words = (
-        verdict(state, len(states), len(states), lang)
-        if one_state
-        else verdict("Healthy", healthy, len(states), lang)
+    count = len(states) if one_state else healthy
+    words = verdict(
+        state if one_state else "Healthy", count, len(states), lang, reached - len(found)
     )
     return {
         "backendAddressPool": key[0],

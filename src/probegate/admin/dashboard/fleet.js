@@ -97,7 +97,9 @@ function serverRow(server) {
 function verdictWords(server) {
   const one = server.state !== 'Mixed'
   const state = stateLabel(one ? server.state : 'Healthy')
-  return t('fleetVerdict', { state, count: one ? server.reportedBy : server.healthyOn, of: server.reportedBy })
+  const absent = server.instances.filter((c) => c.missing === 'not-configured').length
+  const said = t('fleetVerdict', { state, count: one ? server.reportedBy : server.healthyOn, of: server.reportedBy })
+  return absent ? said + t('fleetAbsent', { count: absent }) : said
 }
 
 function instanceCell(cell, agree) {
