@@ -85,6 +85,7 @@ examples:
   probegate backend-health --lang ko
   probegate backend-health --url http://10.0.0.4:9090 --url http://10.0.0.5:9090   # fleet view
   probegate backend-health --instances fleet.yaml --json    # every instance the file lists
+  probegate backend-health --instances fleet.yaml --watch   # redraw the fleet table until Ctrl-C
 
 exit codes: 0 every server Healthy, 1 otherwise, 2 usage (or the admin API cannot be reached)
 fleet view (several --url, or --instances): 0 every server Healthy on every instance, 1 a server

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,10 +158,38 @@ def test_korean(fleet: Fleet) -> None:
     assert "인스턴스 3개의 백엔드 상태" in done.stdout
 
 
+def test_watch_into_a_pipe_asks_again_at_each_refresh(fleet: Fleet) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROBEGATE_")}
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "probegate", "backend-health", *urls(fleet, "a", "b", "c"),
+         "--watch", "--interval", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**env, "PROBEGATE_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert watch.stdout is not None
+    stamps, seen = 0, []
+    deadline = time.monotonic() + 30
+    while stamps < 2 and time.monotonic() < deadline:
+        line = watch.stdout.readline()  # each refresh arrives flushed, line by line
+        seen.append(line)
+        stamps += "every 0.2 s" in line
+    watch.send_signal(signal.SIGINT)
+    _, err = watch.communicate(timeout=15)
+    assert stamps == 2, seen
+    assert watch.returncode == 0, err
+    assert "Traceback" not in err
+    text = "".join(seen)
+    assert text.count("Healthy on 2 of 3 instances") >= 1
+    assert "\x1b[" not in text  # plain text into a pipe
+
+
 def test_usage_errors_say_what_to_change(fleet: Fleet, tmp_path: Path) -> None:
-    both = probegate("backend-health", *urls(fleet, "a", "b"), "--watch")
+    both = probegate("backend-health", *urls(fleet, "a", "b"), "--history")
     assert both.returncode == 2
-    assert "--watch reads one gateway" in both.stderr
+    assert "--history reads one gateway" in both.stderr
+    watch_json = probegate("backend-health", *urls(fleet, "a", "b"), "--watch", "--json")
+    assert watch_json.returncode == 2
+    assert "--watch draws a table" in watch_json.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("instances:\n  - {url: 'http://127.0.0.1:1', colour: blue}\n", encoding="utf-8")
     refused = probegate("backend-health", "--instances", bad)

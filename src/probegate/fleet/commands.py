@@ -8,11 +8,15 @@ instance that cannot be reached is a row of the answer, never an error of the co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.text import Text
 
 from probegate.errors import UsageError
 from probegate.fleet import dashboard, fetch, join, render
@@ -24,7 +28,6 @@ _ONE_INSTANCE_ONLY = (
     ("gateway_config", "--gateway-config"),
     ("history", "--history"),
     ("events", "--events"),
-    ("watch", "--watch"),
 )
 
 
@@ -44,12 +47,61 @@ def cmd_backend_health(args: argparse.Namespace, console: Callable[[], Console])
     if args.output == "powershell":
         raise UsageError("--output powershell is one gateway's document; the fleet view has --json")
     lang = Lang(args.lang)
-    fleet = join.join(fetch.ask_all(instances_of(args), lang), lang)
+    instances = instances_of(args)
+    if args.watch:
+        return _watch(args, instances, console, lang)
+    fleet = join.join(fetch.ask_all(instances, lang), lang)
     if args.json or args.output == "json":
         print(json.dumps(fleet, indent=2, ensure_ascii=False))
     else:
         render.render(console(), fleet, lang)
     return join.exit_status(fleet)
+
+
+def _watch(
+    args: argparse.Namespace,
+    instances: list[Instance],
+    console: Callable[[], Console],
+    lang: Lang,
+) -> int:
+    """Ask every instance again every `--interval` seconds until Ctrl-C: redrawn in place on a
+    terminal, each refresh after the last (plain text, flushed) into a pipe or a file."""
+    if args.json or args.output != "table":
+        raise UsageError("--watch draws a table; it does not combine with --json or --output")
+    names = ", ".join(i.name for i in instances)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
+        while_watching(instances, lang, args.interval, names, console)
+    return 0
+
+
+def while_watching(
+    instances: list[Instance],
+    lang: Lang,
+    interval: float,
+    names: str,
+    console: Callable[[], Console],
+) -> None:
+    def stamp() -> str:
+        return f"{time.strftime('%H:%M:%S')} · {names} · every {interval:g} s · Ctrl-C"
+
+    def ask() -> list[RenderableType]:
+        return render.renderables(join.join(fetch.ask_all(instances, lang), lang), lang)
+
+    if sys.stdout.isatty():
+        with Live(console=console(), auto_refresh=False) as live:
+            while True:
+                shown = ask()
+                live.update(Group(Text(stamp(), style="dim"), *shown), refresh=True)
+                time.sleep(interval)
+    out = Console(width=200, highlight=False, color_system=None, force_terminal=False)
+    while True:
+        shown = ask()
+        out.print(stamp())
+        for renderable in shown:
+            out.print(renderable)
+        out.print()
+        sys.stdout.flush()
+        time.sleep(interval)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
