@@ -15,9 +15,8 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
@@ -41,18 +40,37 @@ from probegate.logsetup import LogOptions
 from probegate.proxy.listeners import Endpoint
 from probegate.proxy.server import Proxy
 from probegate.resolver import Resolver
-from probegate.runtime import GcFreezer
+from probegate.runtime import GcFreezer, run_loop
 from probegate.state.history import History
 from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore
+from probegate.workers.child import worker_main
+from probegate.workers.launcher import fork_launcher
+from probegate.workers.pool import Launcher, PublishingStore, WorkerPool, worker_count
 
 log = logging.getLogger("probegate")
 
 
-class Gateway:
-    """A running gateway: what `probegate run` starts and the admin API reads."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerStart:
+    """How `probegate run` starts worker processes (several: see probegate/workers)."""
 
-    def __init__(self, config: Path, parameters: Mapping[str, object] | None = None) -> None:
+    launcher: Launcher
+    count: int
+    fixed: bool  # `--workers` was given: a reload does not read the file's `workers`
+
+
+class Gateway:
+    """A running gateway: what `probegate run` starts and the admin API reads. Without `workers`
+    the data path runs in this process; with it, in worker processes this one supervises."""
+
+    def __init__(
+        self,
+        config: Path,
+        parameters: Mapping[str, object] | None = None,
+        *,
+        workers: WorkerStart | None = None,
+    ) -> None:
         self.config_path = config
         self.parameters = parameters
         loaded = load_file(config, parameters)
@@ -61,15 +79,23 @@ class Gateway:
         self._plan = compile_plan(loaded)
         self.history = _open_history(self._plan)
         self.hub = EventHub()  # live events for GET /backendhealth/stream
-        self.store = HealthStore(
+        store = (HealthStore if workers is None else PublishingStore)(
             self._plan.tier,
             effective_probes(self._plan),
             monotonic=time.monotonic,
             on_event=self._event,
         )
+        self.store = store
         self._prober = Prober(Resolver(self._plan.dns_servers))
         self.scheduler = Scheduler(self.store, self._prober)
-        self.proxy = Proxy(self._plan, self.store, self._prober.resolver)
+        self._proxy: Proxy | None = None
+        self.fleet: WorkerPool | None = None  # the worker processes, when they serve
+        self._workers = workers
+        self.alone_by_choice = False  # `probegate run` with one worker: say so if that changes
+        if isinstance(store, PublishingStore) and workers is not None:
+            self.fleet = WorkerPool(self._plan, workers.count, workers.launcher, store, store.eject)
+        else:
+            self._proxy = Proxy(self._plan, self.store, self._prober.resolver)
         self.endpoints: list[Endpoint] = []
         self.stopping = asyncio.Event()
         # (when the running configuration was adopted, whether the last attempt passed)
@@ -84,6 +110,22 @@ class Gateway:
     @property
     def prober(self) -> Prober:
         return self._prober
+
+    @property
+    def proxy(self) -> Proxy:
+        """The data path, when it runs in this process."""
+        if self._proxy is None:
+            raise RuntimeError("the data path runs in worker processes")
+        return self._proxy
+
+    def workers(self) -> list[dict[str, object]] | None:
+        """The worker processes for /healthz (None: the data path runs in this process)."""
+        if self.fleet is None:
+            return None
+        return [
+            {"worker": r.worker, "pid": r.pid, "state": r.state, "restarts": r.restarts}
+            for r in self.fleet.rows()
+        ]
 
     def probing(self) -> bool:
         """False once the scheduler has stopped (it should never, while the gateway runs)."""
@@ -100,8 +142,10 @@ class Gateway:
         (computed for the servers a reader looks up: /healthz and /metrics never do)."""
         return dataclasses.replace(self.store.view(), availability=self.history.shares(time.time()))
 
-    def metrics(self) -> bytes:
-        return metrics.render(self)
+    async def metrics(self) -> bytes:
+        if self.fleet is None:
+            return metrics.render(self)
+        return metrics.render(self, await self.fleet.traffic(), self.fleet.rows())
 
     def histories(self) -> dict[str, tuple[ProbeResult, ...]]:
         return {str(p.target.key): self.store.history_of(p.target.key) for p in self.store.probes}
@@ -127,11 +171,16 @@ class Gateway:
         if plan.dns_servers != self._plan.dns_servers:
             # Another resolver: the old one's addresses are not carried over, only which names
             # it had resolved, so a name the new one cannot answer reads as lost (Unknown).
+            # (Worker processes replace their own when they adopt the plan.)
             known = self._prober.resolver.resolved_names()
             self._prober.resolver = Resolver(plan.dns_servers, resolved_before=known)
-            self.proxy.connector.resolver = self._prober.resolver
+            if self._proxy is not None:
+                self._proxy.connector.resolver = self._prober.resolver
         try:
-            sockets = await self.proxy.reload(plan)
+            if self.fleet is not None:
+                sockets = await self.fleet.reload(plan, self._worker_count(plan))
+            else:
+                sockets = await self.proxy.reload(plan)
         except OSError as exc:
             problem = f"httpListeners: cannot listen: {exc.strerror or exc}"
             log.error("reload refused, the running configuration stays: %s", problem)
@@ -139,6 +188,15 @@ class Gateway:
         self._plan = plan
         summary = self.store.reload(plan.tier, effective_probes(plan))
         self.scheduler.reload(summary)
+        if self.fleet is not None:  # the workers adopted the plan before these routes
+            for problem in await self.fleet.settle():
+                log.error("reload: %s", problem)
+        elif self.alone_by_choice and worker_count(plan.workers) != 1:
+            log.warning(
+                "workers: %s takes effect at the next start (this gateway serves in one "
+                "process; moving to worker processes needs a restart)",
+                "auto" if plan.workers is None else plan.workers,
+            )
         added = [e.url for e in sockets.bind]
         removed = [e.url for e in (*sockets.close_first, *sockets.close_after)]
         self.last_changes = {"listenersAdded": added, "listenersRemoved": removed}
@@ -146,6 +204,11 @@ class Gateway:
         listeners = f"listeners +{len(added)} -{len(removed)}; " if added or removed else ""
         log.info("reloaded %s: %s%s", self.config_path, listeners, summary.describe())
         return []
+
+    def _worker_count(self, plan: GatewayPlan) -> int:
+        start = self._workers
+        assert start is not None
+        return start.count if start.fixed else worker_count(plan.workers)
 
     def events(self, since: float, pool: str | None, server: str | None) -> list[Event]:
         """State changes from the lasting history (called off the event loop)."""
@@ -158,7 +221,10 @@ class Gateway:
         """Drain a pool member (or put it back): no new requests, pinned clients drain. Returns
         the targets it applied to (none: no such member)."""
         keys = self.store.set_drained(pool, address, drained)
-        self.proxy.drain(keys, drained)
+        if self.fleet is not None:
+            self.fleet.drain(keys, drained)
+        else:
+            self.proxy.drain(keys, drained)
         if keys:
             verb = "draining" if drained else "back in rotation"
             log.info("%s through the admin API: %s", verb, ", ".join(map(str, keys)))
@@ -166,7 +232,10 @@ class Gateway:
 
     def reopen_logs(self) -> None:
         """SIGUSR1: reopen the access-log file (after a rotation moved it away)."""
-        if self.proxy.access is not None:
+        if self.fleet is not None:
+            self.fleet.reopen_logs()
+            log.info("access log reopened")
+        elif self.proxy.access is not None:
             self.proxy.access.reopen()
             log.info("access log reopened")
 
@@ -192,14 +261,17 @@ class Gateway:
         try:
             # The listeners first: their ports are fixed, while an admin port 0 takes any free
             # port and could otherwise take one a listener was configured with.
-            self.endpoints = await self.proxy.start()
+            self.endpoints = await self._start_data_path()
         except OSError as exc:
-            await self.proxy.stop()
+            await self._stop_data_path()
             raise ProbegateError(f"a listener cannot bind: {exc.strerror or exc}") from exc
+        except ProbegateError:
+            await self._stop_data_path()
+            raise
         try:
             sock = bind(admin.bind_address, admin.port)
         except ProbegateError:
-            await self.proxy.stop()
+            await self._stop_data_path()
             raise
         host, port = sock.getsockname()[:2]
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
@@ -223,7 +295,7 @@ class Gateway:
         if on_ready is not None:
             on_ready(url)
         await self.stopping.wait()
-        await self.proxy.stop()
+        await self._stop_data_path()
         self.history.close()
         self.hub.close()  # open event streams end, so uvicorn's shutdown does not wait on them
         server.should_exit = True
@@ -233,6 +305,12 @@ class Gateway:
         with contextlib.suppress(asyncio.CancelledError):
             await scheduler
         await api  # uvicorn's own shutdown closes its listening socket; wait for it
+
+    async def _start_data_path(self) -> list[Endpoint]:
+        return await (self.fleet.start() if self.fleet is not None else self.proxy.start())
+
+    async def _stop_data_path(self) -> None:
+        await (self.fleet.stop() if self.fleet is not None else self.proxy.stop())
 
 
 class _QuietServer(uvicorn.Server):
@@ -268,12 +346,20 @@ def run(
     config: Path,
     parameters: Mapping[str, object] | None = None,
     logging_options: LogOptions | None = None,
+    workers: int | None = None,
 ) -> int:
-    """`probegate run`: returns the process exit code."""
-    logsetup.configure(_log_options(config, parameters, logging_options or LogOptions()))
+    """`probegate run` (`workers`: `--workers`, over the file's): returns the process exit code."""
+    options, wanted = _start_options(config, parameters, logging_options or LogOptions())
+    logsetup.configure(options)
+    count = workers if workers is not None else worker_count(wanted)
+    start = None
+    if count > 1:
+        # Before any thread or event loop exists: the launcher forks the workers (launcher.py).
+        start = WorkerStart(Launcher(*fork_launcher(worker_main)), count, workers is not None)
 
     async def main() -> None:
-        gateway = Gateway(config, parameters)
+        gateway = Gateway(config, parameters, workers=start)
+        gateway.alone_by_choice = start is None
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, gateway.stopping.set)
         loop.add_signal_handler(signal.SIGINT, gateway.stopping.set)
@@ -295,22 +381,16 @@ def run(
     return 0
 
 
-def _log_options(
+def _start_options(
     config: Path, parameters: Mapping[str, object] | None, given: LogOptions
-) -> LogOptions:
+) -> tuple[LogOptions, int | None]:
     """The command line's choices over the file's `logging:` section (read before the gateway
-    starts, so its very first lines are already in the chosen format)."""
+    starts, so its very first lines are already in the chosen format), and the file's
+    `workers` (None: auto)."""
     try:
-        section = load_file(config, parameters).model.logging
+        model = load_file(config, parameters).model
     except ConfigError:  # the gateway itself reports every problem of the file, in a moment
-        return given.over(None, None)
-    return given.over(section.level.value, section.format.value)
-
-
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop  # noqa: PLC0415 - optional speed-up of the event loop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
-        asyncio.run(main)
-        return
-    uvloop.run(main)
+        return given.over(None, None), 1
+    section = model.logging
+    workers = model.workers if isinstance(model.workers, int) else None
+    return given.over(section.level.value, section.format.value), workers

@@ -21,10 +21,12 @@ from probegate.config import arm
 from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
 from probegate.config.load import LoadedConfig, load_file, placed, read_config_text
+from probegate.config.model import MAX_WORKERS
 from probegate.config.plan import GatewayPlan
 from probegate.config.source import parse_text
 from probegate.errors import ConfigError, ProbegateError, UsageError
 from probegate.fleet import commands as fleet_commands
+from probegate.runtime import usable_cpus
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -152,6 +154,21 @@ def _add_run(commands: Any) -> None:
                      help="least severe log lines written (default: logging.level, else info)")  # fmt: skip
     run.add_argument("--log-format", choices=["text", "json"], type=str.lower,
                      help="text lines or one JSON object per line (default: logging.format, else text)")  # fmt: skip
+    run.add_argument("--workers", type=_workers, metavar="N|auto",
+                     help="processes serving traffic, over the file's `workers` (auto: one per CPU; 1: this process)")  # fmt: skip
+
+
+def _workers(text: str) -> int:
+    """`--workers`: 1-256, or auto (the CPUs this process may use)."""
+    if text.strip().lower() == "auto":
+        return usable_cpus()
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"give a number of workers (1-{MAX_WORKERS}) or auto")
+    return value
 
 
 def _add_reload(commands: Any) -> None:

@@ -73,7 +73,7 @@ def cmd_run(args: argparse.Namespace, parameters: dict[str, object] | None) -> i
     check_file(args.config)
     options = LogOptions(level=args.log_level, format=args.log_format)
     with pid_file(args.pid_file):
-        return app.run(args.config, parameters, options)
+        return app.run(args.config, parameters, options, workers=args.workers)
 
 
 @contextlib.contextmanager

@@ -14,8 +14,9 @@ Rules of this module:
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
@@ -28,7 +29,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from probegate import __version__
+from probegate.config.plan import TargetKey
 from probegate.health.codes import State
+from probegate.histogram import Histogram
 from probegate.proxy.server import Proxy
 from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore
@@ -39,13 +42,16 @@ _SERVER = ["pool", "settings", "server"]
 
 
 class Source(Protocol):
-    """What the metrics read: the running gateway provides all of it."""
+    """What the metrics read: the running gateway provides all of it (the data path's counters
+    come separately, as `Traffic`: from this process's proxy, or summed over the workers)."""
 
     @property
     def store(self) -> HealthStore: ...
 
     @property
-    def proxy(self) -> Proxy: ...
+    def proxy(self) -> Proxy:
+        """The data path in this process (read when no `Traffic` is given)."""
+        ...
 
     @property
     def last_reload(self) -> tuple[float, bool]:
@@ -55,16 +61,90 @@ class Source(Protocol):
     def snapshot(self) -> Snapshot: ...
 
 
-def render(source: Source) -> bytes:
+@dataclass(slots=True)
+class Traffic:
+    """The data path's counters as of one scrape: one process's, or the sum of the workers'."""
+
+    responses: dict[str, list[int]] = field(default_factory=dict)  # listener → per class
+    durations: dict[tuple[str, str, str], Histogram] = field(default_factory=dict)
+    # target → (answers per status class, first-byte latency count, its sum in seconds)
+    servers: dict[TargetKey, tuple[list[int], int, float]] = field(default_factory=dict)
+    connects: int = 0
+    connect_seconds: float = 0.0
+    failed: int = 0
+    connections: int = 0
+    cpu: float = 0.0  # seconds of CPU the process used (a worker's, for per-worker series)
+
+    def add(self, other: Traffic) -> None:
+        for name, counts in other.responses.items():
+            mine = self.responses.setdefault(name, [0] * len(counts))
+            self.responses[name] = [a + b for a, b in zip(mine, counts, strict=True)]
+        for labels, histogram in other.durations.items():
+            total = self.durations.setdefault(labels, Histogram())
+            total.counts = [a + b for a, b in zip(total.counts, histogram.counts, strict=True)]
+            total.sum += histogram.sum
+        for key, (statuses, count, seconds) in other.servers.items():
+            before = self.servers.get(key, ([0] * len(statuses), 0, 0.0))
+            summed = [a + b for a, b in zip(before[0], statuses, strict=True)]
+            self.servers[key] = (summed, before[1] + count, before[2] + seconds)
+        self.connects += other.connects
+        self.connect_seconds += other.connect_seconds
+        self.failed += other.failed
+        self.connections += other.connections
+        self.cpu += other.cpu
+
+
+def traffic_of(proxy: Proxy, cpu: float = 0.0) -> Traffic:
+    """A copy of a proxy's counters (taken in its event loop, so consistent)."""
+    durations = {}
+    for labels, histogram in proxy.durations.items():
+        copy = durations[labels] = Histogram()
+        copy.counts, copy.sum = list(histogram.counts), histogram.sum
+    return Traffic(
+        responses={name: list(counts) for name, counts in proxy.responses.items()},
+        durations=durations,
+        servers={
+            key: (list(pool.statuses), pool.latency_count, pool.latency_sum)
+            for key, pool in proxy.pools.items()
+        },
+        connects=proxy.connector.connects,
+        connect_seconds=proxy.connector.connect_seconds,
+        failed=proxy.failed,
+        connections=len(proxy.connections),
+        cpu=cpu,
+    )
+
+
+class WorkerRow(NamedTuple):
+    """One worker process as /metrics and /healthz show it."""
+
+    worker: int  # its slot: 1 … N, kept by the process that replaces it
+    pid: int | None
+    state: str  # starting, running, draining, replacing
+    restarts: int  # times this slot's process was replaced after dying
+    cpu: float | None  # seconds of CPU, as of the last scrape that reached it
+
+
+def render(
+    source: Source, traffic: Traffic | None = None, workers: Sequence[WorkerRow] | None = None
+) -> bytes:
+    """The exposition: `traffic` summed over the workers (None: this process's proxy), and the
+    `workers` (None: one process serves, no worker processes)."""
+    if traffic is None:
+        traffic = traffic_of(source.proxy)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_GatewayCollector(source))
+    registry.register(_GatewayCollector(source, traffic, workers))
     ProcessCollector(registry=registry)  # process_cpu_seconds_total, …_resident_memory_bytes, …
     return generate_latest(registry)
 
 
 class _GatewayCollector(Collector):
-    def __init__(self, source: Source) -> None:
+    def __init__(
+        self, source: Source, traffic: Traffic, workers: Sequence[WorkerRow] | None
+    ) -> None:
         self._source = source
+        self._traffic = traffic
+        self._workers = workers
 
     def collect(self) -> Iterator[Metric]:
         yield from _about(self._source)
@@ -72,8 +152,35 @@ class _GatewayCollector(Collector):
         yield from _health(snapshot)
         yield from _servers(snapshot)
         yield from _probe_results(self._source.store)
-        yield from _traffic(self._source.proxy)
-        yield from _durations(self._source.proxy)
+        yield from _traffic(self._traffic)
+        yield from _durations(self._traffic)
+        yield from _worker_series(self._workers)
+
+
+def _worker_series(workers: Sequence[WorkerRow] | None) -> Iterator[Metric]:
+    count = GaugeMetricFamily(
+        "probegate_workers",
+        "Worker processes running the data path now (1 when the gateway serves in one process)",
+    )
+    count.add_metric([], 1 if workers is None else sum(w.state == "running" for w in workers))
+    yield count
+    if workers is None:
+        return
+    restarts = CounterMetricFamily(
+        "probegate_worker_restarts",
+        "Times a worker process died and was replaced, per worker slot",
+        labels=["worker"],
+    )
+    cpu = CounterMetricFamily(
+        "probegate_worker_cpu_seconds",
+        "CPU time used by each worker process (the current one of its slot)",
+        labels=["worker"],
+    )
+    for row in workers:
+        restarts.add_metric([str(row.worker)], row.restarts)
+        if row.cpu is not None:
+            cpu.add_metric([str(row.worker)], row.cpu)
+    yield from (restarts, cpu)
 
 
 def _about(source: Source) -> Iterator[Metric]:
@@ -113,14 +220,14 @@ def _servers(snapshot: Snapshot) -> Iterator[Metric]:
     yield from (health, routable)
 
 
-def _durations(proxy: Proxy) -> Iterator[Metric]:
+def _durations(traffic: Traffic) -> Iterator[Metric]:
     family = HistogramMetricFamily(
         "probegate_request_duration_seconds",
         "From a request's first byte to the last byte of its answer, per listener and the pool "
         "and settings it was sent to (empty for the gateway's own answers)",
         labels=["listener", "pool", "settings"],
     )
-    for labels, histogram in sorted(proxy.durations.items()):
+    for labels, histogram in sorted(traffic.durations.items()):
         family.add_metric(list(labels), histogram.cumulative(), histogram.sum)
     yield family
 
@@ -171,13 +278,13 @@ def _probe_results(store: HealthStore) -> Iterator[Metric]:
     yield results
 
 
-def _traffic(proxy: Proxy) -> Iterator[Metric]:
+def _traffic(traffic: Traffic) -> Iterator[Metric]:
     by_listener = CounterMetricFamily(
         "probegate_response_status",
         "Responses sent to clients, per listener and status class",
         labels=["listener", "status_group"],
     )
-    for listener, counts in sorted(proxy.responses.items()):
+    for listener, counts in sorted(traffic.responses.items()):
         for index, count in enumerate(counts):
             if count:
                 by_listener.add_metric([listener, _CLASSES[index]], count)
@@ -191,23 +298,22 @@ def _traffic(proxy: Proxy) -> Iterator[Metric]:
         "From sending the request head to a server until its response head arrived",
         labels=_SERVER,
     )
-    for key, pool in sorted(proxy.pools.items()):
-        for index, count in enumerate(pool.statuses):
+    for key, (statuses, latency_count, latency_sum) in sorted(traffic.servers.items()):
+        for index, count in enumerate(statuses):
             if count:
                 by_server.add_metric([*key, _CLASSES[index]], count)
-        if pool.latency_count:
-            first_byte.add_metric(list(key), pool.latency_count, pool.latency_sum)
-    connector = proxy.connector
+        if latency_count:
+            first_byte.add_metric(list(key), latency_count, latency_sum)
     connect = SummaryMetricFamily(
         "probegate_backend_connect_time_seconds",
         "Time to open new backend connections (TCP, and TLS where used)",
     )
-    connect.add_metric([], connector.connects, connector.connect_seconds)
+    connect.add_metric([], traffic.connects, traffic.connect_seconds)
     failed = CounterMetricFamily(
         "probegate_failed_requests",
         "Requests the gateway could not complete (502, 504, cut answers)",
     )
-    failed.add_metric([], proxy.failed)
+    failed.add_metric([], traffic.failed)
     current = GaugeMetricFamily("probegate_current_connections", "Client connections open now")
-    current.add_metric([], len(proxy.connections))
+    current.add_metric([], traffic.connections)
     yield from (by_listener, by_server, first_byte, connect, failed, current)

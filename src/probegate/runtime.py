@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+from collections.abc import Coroutine
+from typing import Any
 
 FREEZE_EVERY = 1.0
 
@@ -33,3 +36,21 @@ class GcFreezer:
         if self._timer is not None:
             self._timer.cancel()
         gc.unfreeze()
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on uvloop (asyncio's own loop where uvloop is missing)."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up of the event loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (`workers: auto`)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

@@ -411,7 +411,7 @@ def test_a_fault_of_ours_is_logged_not_shown(
     gateway = open_gateway.gateway
     assert gateway is not None
 
-    def broken() -> bytes:
+    async def broken() -> bytes:
         raise RuntimeError("secret internal detail /etc/probegate")
 
     gateway.metrics = broken  # type: ignore[method-assign]

@@ -138,6 +138,7 @@ def compile_plan(loaded: LoadedConfig) -> GatewayPlan:
         source=loaded.source,
         error_pages=gateway_pages,
         rewrite_sets=tuple(sets.values()),
+        workers=cfg.workers if isinstance(cfg.workers, int) else None,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, PlainValidator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -363,6 +363,22 @@ class Logging(Item):
     format: Annotated[LogFormat, any_case(LogFormat)] = LogFormat.TEXT
 
 
+MAX_WORKERS = 256
+
+
+def _workers(value: object) -> int | str:
+    """A whole number of worker processes, or "auto" (any case)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WORKERS:
+        return value
+    raise PydanticCustomError(
+        "workers",
+        "give a number of workers (1-{most}) or 'auto', got {got}",
+        {"most": MAX_WORKERS, "got": repr(value)},
+    )
+
+
 class GatewayConfig(Item):
     """The whole file. Collections default to empty so a partial file gets precise errors."""
 
@@ -384,6 +400,8 @@ class GatewayConfig(Item):
     rewrite_rule_sets: list[RewriteRuleSet] = Field(default_factory=list)
     custom_error_configurations: list[CustomErrorConfiguration] = Field(default_factory=list)
     dns_servers: list[Text] | None = None
+    # probegate extension: processes running the data path; "auto": one per CPU it may use
+    workers: Annotated[int | str, PlainValidator(_workers)] = "auto"
     limits: Limits = Field(default_factory=Limits)
     access_log: AccessLog = Field(default_factory=AccessLog)
     history: History = Field(default_factory=History)

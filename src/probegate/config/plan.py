@@ -245,6 +245,7 @@ class GatewayPlan:
         default_factory=lambda: NO_PAGES
     )  # gateway level (customErrorConfigurations)
     rewrite_sets: tuple[RewriteSet, ...] = ()
+    workers: int | None = None  # data-path processes; None: "auto", one per usable CPU
 
 
 def server_address(address: str, port: int) -> str:

@@ -2,7 +2,7 @@
 
 Rules of this module:
 - loopback only (see `lab.py`): the gateways load the embedded configurations from a temporary
-  folder and run in this process's event loop (`app.run_loop`: uvloop); the backends run in
+  folder and run in this process's event loop (`runtime.run_loop`: uvloop); the backends run in
   their own threads, so a stuck backend never stalls the gateway that probes it;
 - stdout carries the result (where everything listens and the tables, or one JSON document with
   `--json`); the progress display goes to stderr and is gone once the first verdicts are in;
@@ -29,7 +29,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from probegate import app
+from probegate import runtime
 from probegate.admin import views
 from probegate.app import Gateway
 from probegate.demo import render, scenarios, traffic
@@ -66,7 +66,7 @@ def _run(options: Options) -> None:
         Lab(datetime.now(UTC)) as lab,
     ):
         demo = _Demo(lab, _write_configs(Path(folder), lab), options, log_changes)
-        app.run_loop(demo.main())
+        runtime.run_loop(demo.main())
 
 
 def _write_configs(folder: Path, lab: Lab) -> dict[str, tuple[str, Path, int]]:

@@ -6,14 +6,19 @@ Rules of this module:
   or a full pipe never stalls the event loop;
 - the queue to the writer is bounded: if the writer falls that far behind, batches are dropped
   and the number dropped is written as a log line of its own, never silently;
+- every write() carries whole lines (`_Output`): worker processes share one log, line by line;
 - field names follow Azure Application Gateway's access log (`clientIP`, `httpStatus`,
   `serverRouted`, `transactionId`, ...); times are in seconds, as that log has them.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import queue
+import select
+import stat
 import sys
 import threading
 import time
@@ -24,6 +29,8 @@ from typing import IO
 from probegate.proxy.contracts import Logged
 
 MAX_PENDING_BATCHES = 256
+PIPE_CHUNK = select.PIPE_BUF  # bytes a pipe writes whole (4096 on Linux)
+FILE_CHUNK = 1 << 16
 
 # One entry, in this order (`access_entry` builds the tuple; the writer names the fields).
 FIELDS = (
@@ -128,26 +135,83 @@ class AccessLog:
     # ------------------------------------------------------------------ the writer thread
 
     def _write_all(self) -> None:
-        stream: IO[str] = sys.stdout if self._path is None else self._open()
+        out = self._open()
         try:
             while (batch := self._queue.get()) is not None:
-                if self._reopen and stream is not sys.stdout:
+                if self._reopen and self._path is not None:
                     self._reopen = False
-                    stream.close()
-                    stream = self._open()
+                    out.close()
+                    out = self._open()
                 lines = [format_entry(entry) for entry in batch]
                 if self._dropped:
                     dropped, self._dropped = self._dropped, 0
                     lines.append(json.dumps({"accessLogDropped": dropped}))
-                stream.write("\n".join(lines) + "\n")
-                stream.flush()
+                out.write(lines)
         finally:
-            if stream is not sys.stdout:
-                stream.close()
+            out.close()
 
-    def _open(self) -> IO[str]:
-        assert self._path is not None
-        return self._path.open("a", encoding="utf-8")
+    def _open(self) -> _Output:
+        if self._path is None:
+            return _Output(None)
+        return _Output(self._path.open("ab", buffering=0))
+
+
+class _Output:
+    """Where the writer thread puts lines: whole lines in every write() call, so the lines of
+    several worker processes sharing the file or standard output never mix inside a line. A
+    file is opened for appending (each write lands whole at its end); a pipe keeps a write of
+    at most PIPE_BUF bytes whole, so lines go out in chunks of that size (a longer line alone)."""
+
+    def __init__(self, file: IO[bytes] | None) -> None:
+        self._file = file
+        self._fd: int | None = None
+        self._text: IO[str] | None = None
+        self._chunk = PIPE_CHUNK
+        try:
+            if file is not None:
+                self._fd = file.fileno()
+            else:
+                sys.stdout.flush()
+                self._fd = sys.stdout.fileno()
+            if stat.S_ISREG(os.fstat(self._fd).st_mode):
+                self._chunk = FILE_CHUNK
+        except (OSError, ValueError, io.UnsupportedOperation):
+            self._fd = None  # standard output replaced by a stream without a descriptor
+            self._text = sys.stdout
+
+    def write(self, lines: list[str]) -> None:
+        if self._fd is None:
+            assert self._text is not None
+            self._text.write("\n".join(lines) + "\n")
+            self._text.flush()
+            return
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            data = line.encode("utf-8") + b"\n"
+            if chunk and size + len(data) > self._chunk:
+                self._put(b"".join(chunk))
+                chunk, size = [], 0
+            chunk.append(data)
+            size += len(data)
+        if chunk:
+            self._put(b"".join(chunk))
+
+    def _put(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._fd, view)
+            except InterruptedError:
+                continue
+            except OSError:
+                return  # a closed standard output: the lines have nowhere to go
+            view = view[written:]
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def format_entry(entry: Entry) -> str:

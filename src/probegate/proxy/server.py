@@ -51,8 +51,12 @@ class Proxy(ProxyContext):
         resolver: Resolver,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        listen: Callable[[Endpoint], socket.socket] | None = None,
     ) -> None:
         super().__init__(plan, health, resolver, monotonic=monotonic)
+        # Where listening sockets come from: bound here, or (a worker process) handed over by
+        # the supervisor, which bound them (probegate/workers).
+        self._listen_socket = listen or listening_socket
         self._servers: dict[Endpoint, asyncio.Server | TlsSniffingServer] = {}
         self._certs: dict[Endpoint, SniChooser] = {}
         self._tick: asyncio.TimerHandle | None = None
@@ -116,12 +120,7 @@ class Proxy(ProxyContext):
             self._certs[endpoint] = chooser
         scheme = b"https" if endpoint.tls else b"http"
         loop = asyncio.get_running_loop()
-        sock = socket.create_server(
-            (endpoint.address, endpoint.port),
-            family=socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET,
-            backlog=BACKLOG,
-            dualstack_ipv6=False,
-        )
+        sock = self._listen_socket(endpoint)
         if chooser is not None:
             # HTTPS: our own accept loop, which answers plain HTTP with a 400 (listen.py).
             tls = chooser
@@ -143,6 +142,13 @@ class Proxy(ProxyContext):
             raise
         sock.detach()  # the loop owns the descriptor now: closing it here would close it twice
         self._servers[endpoint] = server
+
+    def release(self, leaving: list[Endpoint]) -> None:
+        """Close these listening sockets now (a worker, before the supervisor binds their port
+        for another protocol or address); a reload then binds what the plan wants there."""
+        for endpoint in leaving:
+            if endpoint in self._servers:
+                self._unbind(endpoint)
 
     def _unbind(self, endpoint: Endpoint) -> None:
         self._servers.pop(endpoint).close()
@@ -236,6 +242,16 @@ class Proxy(ProxyContext):
         except Exception:  # a fault in one sweep must not stop the clock
             log.exception("proxy tick failed")
         self._tick = asyncio.get_running_loop().call_later(TICK, self._on_tick)
+
+
+def listening_socket(endpoint: Endpoint) -> socket.socket:
+    """A bound, listening socket for an endpoint (OSError if the address cannot be taken)."""
+    return socket.create_server(
+        (endpoint.address, endpoint.port),
+        family=socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET,
+        backlog=BACKLOG,
+        dualstack_ipv6=False,
+    )
 
 
 def _group(upstream: Upstream) -> GroupKey:
