@@ -3,7 +3,9 @@ client request fails, and once the reloads stop the traffic follows the last fil
 
 The reloads alternate the member set (a member added, two removed, the whole pool swapped), the
 probe path and the request timeout; 16 clients (12 on keep-alive connections, 4 opening a new
-connection per request) send GETs through the listener the whole time. Loopback only."""
+connection per request) send GETs through the listener the whole time. It runs with the data path
+in the gateway's process (`workers: 1`) and in two worker processes (`workers: 2`), where each
+reload is compiled once and handed to both workers. Loopback only."""
 
 from __future__ import annotations
 
@@ -65,10 +67,13 @@ class NamedBackend:
         return {"ipAddress": self.host, "port": self.port}
 
 
-def document(backends: list[NamedBackend], listener: int, step: int) -> dict[str, Any]:
+def document(
+    backends: list[NamedBackend], listener: int, step: int, workers: int = 1
+) -> dict[str, Any]:
     members = MEMBER_SETS[step % len(MEMBER_SETS)]
     return {
         "sku": "Standard_v2",
+        "workers": workers,
         "httpListeners": [{"name": "front", "port": listener, "protocol": "Http"}],
         "backendAddressPools": [
             {"name": "app", "backendAddresses": [backends[i].member() for i in members]}
@@ -192,22 +197,25 @@ def wait_until(predicate: Any, seconds: float = 10.0) -> bool:
     return True
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_23_reloads_under_load_fail_no_request_and_traffic_follows_the_last_file(
-    tmp_path: Path, backends: tuple[list[NamedBackend], Counter[str]]
+    tmp_path: Path, backends: tuple[list[NamedBackend], Counter[str]], workers: int
 ) -> None:
     servers, served = backends
     listener = unused_port()
     path = tmp_path / "gateway.json"
-    path.write_text(json.dumps(document(servers, listener, 0)))
+    path.write_text(json.dumps(document(servers, listener, 0, workers)))
     gateway = Gateway(path)
     process, admin = gateway.process, gateway.url
     try:
         first = {f"{servers[i].host}:{servers[i].port}" for i in MEMBER_SETS[0]}
         assert wait_until(lambda: routable(admin) == first)
+        _, health = gateway.get("/healthz")
+        assert len(health.get("workers", [None])) == workers  # none listed: one process serves
         with Load(listener) as load:
             assert wait_until(lambda: sum(load.answers.values()) > 200)
             for step in range(1, RELOADS + 1):
-                path.write_text(json.dumps(document(servers, listener, step)))
+                path.write_text(json.dumps(document(servers, listener, step, workers)))
                 process.send_signal(signal.SIGHUP)
                 time.sleep(RELOAD_EVERY)
             time.sleep(1.0)  # load on the last file, after its warm-up
@@ -236,3 +244,4 @@ def test_23_reloads_under_load_fail_no_request_and_traffic_follows_the_last_file
     assert any("keeps serving on" in line for line in reloads)  # the pool swap warmed up
     assert any("warming up" in line for line in reloads)  # probe path changes warmed up
     assert "Traceback" not in stderr
+    assert "died" not in stderr  # no worker was lost on the way
