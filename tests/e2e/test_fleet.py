@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,41 @@ def test_usage_errors_say_what_to_change(fleet: Fleet, tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "instances[0]: unknown key 'colour'" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_the_dashboard_serves_the_joined_document_to_its_token_only(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        f"- {{url: '{fleet.url('a')}', name: east, token: {TOKEN}}}\n"
+        f"- {{url: '{fleet.url('c')}', name: north, token: {TOKEN}}}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROBEGATE_")}
+    board = subprocess.Popen(
+        [sys.executable, "-m", "probegate", "dashboard", "--instances", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert board.stdout is not None
+    try:
+        line = board.stdout.readline()
+        assert "fleet dashboard of 2 instances (east, north) at http://127.0.0.1:" in line, line
+        base, token = line.rsplit(" at ", 1)[1].strip().split("/#token=")
+        request = urllib.request.Request(f"{base}/fleet?lang=ko")
+        request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            document = json.load(answer)
+        assert [i["name"] for i in document["instances"]] == ["east", "north"]
+        assert row(document, fleet.api)["verdict"] == "인스턴스 2개 중 1개에서 Healthy"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/fleet", timeout=30)
+        refused.value.close()
+        assert refused.value.code == 401
+        with urllib.request.urlopen(f"{base}/", timeout=30) as page:  # the page needs no token
+            assert "Fleet backend health" in page.read().decode()
+    finally:
+        board.send_signal(signal.SIGTERM)
+        _, err = board.communicate(timeout=15)
+    assert board.returncode == 0, err

@@ -1,6 +1,7 @@
 // The fleet view (`probegate dashboard --url A --url B …`): one table, a row per server, a column
-// per instance and the joined verdict, refreshed every 5 s from GET /fleet, which the dashboard's
-// own server fills by asking every instance (a browser may not read other origins' admin APIs).
+// per instance and the joined verdict, refreshed every 5 s while the tab is shown from GET /fleet,
+// which the dashboard's own server fills by asking every instance (a browser may not read other
+// origins' admin APIs).
 // The token `probegate dashboard` printed arrives in the URL's fragment (#token=…): it is moved to
 // sessionStorage at once and the fragment dropped, so it stays out of the history.
 
@@ -55,7 +56,7 @@ async function refresh() {
     $('problem').hidden = false
     $('fleet-view').classList.add('stale')
   }
-  state.timer = setTimeout(refresh, POLL_MS)
+  if (!document.hidden) state.timer = setTimeout(refresh, POLL_MS)
 }
 
 function show(fleet) {
@@ -133,6 +134,13 @@ $('auth').addEventListener('submit', (event) => {
   api.setToken($('token').value.trim())
   $('token').value = ''
   refresh()
+})
+// A hidden tab asks no instance; it asks again as soon as it is shown.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) {
+    clearTimeout(state.timer)
+    state.generation += 1 // an answer on its way is dropped
+  } else refresh()
 })
 takeTokenFromFragment()
 chooseLanguage(initialLanguage())
