@@ -274,3 +274,23 @@ def test_a_reload_adds_and_retires_workers(tmp_path: Path) -> None:
 
 def _all_running(gateway: Running, count: int) -> bool:
     return [w["state"] for w in gateway.workers()] == ["running"] * count
+
+
+def test_live_failures_in_the_workers_eject_through_the_supervisors_store(tmp_path: Path) -> None:
+    """passiveHealth: b answers every live request with 500 (its probe passes); the workers' runs
+    of failures reach the supervisor's store, which ejects b for every worker."""
+    passive = {"enabled": True, "consecutiveFailures": 3, "failures": ["5xx"]}
+    with (
+        backends(Backend("a"), Backend("b", failing=True)) as (a, b),
+        running(tmp_path / "g.json", document([a, b], passive=passive)) as gateway,
+    ):
+        assert wait_until(lambda: gateway.routable() == {a.address, b.address})
+        with Load(gateway.port, clients=4) as load:
+            assert wait_until(lambda: gateway.routable() == {a.address}, 20)
+            ejected_at = time.time()
+            assert wait_until(lambda: len([x for x in load.ok() if x.at > ejected_at + 1]) > 100)
+        after = [x for x in load.answers if x.at > ejected_at + 1.0]
+        assert {x.status for x in after} == {200}  # b's 500s stopped in both workers
+        assert len({x.worker for x in after}) == 2
+        events = gateway.get_json(f"/backendhealth/events?server={b.address}")["events"]
+        assert any(e["toReason"] == "passive-ejection" for e in events), events

@@ -36,7 +36,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             if backend.delay:
                 time.sleep(backend.delay)
-            status = 200
+            status = 500 if backend.failing else 200
             body = f"{backend.name} {self.headers.get('X-AppGW-Trace-Id', '')}".encode()
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -55,9 +55,12 @@ class _QuietServer(ThreadingHTTPServer):
 class Backend:
     """A loopback HTTP server answering `name trace` (its /health answers 500 when unhealthy)."""
 
-    def __init__(self, name: str, *, delay: float = 0.0, healthy: bool = True) -> None:
+    def __init__(
+        self, name: str, *, delay: float = 0.0, healthy: bool = True, failing: bool = False
+    ) -> None:
         self.name = name
         self.delay = delay
+        self.failing = failing  # live requests (not /health) answered 500
         self.healthy = threading.Event()
         if healthy:
             self.healthy.set()
@@ -83,7 +86,12 @@ def backends(*made: Backend) -> Iterator[tuple[Backend, ...]]:
 
 
 def document(
-    members: list[Backend], *, workers: int | str = 2, affinity: bool = False, **extra: Any
+    members: list[Backend],
+    *,
+    workers: int | str = 2,
+    affinity: bool = False,
+    passive: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
         "workers": workers,
@@ -101,6 +109,7 @@ def document(
                 "protocol": "Http",
                 "probe": "health",
                 "cookieBasedAffinity": "Enabled" if affinity else "Disabled",
+                "passiveHealth": passive or {"enabled": False},
             }
         ],
         "probes": [

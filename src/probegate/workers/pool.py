@@ -41,6 +41,7 @@ log = logging.getLogger("probegate.workers")
 
 START_TIMEOUT = 30.0  # seconds for the first workers to be ready
 ASK_TIMEOUT = 5.0  # seconds a worker has to answer a reload or a scrape
+RETRY = 1.0  # seconds before replacing a worker that died before it served
 STOP_MARGIN = 5.0  # seconds beyond the drain timeout before a stopping worker is killed
 
 
@@ -237,12 +238,22 @@ class WorkerPool:
         if self.stopping or worker.state == "draining":
             del self.workers[worker.slot]
             return
+        if worker.state == "starting":  # it died before serving: do not fork in a tight loop
+            log.error(
+                "worker %d ended before it served; trying again in %.0f s", worker.slot, RETRY
+            )
+            asyncio.get_running_loop().call_later(RETRY, self._replace, worker)
+            return
         log.warning(
             "worker %d (pid %s) died; replacing it (its requests in flight failed)",
             worker.slot,
             worker.pid,
         )
-        self._spawn(worker.slot, worker.restarts + 1)
+        self._replace(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        if not self.stopping and self.workers.get(worker.slot) is worker:
+            self._spawn(worker.slot, worker.restarts + 1)
 
     async def reload(self, plan: GatewayPlan, count: int) -> ListenerChanges:
         """Bind what the new plan adds and hand it to every worker (raise OSError, with nothing
