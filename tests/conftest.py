@@ -10,6 +10,31 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from probegate.buildinfo import ENV, data_path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A compiled module built from other sources would test code that is not in the tree."""
+    found = data_path()
+    if found.mode == "stale":
+        raise pytest.UsageError(
+            f"the compiled data path is stale: {found.detail}. Rebuild with scripts/bootstrap,"
+            f" or run with {ENV}=interpreted"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `interpreted` patch or introspect proxy classes, which compiled classes do not
+    allow: with the compiled build they are deselected here and run in scripts/test's second,
+    interpreted pass (never skipped)."""
+    if not data_path().compiled:
+        return
+    chosen = [i for i in items if i.get_closest_marker("interpreted") is None]
+    left = [i for i in items if i.get_closest_marker("interpreted") is not None]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = chosen
+
 
 @pytest.fixture(scope="session")
 def ca() -> trustme.CA:

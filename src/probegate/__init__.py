@@ -3,6 +3,11 @@ server can take traffic, routes only to those that can, and tells the operator w
 
 from importlib.metadata import PackageNotFoundError, version
 
+from probegate import buildinfo
+
+if buildinfo.wanted_interpreted():  # before any compiled module can be imported
+    buildinfo.prefer_sources()
+
 try:
     __version__ = version("probegate")
 except PackageNotFoundError:  # running from a source tree that was never installed

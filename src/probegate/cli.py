@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from probegate import __version__, commands, explain, gatewayclient, helptext, importer, rewrites
+from probegate.buildinfo import data_path
 from probegate.config import arm
 from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
@@ -54,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=helptext.MAIN,
         formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"probegate {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"probegate {__version__} (data path: {data_path().describe()})",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _add_validate(commands)

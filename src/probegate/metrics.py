@@ -29,6 +29,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from probegate import __version__
+from probegate.buildinfo import data_path
 from probegate.config.plan import TargetKey
 from probegate.health.codes import State
 from probegate.histogram import Histogram
@@ -183,11 +184,16 @@ def _worker_series(workers: Sequence[WorkerRow] | None) -> Iterator[Metric]:
     yield from (restarts, cpu)
 
 
+DATA_PATH = data_path().mode  # what this process loaded: it does not change
+
+
 def _about(source: Source) -> Iterator[Metric]:
     build = GaugeMetricFamily(
-        "probegate_build_info", "The running probegate: always 1", labels=["version", "python"]
+        "probegate_build_info",
+        "The running probegate: always 1 (data_path: compiled, interpreted or stale)",
+        labels=["version", "python", "data_path"],
     )
-    build.add_metric([__version__, platform.python_version()], 1)
+    build.add_metric([__version__, platform.python_version(), DATA_PATH], 1)
     at, passed = source.last_reload
     ok = GaugeMetricFamily(
         "probegate_config_last_reload_successful",

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from probegate.buildinfo import data_path
 from probegate.demo.backends import unused_port
 from tests.e2e.okserver import ok_server
 
@@ -150,7 +151,9 @@ def test_backend_health_reports_real_probes_and_reasons(gateway_file: Path, back
         first = korean["backendAddressPools"][0]["backendHttpSettingsCollection"][0]["servers"]
         assert any("TCP 연결에 실패" in s["healthProbeLog"] for s in first)
         assert all(s["history"] for s in first)
-        assert gateway.get("/healthz")[0] == 200
+        status, health = gateway.get("/healthz")
+        assert status == 200
+        assert health["dataPath"] == data_path().as_json()  # the child loads what the tests load
         assert gateway.get("/openapi.json")[1]["openapi"].startswith("3.")
         assert gateway.get("/nope")[1]["error"]["code"] == "NotFound"
     finally:

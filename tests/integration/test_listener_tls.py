@@ -16,6 +16,9 @@ import trustme
 
 from tests.integration.proxykit import RecordingBackend, RunningGateway, config, free_port
 
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
+
 OPENSSL = shutil.which("openssl")
 if OPENSSL is None:  # under CI=true the conftest turns a missing tool into a failure
     pytest.skip("the openssl command is needed", allow_module_level=True)

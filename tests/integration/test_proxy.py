@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from probegate.demo.backends import wait_until
 from probegate.demo.faults import CloseOnAccept, Silent, closed_port
 from tests.integration.proxykit import (
@@ -19,6 +21,9 @@ from tests.integration.proxykit import (
     get,
     send_raw,
 )
+
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
 
 
 def test_forwards_to_a_healthy_backend_with_the_gateway_headers(tmp_path: Path) -> None:

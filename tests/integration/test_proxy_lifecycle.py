@@ -23,6 +23,9 @@ from tests.integration.proxykit import (
     send_raw,
 )
 
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
+
 # ------------------------------------------------------------------ HTTPS listeners
 
 

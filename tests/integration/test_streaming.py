@@ -45,6 +45,9 @@ from tests.integration.proxykit import (
     get,
 )
 
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
+
 MiB = 1 << 20
 BIG = 200 * MiB
 MEMORY_BOUND = 64 * MiB  # what the gateway may grow by while 200 MiB pass through it

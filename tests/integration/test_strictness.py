@@ -49,6 +49,9 @@ from tests.integration.proxykit import (
     free_port,
 )
 
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
+
 LIMIT = 1024 * 1024  # limits.maxRequestBodySizeInMb = 1 on the gateways of this module
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n"

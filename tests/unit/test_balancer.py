@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from probegate.config.plan import Target
 from probegate.proxy.balancer import Balancer
 from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
 from probegate.state.snapshot import GroupKey, RouteGroup
 from tests.unit.fakeclock import Clock
 from tests.unit.proxyrig import DOCUMENT, FakeHealth, plan_of
+
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
 
 GROUP = GroupKey("web", "plain")
 THREE: dict[str, Any] = {

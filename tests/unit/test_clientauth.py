@@ -24,6 +24,7 @@ from probegate.explain import explain_data, render
 from probegate.proxy.client import ClientConnection
 from probegate.proxy.clientauth import NO_CERTIFICATE, judge
 from probegate.proxy.mutual import MutualTlsConnection, refusal
+from tests.unit.proxyrig import Rig
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DER = serialization.Encoding.DER
@@ -100,11 +101,12 @@ def test_the_values_the_rewrite_rules_read() -> None:
     }
 
 
-def test_the_connection_holds_them_and_costs_nothing_without_mutual_tls() -> None:
-    # Without mutual TLS the value is the class's: no slot, nothing set per connection.
-    assert ClientConnection.client_certificate is NO_CERTIFICATE
-    assert "client_certificate" not in ClientConnection.__slots__
-    assert "client_certificate" in MutualTlsConnection.__slots__
+def test_the_connection_holds_them_and_says_none_without_mutual_tls() -> None:
+    # Without mutual TLS every connection holds the one shared NONE value (nothing is judged).
+    connection, _ = Rig().client()
+    assert type(connection) is ClientConnection
+    assert connection.client_certificate is NO_CERTIFICATE
+    assert issubclass(MutualTlsConnection, ClientConnection)
     assert NO_CERTIFICATE.variables()["client_certificate_verification"] == "NONE"
     assert refusal(NO_CERTIFICATE) == "mutual TLS: no client certificate was sent"
 

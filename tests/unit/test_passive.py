@@ -4,6 +4,7 @@ target's share of new requests ramps up. No sockets."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from probegate.health.codes import Reason, State
 from probegate.health.result import ProbeResult
 from probegate.proxy.balancer import weighted
 from probegate.proxy.evidence import LiveEvidence
+from probegate.proxy.tables import compile_tables
 from probegate.state.passive import ejection_seconds, may_eject, ramp_share
 from probegate.state.snapshot import GroupKey
 from probegate.state.store import HealthStore
 from tests.unit.fakeclock import Clock
+from tests.unit.proxyrig import plan_of
 
 GROUP = GroupKey("web", "http")
 OK = ProbeResult(Reason.SUCCESS, {}, 0.0, 1.0, {})
@@ -167,7 +170,10 @@ def test_a_run_of_counted_failures_asks_for_an_ejection_and_a_good_answer_ends_i
 
 
 def test_a_weighted_cycle_gives_each_upstream_its_share_spread_out() -> None:
-    cycle: tuple[str, ...] = weighted(("a", "b", "c"), (1.0, 1.0, 0.25))  # type: ignore[arg-type,assignment]
-    counts = Counter(cycle)
+    one = next(iter(compile_tables(plan_of()).upstreams.values()))
+    a, b, c = (dataclasses.replace(one, address=name) for name in "abc")
+    cycle = weighted((a, b, c), (1.0, 1.0, 0.25))
+    counts = Counter(u.address for u in cycle)
     assert counts == {"a": 20, "b": 20, "c": 5}
-    assert max(len(run) for run in "".join(cycle).split("c")) < 20  # no burst of one upstream
+    spelled = "".join(u.address for u in cycle)
+    assert max(len(run) for run in spelled.split("c")) < 20  # no burst of one upstream

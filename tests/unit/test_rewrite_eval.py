@@ -20,6 +20,9 @@ from probegate.proxy.rewrite import (
     render,
 )
 
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
+
 
 def condition(
     variable: str, pattern: str, *, negate: bool = False, ignore_case: bool = True

@@ -15,6 +15,9 @@ from probegate.config.load import load_document
 from probegate.config.plan import Backend, GatewayPlan, PathMap, Redirect
 from probegate.proxy.routing import Route, RouteTable, host_key, redirect_location
 
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
+
 POOLS = [{"name": "web", "backendAddresses": [{"ipAddress": "127.0.0.11"}]}]
 SETTINGS = [{"name": "plain", "port": 8081, "protocol": "Http"}]
 

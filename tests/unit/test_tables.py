@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -11,6 +12,9 @@ from probegate.proxy.routing import Route
 from probegate.proxy.tables import RouteInfo, affinity_value, compile_tables, rewrite_path
 from probegate.state.snapshot import GroupKey
 from tests.unit.proxyrig import DOCUMENT, plan_of
+
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
 
 TWO_MEMBERS: dict[str, Any] = {
     **DOCUMENT,
@@ -63,12 +67,8 @@ def test_affinity_values_are_opaque_and_stable() -> None:
 def _info(prefix: bytes | None, exact: bool, override: bytes) -> RouteInfo:
     info = next(iter(compile_tables(plan_of()).by_route.values()))
     assert info.backend is not None
-    backend = type(info.backend)(**{**_fields(info.backend), "path": override})
+    backend = dataclasses.replace(info.backend, path=override)
     return RouteInfo(info.route, backend, None, prefix, exact)
-
-
-def _fields(value: Any) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__slots__}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from probegate.proxy import wire
 from probegate.proxy.wire import Reject
 
+# The data path's own behaviour: scripts/test runs it compiled, then again interpreted.
+pytestmark = pytest.mark.datapath
+
 
 @pytest.mark.parametrize(
     "value",

@@ -32,6 +32,7 @@ from probegate.admin.body import read_json
 from probegate.admin.guard import Guard, Policy
 from probegate.admin.ondemand_request import parse_ondemand
 from probegate.admin.stream import EventHub
+from probegate.buildinfo import data_path
 from probegate.config import syntax
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import GatewayPlan
@@ -109,9 +110,14 @@ def stale_problem(snapshot: Snapshot) -> str | None:
 
 def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
     budget = Budget()
+    data_path_json = data_path().as_json()  # what this process loaded: it does not change
 
     async def healthz(_: Request) -> Response:
-        body: dict[str, Any] = {"version": __version__, "targets": len(gateway.plan.targets)}
+        body: dict[str, Any] = {
+            "version": __version__,
+            "targets": len(gateway.plan.targets),
+            "dataPath": data_path_json,
+        }
         workers = gateway.workers()
         if workers is not None:  # the worker processes, when the data path runs in them
             body["workers"] = workers

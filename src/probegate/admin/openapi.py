@@ -206,11 +206,23 @@ def _schemas(plan: GatewayPlan) -> dict[str, Any]:
         ),
         "Healthz": {
             "type": "object",
-            "required": ["status", "version", "targets"],
+            "required": ["status", "version", "targets", "dataPath"],
             "properties": {
                 "status": {"type": "string", "enum": ["ok", "failing"]},
                 "problem": {"type": "string"},
                 "version": {"type": "string"},
+                "dataPath": {
+                    "type": "object",
+                    "description": "Whether the proxy's hot modules run compiled (mypyc) or"
+                    " interpreted, and why",
+                    "required": ["mode", "detail", "compiler", "compiledModules"],
+                    "properties": {
+                        "mode": {"type": "string", "enum": ["compiled", "interpreted", "stale"]},
+                        "detail": {"type": "string"},
+                        "compiler": {"type": ["string", "null"]},
+                        "compiledModules": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
                 "targets": {"type": "integer", "minimum": 0},
             },
         },

@@ -43,6 +43,7 @@ class _Stop(Exception):
 class ClientConnection(asyncio.Protocol):
     __slots__ = (
         "checked_host",
+        "client_certificate",
         "closing",
         "deadline",
         "eof",
@@ -73,12 +74,12 @@ class ClientConnection(asyncio.Protocol):
         "write_paused",
         "write_paused_at",
     )
-    # client_certificate*: NONE without mutual TLS, at no cost (proxy/mutual.py sets its own)
-    client_certificate: ClientCertificate = NO_CERTIFICATE
 
     def __init__(self, proxy: ProxyContext, scheme: bytes) -> None:
         self.proxy = proxy
         self.scheme = scheme  # b"http" or b"https"
+        # client_certificate*: NONE without mutual TLS (proxy/mutual.py judges the one sent)
+        self.client_certificate: ClientCertificate = NO_CERTIFICATE
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Exchange] = deque()

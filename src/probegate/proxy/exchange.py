@@ -25,14 +25,13 @@ import httptools
 from probegate.i18n import Lang
 from probegate.proxy import wire, words
 from probegate.proxy.lifecycle import CONNECTING, DONE, RECEIVED, RELAYING, SENT
-from probegate.proxy.request import RequestSide
 from probegate.proxy.response import ResponseSide
 from probegate.proxy.rewriting import forwarded_head
 from probegate.proxy.tables import Upstream, rewrite_path
 from probegate.proxy.upstream import BackendConnection, ConnectError, ConnectionPool
 
 
-class Exchange(RequestSide, ResponseSide):
+class Exchange(ResponseSide):
     __slots__ = ()
 
     # ------------------------------------------------------------------ choosing a target
@@ -119,7 +118,7 @@ class Exchange(RequestSide, ResponseSide):
 
     def _connect_failed(self, upstream: Upstream, reason: str, detail: str) -> None:
         self._live_failure(upstream, "connect-error")
-        self.tried = [*self.tried, (upstream, f"{reason} ({detail})")]
+        self.tried = (*self.tried, (upstream, f"{reason} ({detail})"))
         self._pick()  # nothing reached the backend: any method may go elsewhere
 
     def _attach(self, connection: BackendConnection) -> None:
@@ -207,7 +206,7 @@ class Exchange(RequestSide, ResponseSide):
         if elsewhere and upstream is not None:
             assert self.info is not None
             assert self.info.backend is not None
-            tried = [*self.tried, (upstream, why)]
+            tried = (*self.tried, (upstream, why))
             if self.proxy.balancer.pick(self.info.backend, None, tried) is None:
                 return False
             self.tried = tried

@@ -174,7 +174,7 @@ class ExchangeBase:
     # the answer's rarely used fields
     local: tuple[int, str, tuple[tuple[bytes, bytes], ...]] | None = None  # status, body, headers
     connecting: asyncio.Task[None] | None = None
-    tried: list[tuple[Upstream, str]] = []  # noqa: RUF012 - replaced, never mutated in place
+    tried: tuple[tuple[Upstream, str], ...] = ()  # the targets that failed it, and why
     retried = False
     continue_sent = False
     set_cookie: bytes | None = None

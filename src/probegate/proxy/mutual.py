@@ -30,7 +30,7 @@ from cryptography import x509
 from probegate.config.mutualtls import ClientAuth
 from probegate.proxy import ocsp
 from probegate.proxy.client import ClientConnection
-from probegate.proxy.clientauth import NO_CERTIFICATE, ClientCertificate, describe, judge, presented
+from probegate.proxy.clientauth import ClientCertificate, describe, judge, presented
 from probegate.proxy.context import ProxyContext
 
 log = logging.getLogger("probegate.proxy")
@@ -45,14 +45,13 @@ def refusal(certificate: ClientCertificate) -> str:
 
 
 class MutualTlsConnection(ClientConnection):
-    __slots__ = ("auth", "client_certificate", "early", "pending", "refused", "task")
+    __slots__ = ("auth", "early", "pending", "refused", "task")
 
     def __init__(
         self, proxy: ProxyContext, scheme: bytes, auth: Callable[[], ClientAuth | None]
     ) -> None:
         super().__init__(proxy, scheme)
         self.auth = auth  # read once the handshake is done: a reload may have changed it
-        self.client_certificate = NO_CERTIFICATE
         self.refused: str | None = None  # why every request is answered 400
         self.pending = False
         self.early = b""  # bytes read while the OCSP verdict is pending

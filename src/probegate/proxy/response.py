@@ -30,6 +30,7 @@ from probegate.config.plan import Passive
 from probegate.proxy import wire
 from probegate.proxy.contracts import ClientLink
 from probegate.proxy.lifecycle import DONE, INTERIM, RECEIVED, RELAYING, SENT, ExchangeBase
+from probegate.proxy.request import RequestSide
 from probegate.proxy.rewriting import rewrite_response
 from probegate.proxy.upstream import BackendConnection
 
@@ -48,7 +49,7 @@ _DROPPED = wire.HOP_BY_HOP | {b"content-length"}
 _COOKIE = b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 
 
-class ResponseSide(ExchangeBase):
+class ResponseSide(RequestSide):
     __slots__ = ()
 
     # ------------------------------------------------------------------ backend events

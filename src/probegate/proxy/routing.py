@@ -30,7 +30,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import AnyStr
 from urllib.parse import quote
 
 from probegate.config.plan import (
@@ -73,8 +72,8 @@ class _PathTable:
 
     def select(self, path: bytes | str) -> Route:
         if isinstance(path, bytes):
-            return _first(path.lower(), self.raw, self.default)
-        return _first(path.lower(), self.text, self.default)
+            return _first_bytes(path.lower(), self.raw, self.default)
+        return _first_text(path.lower(), self.text, self.default)
 
 
 Entry = Route | _PathTable
@@ -157,7 +156,18 @@ def _any_address(address: str) -> str:
     return _ANY_ADDRESS[6] if ":" in address else _ANY_ADDRESS[4]
 
 
-def _first(key: AnyStr, patterns: tuple[tuple[AnyStr, bool, Route], ...], default: Route) -> Route:
+# Two copies of one loop, as the two types it runs on: the compiled build specialises each (an
+# `AnyStr` version would be generic, and mypyc's checker refuses `AnyStr.startswith`).
+def _first_bytes(
+    key: bytes, patterns: tuple[tuple[bytes, bool, Route], ...], default: Route
+) -> Route:
+    for pattern, prefix, route in patterns:
+        if key.startswith(pattern) if prefix else key == pattern:
+            return route
+    return default
+
+
+def _first_text(key: str, patterns: tuple[tuple[str, bool, Route], ...], default: Route) -> Route:
     for pattern, prefix, route in patterns:
         if key.startswith(pattern) if prefix else key == pattern:
             return route
