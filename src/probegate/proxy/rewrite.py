@@ -15,7 +15,7 @@ Rules of this module:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -93,9 +93,11 @@ class Facts:
     """What conditions and values read: request headers (lower-case names; repeated headers joined
     with ", "), server variables, and the response headers once the backend answered."""
 
-    request: dict[str, str]
-    server: dict[str, str]
-    response: dict[str, str] | None = None
+    # Typed as mappings, not dicts: the values are the lazy dicts above, whose `get` must be
+    # called as overridden (the compiled build calls dict's own C `get` for a value typed `dict`).
+    request: Mapping[str, str]
+    server: MutableMapping[str, str]
+    response: Mapping[str, str] | None = None
 
     def value(self, variable: Variable) -> str | None:
         kind, name = variable.kind, variable.name
@@ -108,7 +110,7 @@ class Facts:
         return self.server.get(name)
 
 
-def _header(headers: dict[str, str], name: str) -> str | None:
+def _header(headers: Mapping[str, str], name: str) -> str | None:
     found = headers.get(name)
     if found is None and "_" in name:  # http_req_X_Forwarded_For names X-Forwarded-For too
         found = headers.get(name.replace("_", "-"))
