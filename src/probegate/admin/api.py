@@ -108,19 +108,24 @@ def stale_problem(snapshot: Snapshot) -> str | None:
     )
 
 
+def _about(gateway: GatewayAccess, data_path_json: dict[str, object]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "version": __version__,
+        "targets": len(gateway.plan.targets),
+        "dataPath": data_path_json,
+    }
+    workers = gateway.workers()
+    if workers is not None:  # the worker processes, when the data path runs in them
+        body["workers"] = workers
+    return body
+
+
 def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
     budget = Budget()
     data_path_json = data_path().as_json()  # what this process loaded: it does not change
 
     async def healthz(_: Request) -> Response:
-        body: dict[str, Any] = {
-            "version": __version__,
-            "targets": len(gateway.plan.targets),
-            "dataPath": data_path_json,
-        }
-        workers = gateway.workers()
-        if workers is not None:  # the worker processes, when the data path runs in them
-            body["workers"] = workers
+        body = _about(gateway, data_path_json)
         problem = gateway.prober_problem() or stale_problem(gateway.snapshot())
         if problem is not None:
             return answer({"status": "failing", "problem": problem, **body}, 503)
