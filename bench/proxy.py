@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/proxy.py                                  # 3 rounds × 10 s, 3 workloads
     .venv/bin/python bench/proxy.py --duration 2 --rounds 1 --workloads small   # a quick check
+    .venv/bin/python bench/proxy.py --workers 1,2 --targets nginx,probegate   # both, per count
 
 An nginx backend (1 worker, CPU1) answers `/` with 33 bytes and serves a static `/64k.bin`. Each
 proxy is one process/worker on CPU0: nginx (upstream keepalive 128), HAProxy (nbthread 1,
@@ -14,6 +15,11 @@ socket errors (must be 0), the proxy's CPU µs per request (utime+stime of its p
 /proc/PID/stat) and per-core busy % (/proc/stat). Reported: medians (min–max) over the rounds,
 ratios to nginx, and probegate against its goals. Loopback only; installs nginx-light, haproxy and
 wrk from Debian when missing; stops every process it started, Ctrl-C included.
+
+`--workers 1,2`: the whole run once per count, each proxy with that many workers (nginx
+worker_processes, HAProxy nbthread, probegate `workers`) on CPUs 0…N-1. With N above 1 on a
+2-core machine the proxies share CPU1 with wrk and the backend: the figures say what the machine
+does, not what N cores would.
 """
 
 from __future__ import annotations
@@ -163,7 +169,7 @@ def make_certificate(folder: Path) -> None:
     (folder / "haproxy.pem").write_bytes(cert_pem + key_pem)
 
 
-def nginx_conf(folder: Path, name: str, ports: Ports) -> Path:
+def nginx_conf(folder: Path, name: str, ports: Ports, workers: int = 1) -> Path:
     """One nginx with one worker: the backend, or a proxy to it when `ports` has "backend"."""
     tls, upstream, rewrite = "", "", ""
     if "rw" in ports:
@@ -187,7 +193,7 @@ def nginx_conf(folder: Path, name: str, ports: Ports) -> Path:
         locations = (f'location = / {{ default_type text/plain; return 200 "{BODY}"; }}\n'
                      f"    location / {{ root {folder}/www; }}")  # fmt: skip
     conf = folder / f"{name}.conf"
-    conf.write_text(f"""worker_processes 1; worker_rlimit_nofile 16384; daemon off;
+    conf.write_text(f"""worker_processes {workers}; worker_rlimit_nofile 16384; daemon off;
 pid {folder}/{name}.pid; error_log {folder}/{name}.log error;
 events {{ worker_connections 8192; }}
 http {{
@@ -205,7 +211,7 @@ http {{
     return conf
 
 
-def haproxy_conf(folder: Path, ports: Ports) -> Path:
+def haproxy_conf(folder: Path, ports: Ports, workers: int = 1) -> Path:
     tls = f"bind 127.0.0.1:{ports['https']} ssl crt {folder}/haproxy.pem" if "https" in ports else ""  # fmt: skip
     rewrite = ""
     if "rw" in ports:
@@ -213,7 +219,7 @@ def haproxy_conf(folder: Path, ports: Ports) -> Path:
         rewrite = f"frontend rw\n  bind 127.0.0.1:{ports['rw']}\n{headers}\n  default_backend web"
     conf = folder / "haproxy.cfg"
     conf.write_text(f"""global
-  nbthread 1
+  nbthread {workers}
   maxconn 4096
 defaults
   mode http
@@ -234,9 +240,10 @@ backend web
     return conf
 
 
-def probegate_conf(folder: Path, ports: Ports) -> Path:
+def probegate_conf(folder: Path, ports: Ports, workers: int = 1) -> Path:
     listeners: list[dict[str, Any]] = [{"name": "front", "port": ports["http"], "protocol": "Http"}]
     document: dict[str, Any] = {"sku": "Standard_v2", "httpListeners": listeners}
+    document["workers"] = workers  # 1: the data path in the gateway's own process
     if "https" in ports:
         listeners.append({"name": "front-tls", "port": ports["https"], "protocol": "Https",
                           "sslCertificate": "front-cert"})  # fmt: skip
@@ -289,7 +296,7 @@ class Fleet:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(
-        self, name: str, core: int, command: list[str], env: dict[str, str] | None = None
+        self, name: str, core: int | str, command: list[str], env: dict[str, str] | None = None
     ) -> None:
         with (self.folder / f"{name}.out").open("wb") as out:
             self.processes[name] = subprocess.Popen(
@@ -398,7 +405,7 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     Console(width=max(200, shutil.get_terminal_size().columns)).print(table)
 
 
-def report(workload: str, runs: dict[str, list[Run]]) -> list[str]:
+def report(workload: str, runs: dict[str, list[Run]], workers: int = 1) -> list[str]:
     """Print the workload's table and probegate's goals; return the goals it missed."""
 
     def values(target: str, key: str) -> list[float]:
@@ -430,7 +437,8 @@ def report(workload: str, runs: dict[str, list[Run]]) -> list[str]:
                "µs/req (min–max) = user+sys", "rps ×nginx", "CPU ×nginx", "p99 ×nginx",
                "errors", "busy % CPU0/1"]  # fmt: skip
     scheme, path = WORKLOADS[workload]
-    print_table(f"{workload}: GET {scheme}://…{path}, medians over rounds", headers, rows)
+    each = f", {workers} workers each" if workers != 1 else ""
+    print_table(f"{workload}: GET {scheme}://…{path}, medians over rounds{each}", headers, rows)
     if "probegate" not in runs or "nginx" not in runs:
         return []
     cpu_x, rps_x, p99_x = (med("probegate", k) / med("nginx", k) for k in ("cpu_us", "rps", "p99_ms"))  # fmt: skip
@@ -444,7 +452,7 @@ def report(workload: str, runs: dict[str, list[Run]]) -> list[str]:
     ]
     if stretch is not None:
         goals.insert(2, (f"CPU/req {cpu_x:.2f}× nginx ≤ {stretch}× (stretch)", cpu_x <= stretch))
-    print(f"probegate goals, {workload} (the data path as installed: {DATA_PATH}):")
+    print(f"probegate goals, {workload}{each} (the data path as installed: {DATA_PATH}):")
     for text, met in goals:
         print(f"  [{'PASS' if met else 'FAIL'}] {text}")
     if "probegate-interp" in runs:
@@ -452,14 +460,16 @@ def report(workload: str, runs: dict[str, list[Run]]) -> list[str]:
         print(f"  compiled vs interpreted: {gain:.2f}× less CPU per request")
     if med("nginx", "cpu1_busy") >= 95:
         print("  note: CPU1 (wrk + backend) was ≥ 95 % busy with nginx: rps is load-bound there")
-    return [f"{workload}: {text}" for text, met in goals if not met]
+    return [f"{workload}{each}: {text}" for text, met in goals if not met]
 
 
 # ------------------------------------------------------------------------ main
 
 
-def start_all(fleet: Fleet, ports: dict[str, Ports], timeout: float) -> None:
-    """The backend on CPU1, each proxy on CPU0; returns when every listener answers 200."""
+def start_all(fleet: Fleet, ports: dict[str, Ports], timeout: float, workers: int = 1) -> None:
+    """The backend on CPU1, each proxy on CPU0 (CPUs 0…N-1 with N workers); returns when every
+    listener answers 200."""
+    cores = "0" if workers == 1 else f"0-{workers - 1}"
     folder = fleet.folder
     (folder / "www").mkdir()
     (folder / "www" / "64k.bin").write_bytes(os.urandom(64 * 1024))
@@ -467,15 +477,15 @@ def start_all(fleet: Fleet, ports: dict[str, Ports], timeout: float) -> None:
     conf = nginx_conf(folder, "backend", ports["backend"])
     fleet.start("backend", 1, ["nginx", "-e", f"{folder}/backend.log", "-c", str(conf)])
     if "nginx" in ports:
-        conf = nginx_conf(folder, "nginx", ports["nginx"])
-        fleet.start("nginx", 0, ["nginx", "-e", f"{folder}/nginx.log", "-c", str(conf)])
+        conf = nginx_conf(folder, "nginx", ports["nginx"], workers)
+        fleet.start("nginx", cores, ["nginx", "-e", f"{folder}/nginx.log", "-c", str(conf)])
     if "haproxy" in ports:
-        fleet.start("haproxy", 0, ["haproxy", "-db", "-f", str(haproxy_conf(folder, ports["haproxy"]))])  # fmt: skip
+        fleet.start("haproxy", cores, ["haproxy", "-db", "-f", str(haproxy_conf(folder, ports["haproxy"], workers))])  # fmt: skip
     python = str(PYTHON if PYTHON.exists() else sys.executable)
     for name in (p for p in PROBEGATES if p in ports):
-        conf = probegate_conf(folder / name, ports[name])
+        conf = probegate_conf(folder / name, ports[name], workers)
         env = {"PROBEGATE_DATA_PATH": "interpreted" if name == "probegate-interp" else ""}
-        fleet.start(name, 0, [python, "-m", "probegate", "run", "-c", str(conf)], env)
+        fleet.start(name, cores, [python, "-m", "probegate", "run", "-c", str(conf)], env)
     fleet.wait_ok("backend", f"http://127.0.0.1:{ports['backend']['http']}/64k.bin", timeout)
     for name, listen in ports.items():
         for scheme in ("http", "https", "rw"):
@@ -508,6 +518,17 @@ def run_workload(fleet: Fleet, workload: str, targets: list[str], ports: dict[st
     return runs
 
 
+def worker_counts(parser: argparse.ArgumentParser, text: str) -> list[int]:
+    """`--workers 1,2`: each count from 1 to the number of CPUs."""
+    try:
+        counts = [int(n) for n in text.split(",") if n]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1 or max(counts) > (os.cpu_count() or 1):
+        parser.error(f"--workers takes counts from 1 to {os.cpu_count()}")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -520,7 +541,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50, help="wrk -c (default 50)")
     parser.add_argument("--ready-timeout", type=float, default=20.0, help="seconds to a first 200")
     parser.add_argument("--json", type=Path, help="write every run's raw figures here")
+    parser.add_argument("--workers", default="1",
+                        help="comma-separated worker counts, each a whole run (default 1)")  # fmt: skip
     args = parser.parse_args()
+    counts = worker_counts(parser, args.workers)
     workloads = [w for w in args.workloads.split(",") if w]
     targets = [t for t in args.targets.split(",") if t]
     if unknown := (set(workloads) - set(WORKLOADS)) | (set(targets) - set(TARGETS)):
@@ -544,18 +568,22 @@ def main() -> None:
         ports[name] |= {"rw": free_port()} if "rewrite" in workloads else {}
     raw: list[dict[str, Any]] = []
     missed: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="probegate-bench-proxy-") as tmp:
-        Path(tmp).chmod(0o755)  # nginx workers may run as an unprivileged user
-        fleet = Fleet(Path(tmp))
-        try:
-            start_all(fleet, ports, args.ready_timeout)
-            for workload in workloads:
-                runs = run_workload(fleet, workload, targets, ports, args)
-                missed += report(workload, runs)
-                raw += [{"workload": workload, "target": target, "round": i + 1, **run}
-                        for target, done in runs.items() for i, run in enumerate(done)]  # fmt: skip
-        finally:
-            fleet.stop_all()
+    for workers in counts:
+        if len(counts) > 1:
+            print(f"\n=== {workers} worker{'s' if workers > 1 else ''} per proxy", flush=True)
+        with tempfile.TemporaryDirectory(prefix="probegate-bench-proxy-") as tmp:
+            Path(tmp).chmod(0o755)  # nginx workers may run as an unprivileged user
+            fleet = Fleet(Path(tmp))
+            try:
+                start_all(fleet, ports, args.ready_timeout, workers)
+                for workload in workloads:
+                    runs = run_workload(fleet, workload, targets, ports, args)
+                    missed += report(workload, runs, workers)
+                    raw += [{"workload": workload, "workers": workers, "target": target,
+                             "round": i + 1, **run}
+                            for target, done in runs.items() for i, run in enumerate(done)]  # fmt: skip
+            finally:
+                fleet.stop_all()
     if args.json:
         document = {"machine": machine, "args": vars(args), "runs": raw}
         args.json.write_text(json.dumps(document, indent=2, default=str))
