@@ -8,10 +8,12 @@ shared machine: the tests assert the order of events and generous outer limits."
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import signal
+import ssl
 import threading
 import time
 from collections import Counter
@@ -21,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import trustme
 
 from tests.e2e.workerkit import (
     Answer,
@@ -294,3 +297,44 @@ def test_live_failures_in_the_workers_eject_through_the_supervisors_store(tmp_pa
         assert len({x.worker for x in after}) == 2
         events = gateway.get_json(f"/backendhealth/events?server={b.address}")["events"]
         assert any(e["toReason"] == "passive-ejection" for e in events), events
+
+
+def test_a_reload_moving_a_port_from_http_to_https_rebinds_it_for_every_worker(
+    tmp_path: Path,
+) -> None:
+    """The old socket must close in every worker (and the supervisor) before the port can be
+    bound again for TLS: the supervisor asks the workers to let it go, then binds and hands over."""
+    ca = trustme.CA()
+    issued = ca.issue_cert("app.test", "127.0.0.1")
+    chain, key = tmp_path / "gw.pem", tmp_path / "gw.key"
+    chain.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    key.write_bytes(issued.private_key_pem.bytes())
+    with backends(Backend("a")) as (a,), running(tmp_path / "g.json", document([a])) as gateway:
+        assert wait_until(lambda: gateway.routable() == {a.address})
+        assert request(gateway.port)[0].status == 200
+        doc = json.loads(gateway.path.read_text())
+        doc["sslCertificates"] = [{"name": "gw", "certFile": str(chain), "keyFile": str(key)}]
+        doc["httpListeners"][0] |= {"protocol": "Https", "sslCertificate": "gw"}
+        gateway.path.write_text(json.dumps(doc))
+        status, body = gateway.post_json("/reload", {})
+        assert status == 200, body
+        assert body["changes"]["listenersAdded"] == [f"https://127.0.0.1:{gateway.port}"]
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        workers: set[str] = set()
+        for _ in range(200):
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", gateway.port, timeout=10, context=context
+            )
+            connection.request("GET", "/", headers={"Host": "app.test"})
+            reply = connection.getresponse()
+            text = reply.read().decode()
+            connection.close()
+            assert reply.status == 200, text
+            workers.add(text.partition(" ")[2][:16])
+            if len(workers) == 2:
+                break
+        assert len(workers) == 2  # both workers accept on the new TLS socket
+        plain = request(gateway.port)[0]
+        assert plain.status == 400  # plain HTTP reaching the HTTPS port now
+    assert "Traceback" not in gateway.stderr
