@@ -338,3 +338,28 @@ def test_a_reload_moving_a_port_from_http_to_https_rebinds_it_for_every_worker(
         plain = request(gateway.port)[0]
         assert plain.status == 400  # plain HTTP reaching the HTTPS port now
     assert "Traceback" not in gateway.stderr
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to read its status has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_workers_and_the_launcher_end_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """No orphan keeps the port: the workers see their channel close and drain, the launcher
+    sees its socket close."""
+    with backends(Backend("a")) as (a,), running(tmp_path / "g.json", document([a])) as gateway:
+        assert wait_until(lambda: gateway.routable() == {a.address})
+        workers = [w["pid"] for w in gateway.workers()]
+        stat = Path(f"/proc/{workers[0]}/stat").read_text()
+        launcher = int(stat.rsplit(")", 1)[1].split()[1])
+        assert launcher != gateway.process.pid  # the workers' parent is the launcher
+        assert request(gateway.port)[0].status == 200
+        gateway.process.kill()
+        gateway.process.wait(10)
+        assert wait_until(lambda: not any(map(_alive, [*workers, launcher])), 20)
+        assert request(gateway.port)[0].status == 0  # nothing holds the listener any more

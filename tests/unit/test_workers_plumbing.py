@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from probegate.admin.api import workers_problem
 from probegate.cli import build_parser
 from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
@@ -197,3 +198,14 @@ def test_run_workers_on_the_command_line() -> None:
     for wrong in ("0", "x", "300"):
         with pytest.raises(SystemExit):
             parser.parse_args(["run", "-c", "g.yaml", "--workers", wrong])
+
+
+def test_healthz_fails_while_no_worker_serves() -> None:
+    assert workers_problem(None) is None  # one process: nothing to say
+    running = {"worker": 1, "pid": 10, "state": "running", "restarts": 0}
+    starting = {"worker": 2, "pid": 11, "state": "starting", "restarts": 3}
+    assert workers_problem([running, starting]) is None
+    assert workers_problem([starting]) == (
+        "no worker process is serving traffic (worker 2 starting)"
+    )
+    assert workers_problem([]) == "no worker process is serving traffic (none left)"

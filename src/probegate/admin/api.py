@@ -108,6 +108,14 @@ def stale_problem(snapshot: Snapshot) -> str | None:
     )
 
 
+def workers_problem(workers: list[dict[str, object]] | None) -> str | None:
+    """With worker processes: none of them serving (all starting, or draining at stop)."""
+    if workers is None or any(w["state"] == "running" for w in workers):
+        return None
+    states = ", ".join(f"worker {w['worker']} {w['state']}" for w in workers) or "none left"
+    return f"no worker process is serving traffic ({states})"
+
+
 def _about(gateway: GatewayAccess, data_path_json: dict[str, object]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "version": __version__,
@@ -126,7 +134,11 @@ def build_app(gateway: GatewayAccess, token: str | None) -> Starlette:
 
     async def healthz(_: Request) -> Response:
         body = _about(gateway, data_path_json)
-        problem = gateway.prober_problem() or stale_problem(gateway.snapshot())
+        problem = (
+            gateway.prober_problem()
+            or workers_problem(body.get("workers"))
+            or stale_problem(gateway.snapshot())
+        )
         if problem is not None:
             return answer({"status": "failing", "problem": problem, **body}, 503)
         return answer({"status": "ok", **body})

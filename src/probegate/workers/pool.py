@@ -148,6 +148,7 @@ class WorkerPool:
         self._next_ask = 0
         self.stopping = False
         self._pending: tuple[list[_Asked], int, list[Endpoint]] | None = None
+        self._drained: set[TargetKey] = set()  # drained through the admin API, for new workers
         launcher.on_forked = self._forked
         launcher.on_exited = self._exited
         store.on_publish = self.publish
@@ -188,6 +189,8 @@ class WorkerPool:
         order = list(self._sockets)
         start = ("start", self.plan, dict(self._store.routes), order)
         worker.channel.send(start, [self._sockets[e].fileno() for e in order])
+        if self._drained:  # a replacement pins drained members' clients as the others do
+            worker.channel.send(("drain", sorted(self._drained), True))
         return worker
 
     def _forked(self, slot: int, pid: int) -> None:
@@ -316,6 +319,11 @@ class WorkerPool:
         worker.channel.send(("stop",))
 
     def drain(self, keys: list[TargetKey], drained: bool) -> None:
+        for key in keys:
+            if drained:
+                self._drained.add(key)
+            else:
+                self._drained.discard(key)
         for worker in self.workers.values():
             worker.channel.send(("drain", keys, drained))
 
@@ -368,10 +376,13 @@ class WorkerPool:
         return asked
 
     async def _collect(self, asked: list[_Asked]) -> list[tuple[_Worker, object]]:
+        """The answers, each worker's within one shared `ASK_TIMEOUT` (not one per worker)."""
         answers: list[tuple[_Worker, object]] = []
+        deadline = time.monotonic() + ASK_TIMEOUT
         for worker, ask, future in asked:
             try:
-                answers.append((worker, await asyncio.wait_for(future, ASK_TIMEOUT)))
+                left = max(0.0, deadline - time.monotonic())
+                answers.append((worker, await asyncio.wait_for(future, left)))
             except TimeoutError:
                 self._asks.pop(ask, None)
                 worker.asks.discard(ask)
