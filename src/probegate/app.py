@@ -358,7 +358,12 @@ def run(
         start = WorkerStart(Launcher(*fork_launcher(worker_main)), count, workers is not None)
 
     async def main() -> None:
-        gateway = Gateway(config, parameters, workers=start)
+        try:
+            gateway = Gateway(config, parameters, workers=start)
+        except BaseException:
+            if start is not None:  # the launcher ends when its socket closes
+                start.launcher.close()
+            raise
         gateway.alone_by_choice = start is None
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, gateway.stopping.set)

@@ -39,6 +39,8 @@ def fork_launcher(worker_main: WorkerMain) -> tuple[socket.socket, int]:
     """Fork the launcher now (call before any thread starts); return the supervisor's end of
     its socket, and its pid."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sys.stdout.flush()  # nothing buffered here is written again by the launcher or a worker
+    sys.stderr.flush()
     pid = os.fork()
     if pid == 0:  # the launcher
         ours.close()

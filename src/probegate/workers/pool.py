@@ -121,6 +121,8 @@ class Launcher:
     def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
+        else:
+            self._sock.close()
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
 
