@@ -209,3 +209,20 @@ def test_healthz_fails_while_no_worker_serves() -> None:
         "no worker process is serving traffic (worker 2 starting)"
     )
     assert workers_problem([]) == "no worker process is serving traffic (none left)"
+
+
+def test_a_target_of_another_plan_stays_as_received() -> None:
+    """The same key with other settings (a reload's warm-up still serving the previous plan's
+    target): it must not be taken for this plan's target, or its retired upstream is skipped."""
+    plan = compile_plan(load_document(document(), "test", Path.cwd()))
+    changed = document()
+    changed["backendHttpSettingsCollection"][0]["requestTimeout"] = 45
+    previous = compile_plan(load_document(changed, "test", Path.cwd()))
+    health = WorkerHealth(None)  # type: ignore[arg-type]
+    health.use_plan(plan)
+    old, new = previous.targets[0], copy.deepcopy(plan.targets[0])
+    assert old.key == new.key
+    health.update({GroupKey("web", "http"): RouteGroup((old, new), 2, ())}, True)
+    kept = health.routes[GroupKey("web", "http")].routable
+    assert kept[0] is old  # not this plan's: as received
+    assert kept[1] is plan.targets[0]

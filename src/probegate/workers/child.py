@@ -49,23 +49,49 @@ class WorkerHealth:
 
     def update(self, groups: Mapping[GroupKey, RouteGroup], whole: bool) -> None:
         routes = {} if whole else dict(self.routes)
+        compared: dict[tuple[int, int], bool] = {}
         for key, group in groups.items():
-            routes[key] = self._own(group)
+            routes[key] = self._own(group, compared)
         self.routes = MappingProxyType(routes)
 
-    def _own(self, group: RouteGroup) -> RouteGroup:
+    def _own(self, group: RouteGroup, compared: dict[tuple[int, int], bool]) -> RouteGroup:
         """The same group naming this process's plan objects where they are equal (the balancer
-        then finds each target's upstream by identity)."""
+        then finds each target's upstream by identity). A target of a previous plan (a reload's
+        warm-up) stays as received: equal to nothing here, it resolves to a retired upstream."""
         mine = []
         for target in group.routable:
             known = self._targets.get(target.key)
-            mine.append(known if known is not None and known == target else target)
+            same = known is not None and _same(known, target, compared)
+            mine.append(known if same and known is not None else target)
         return dataclasses.replace(group, routable=tuple(mine))
 
     def eject(self, key: TargetKey, facts: dict[str, str]) -> bool:
         """A run of live failures here: the supervisor's store decides (maxEjectionPercent)."""
         self._channel.send(("eject", key, facts))
         return False
+
+
+_TARGET_FIELDS = tuple(f.name for f in dataclasses.fields(Target))
+
+
+def _same(mine: Target, received: Target, compared: dict[tuple[int, int], bool]) -> bool:
+    """`mine == received`, comparing each pool and settings object once per message: the targets
+    of one pool share those objects in the pickle, and comparing a pool compares all its
+    members (per target, a group of n members would cost n² comparisons)."""
+    for name in _TARGET_FIELDS:
+        a, b = getattr(mine, name), getattr(received, name)
+        if a is b:
+            continue
+        if dataclasses.is_dataclass(a):
+            pair = (id(a), id(b))
+            equal = compared.get(pair)
+            if equal is None:
+                equal = compared[pair] = a == b
+        else:
+            equal = a == b
+        if not equal:
+            return False
+    return True
 
 
 class Worker:
