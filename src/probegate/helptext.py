@@ -54,6 +54,8 @@ RUN = """\
 examples:
   probegate run -c examples/gateway.yaml
   probegate run -c /etc/probegate/gateway.yaml --pid-file /run/probegate.pid --log-format json
+  probegate run -c examples/gateway.yaml --workers 4   # four worker processes serve traffic
+  probegate run -c examples/gateway.yaml --workers 1   # everything in this one process
   probegate reload -c examples/gateway.yaml   # or kill -HUP PID: an invalid file is refused
   kill -USR1 PID      # reopen the access-log file after a rotation moved it
   kill -TERM PID      # stop cleanly
