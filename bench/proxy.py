@@ -247,8 +247,9 @@ def probegate_conf(folder: Path, ports: Ports, workers: int = 1) -> Path:
     if "https" in ports:
         listeners.append({"name": "front-tls", "port": ports["https"], "protocol": "Https",
                           "sslCertificate": "front-cert"})  # fmt: skip
-        document["sslCertificates"] = [{"name": "front-cert", "certFile": str(folder / "cert.pem"),
-                                        "keyFile": str(folder / "key.pem")}]  # fmt: skip
+        shared = folder.parent  # each probegate has a folder of its own; the certificate is shared
+        document["sslCertificates"] = [{"name": "front-cert", "certFile": str(shared / "cert.pem"),
+                                        "keyFile": str(shared / "key.pem")}]  # fmt: skip
     document["backendAddressPools"] = [
         {"name": "web", "backendAddresses": [{"ipAddress": "127.0.0.1", "port": ports["backend"]}]}
     ]
