@@ -458,7 +458,7 @@ def report(workload: str, runs: dict[str, list[Run]], workers: int = 1) -> list[
         print(f"  [{'PASS' if met else 'FAIL'}] {text}")
     if "probegate-interp" in runs:
         gain = med("probegate-interp", "cpu_us") / med("probegate", "cpu_us")
-        print(f"  compiled vs interpreted: {gain:.2f}× less CPU per request")
+        print(f"  CPU per request, interpreted ÷ compiled: {gain:.2f}×")
     if med("nginx", "cpu1_busy") >= 95:
         print("  note: CPU1 (wrk + backend) was ≥ 95 % busy with nginx: rps is load-bound there")
     return [f"{workload}{each}: {text}" for text, met in goals if not met]

@@ -7,9 +7,10 @@ cumulative. No locks: the proxy's event loop is the only writer, the scrape read
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import Final
 
 # Seconds: from a cache hit on loopback to a slow backend at its default 20 s requestTimeout.
-BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class Histogram:

@@ -15,7 +15,7 @@ Rules of this module:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from probegate.config.plan import Target, TargetKey
 from probegate.proxy.tables import BackendPlan, Upstream
@@ -120,7 +120,7 @@ class Balancer:
         self.draining = {c: d for c, d in self.draining.items() if d[0].key not in keys}
 
 
-WEIGHT_STEPS = 20  # a full share is 20 turns of a weighted cycle; a ramp moves in 5 % steps
+WEIGHT_STEPS: Final = 20  # a full share is 20 turns of a weighted cycle; a ramp moves in 5 % steps
 
 
 def weighted(upstreams: tuple[Upstream, ...], weights: Sequence[float]) -> tuple[Upstream, ...]:

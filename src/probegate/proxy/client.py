@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from typing import Final
 
 import httptools
 
@@ -33,7 +34,7 @@ from probegate.proxy.tables import Tables
 from probegate.proxy.wire import PAUSE_PIPELINE, PAUSE_UPGRADE
 
 log = logging.getLogger("probegate.proxy")
-_FORWARDED = b"X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %s\r\n"
+_FORWARDED: Final = b"X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %s\r\n"
 
 
 class _Stop(Exception):
@@ -143,7 +144,7 @@ class ClientConnection(asyncio.Protocol):
         if self.pauses & PAUSE_UPGRADE:
             self.held += data
             return
-        if self.parsing is None and b"  " in data and self._spaced_request_line(data):
+        if self.parsing is None and data.find(b"  ") >= 0 and self._spaced_request_line(data):
             return
         try:
             self.parser.feed_data(data)
@@ -450,5 +451,7 @@ class ClientConnection(asyncio.Protocol):
         self.resume_reading_for(PAUSE_UPGRADE | PAUSE_PIPELINE)
 
 
-_READ = frozenset({b"host", b"content-length", b"expect", b"x-forwarded-for", b"cookie"})
-_SPECIAL = wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | _READ  # headers Exchange.special sees
+_READ: Final = frozenset({b"host", b"content-length", b"expect", b"x-forwarded-for", b"cookie"})
+_SPECIAL: Final = (
+    wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | _READ
+)  # headers Exchange.special sees

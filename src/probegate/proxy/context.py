@@ -19,6 +19,7 @@ import os
 import time
 from binascii import hexlify
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from probegate.config.plan import GatewayPlan, TargetKey
 from probegate.config.process import Limits
@@ -35,7 +36,9 @@ from probegate.proxy.upstream import ConnectionPool, Connector
 from probegate.resolver import Resolver
 from probegate.state.snapshot import RouteGroup
 
-NO_LIMIT = 1 << 62  # bytes: a request body limit of 0 ("none") as a number every size is under
+NO_LIMIT: Final = (
+    1 << 62
+)  # bytes: a request body limit of 0 ("none") as a number every size is under
 
 
 class ProxyContext:
@@ -142,13 +145,12 @@ class ProxyContext:
         """Responses per listener and status class (index 1-5; 0: anything else), the duration
         histogram, the access log."""
         info = exchange.info
-        name = info.route.listener.name if info is not None else ""
+        labels = info.labels if info is not None else _UNROUTED
+        name = labels[0]
         counts = self.responses.get(name)
         if counts is None:
             counts = self.responses[name] = [0] * 6
         counts[status // 100 if status < 600 else 0] += 1
-        backend = info.backend if info is not None else None
-        labels = (name, backend.pool, backend.settings) if backend is not None else (name, "", "")
         histogram = self.durations.get(labels)
         if histogram is None:
             histogram = self.durations[labels] = Histogram()
@@ -156,6 +158,9 @@ class ProxyContext:
             histogram.observe(time.monotonic() - exchange.started)
         if self.access is not None:
             self.access.add(access_entry(exchange, status))
+
+
+_UNROUTED: Final = ("", "", "")  # the labels of an answer given before routing (400, 414, …)
 
 
 def unrouted_words(group: RouteGroup, lang: Lang = Lang.EN) -> str:

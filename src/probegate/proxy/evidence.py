@@ -15,12 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from probegate.config.plan import Passive, TargetKey
 
 # How a run reads in the ejection's message: "5 connection resets in a row on live traffic".
-_WORDS = {
+_WORDS: Final = {
     "connect-error": ("failed connect", "failed connects"),
     "reset": ("connection reset", "connection resets"),
     "timeout": ("request timeout", "request timeouts"),

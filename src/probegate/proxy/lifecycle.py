@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import IntEnum
+from typing import Final
 
 import httptools
 
@@ -93,16 +94,24 @@ class AnswerPhase(IntEnum):
     DONE = 5
 
 
-HEAD, BODY, RECEIVED = RequestPhase
-WAITING, CONNECTING, SENT, INTERIM, RELAYING, DONE = AnswerPhase
+# Final: the compiled build keeps each in a C static instead of a module dictionary.
+HEAD: Final = RequestPhase.HEAD
+BODY: Final = RequestPhase.BODY
+RECEIVED: Final = RequestPhase.RECEIVED
+WAITING: Final = AnswerPhase.WAITING
+CONNECTING: Final = AnswerPhase.CONNECTING
+SENT: Final = AnswerPhase.SENT
+INTERIM: Final = AnswerPhase.INTERIM
+RELAYING: Final = AnswerPhase.RELAYING
+DONE: Final = AnswerPhase.DONE
 
 # The tables above as data (the tests check every transition a run makes against them).
-READING_NEXT: dict[RequestPhase, frozenset[RequestPhase]] = {
+READING_NEXT: Final[dict[RequestPhase, frozenset[RequestPhase]]] = {
     HEAD: frozenset({BODY}),
     BODY: frozenset({RECEIVED}),
     RECEIVED: frozenset(),
 }
-ANSWERING_NEXT: dict[AnswerPhase, frozenset[AnswerPhase]] = {
+ANSWERING_NEXT: Final[dict[AnswerPhase, frozenset[AnswerPhase]]] = {
     WAITING: frozenset({CONNECTING, SENT, DONE}),
     CONNECTING: frozenset({CONNECTING, SENT, DONE}),
     SENT: frozenset({INTERIM, RELAYING, CONNECTING, DONE}),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Final
 
 from cryptography import x509
 
@@ -34,7 +35,9 @@ from probegate.proxy.clientauth import ClientCertificate, describe, judge, prese
 from probegate.proxy.context import ProxyContext
 
 log = logging.getLogger("probegate.proxy")
-PAUSE_CLIENT_AUTH = 1 << 10  # reading waits for the certificate's OCSP verdict (a `pauses` bit)
+PAUSE_CLIENT_AUTH: Final = (
+    1 << 10
+)  # reading waits for the certificate's OCSP verdict (a `pauses` bit)
 
 
 def refusal(certificate: ClientCertificate) -> str:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import time
 from http import HTTPStatus
+from typing import ClassVar, Final
 
 import httptools
 
@@ -36,21 +37,29 @@ from probegate.proxy.upstream import BackendConnection
 
 log = logging.getLogger("probegate.proxy")
 
-TUNNEL_CLIENT_DONE = 1
-TUNNEL_BACKEND_DONE = 2
-_PLAIN_RESPONSE_CONNECTION = frozenset({b"keep-alive", b"close"})
+TUNNEL_CLIENT_DONE: Final = 1
+TUNNEL_BACKEND_DONE: Final = 2
+_PLAIN_RESPONSE_CONNECTION: Final = frozenset({b"keep-alive", b"close"})
 # Status lines with the standard phrase (the backend's own phrase is not kept: RFC 9112 lets a
 # client ignore it, and one callback less per response is measurable).
-_STATUS_LINES = {
+_STATUS_LINES: Final = {
     int(status): b"HTTP/1.1 %d %s\r\n" % (status, status.phrase.encode("ascii"))
     for status in HTTPStatus
 }
-_DROPPED = wire.HOP_BY_HOP | {b"content-length"}
-_COOKIE = b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
+_DROPPED: Final = wire.HOP_BY_HOP | {b"content-length"}
+_COOKIE: Final = (
+    b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
+)
 
 
 class ResponseSide(RequestSide):
     __slots__ = ()
+
+    # httptools looks up every callback when it makes a parser (one per request here): a name it
+    # finds as None is not called and costs a look-up; a missing one costs an AttributeError.
+    on_status: ClassVar[None] = None
+    on_chunk_header: ClassVar[None] = None
+    on_chunk_complete: ClassVar[None] = None
 
     # ------------------------------------------------------------------ backend events
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import quote
 
 from probegate.config.rewrite import (
@@ -32,11 +33,11 @@ from probegate.config.rewrite import (
 from probegate.proxy.routing import Entry, Route
 from probegate.proxy.tables import RouteInfo, Tables
 
-MAX_REROUTES = 8
+MAX_REROUTES: Final = 8
 Captures = dict[str, tuple[str, ...]]
 HeaderEdit = tuple[str, str | None]  # (name as configured, value; None: delete)
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
-_QUERY_SAFE = _PATH_SAFE + "?"
+_PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE: Final = _PATH_SAFE + "?"
 
 
 class Lazy(dict[str, str]):

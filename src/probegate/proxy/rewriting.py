@@ -19,7 +19,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from probegate.proxy.lifecycle import ExchangeBase
 from probegate.proxy.rewrite import (
@@ -37,7 +37,9 @@ from probegate.proxy.rewrite import (
 from probegate.proxy.routing import Entry, host_key
 from probegate.proxy.tables import RouteInfo, Tables
 
-_TCP_INFO_RTT = struct.Struct("=I")  # tcpi_rtt (microseconds), at offset 68 of Linux's tcp_info
+_TCP_INFO_RTT: Final = struct.Struct(
+    "=I"
+)  # tcpi_rtt (microseconds), at offset 68 of Linux's tcp_info
 
 
 def rewrite_request(
@@ -128,7 +130,7 @@ def _forwarded(exchange: ExchangeBase) -> str:
     return f"{xff}, {ip}" if xff else ip
 
 
-_VARIABLES: dict[str, Callable[[ExchangeBase], str]] = {
+_VARIABLES: Final[dict[str, Callable[[ExchangeBase], str]]] = {
     "add_x_forwarded_for_proxy": _forwarded,
     "client_ip": lambda e: e.client.peer_ip,
     "client_port": lambda e: str(e.client.peer_port),
@@ -146,7 +148,7 @@ _VARIABLES: dict[str, Callable[[ExchangeBase], str]] = {
     "ssl_enabled": lambda e: "On" if e.client.scheme == b"https" else "",
     "uri_path": lambda e: e.path.decode("latin-1"),
 }
-_TLS_VARIABLES = ("ciphers_supported", "ciphers_used", "ssl_connection_protocol")
+_TLS_VARIABLES: Final = ("ciphers_supported", "ciphers_used", "ssl_connection_protocol")
 
 
 def _tls_variables(transport: object) -> dict[str, str]:

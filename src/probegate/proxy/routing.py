@@ -30,6 +30,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import quote
 
 from probegate.config.plan import (
@@ -43,11 +44,11 @@ from probegate.config.plan import (
 )
 from probegate.config.rewrite import RewriteSet
 
-_ANY_ADDRESS = {4: "0.0.0.0", 6: "::"}
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ANY_ADDRESS: Final = {4: "0.0.0.0", 6: "::"}
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # Characters a request path carries unescaped; everything else in a configured path is
 # percent-encoded so that it can be compared with the raw bytes of a request target.
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~"
 
 
 @dataclass(frozen=True, slots=True)

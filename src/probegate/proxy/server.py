@@ -20,6 +20,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from probegate.config.plan import GatewayPlan, Listener, TargetKey
 from probegate.proxy.balancer import HealthSource
@@ -35,12 +36,12 @@ from probegate.state.snapshot import GroupKey
 
 log = logging.getLogger("probegate.proxy")
 
-TICK = 0.25
-TLS_HANDSHAKE_TIMEOUT = 10.0  # a client that opens TLS and stalls is dropped (asyncio: 60 s)
+TICK: Final = 0.25
+TLS_HANDSHAKE_TIMEOUT: Final = 10.0  # a client that opens TLS and stalls is dropped (asyncio: 60 s)
 # After its close_notify the gateway waits this long for the client's before dropping the
 # connection (asyncio's 30 s default kept closed connections, and a stopping loop, waiting).
-TLS_SHUTDOWN_TIMEOUT = 1.0
-BACKLOG = 4096
+TLS_SHUTDOWN_TIMEOUT: Final = 1.0
+BACKLOG: Final = 4096
 
 
 class Proxy(ProxyContext):

@@ -74,6 +74,8 @@ class RouteInfo:
     prefix: bytes | None  # the path rule's matched prefix (lowered, `*` removed) for overrides
     exact: bool  # the path rule matched exactly (no `*`)
     rewrite: RewriteSet | None = None  # the route's rewrite set; None: the request pays nothing
+    # (listener, pool, settings): the labels an answer is counted under, made once per route
+    labels: tuple[str, str, str] = ("", "", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +133,14 @@ def _all_routes(table: RouteTable) -> list[Route]:
 
 def _info(route: Route, backend: BackendPlan | None) -> RouteInfo:
     redirect = route.destination if isinstance(route.destination, Redirect) else None
+    name = route.listener.name
+    labels = (name, backend.pool, backend.settings) if backend is not None else (name, "", "")
     matched = route.matched
     if matched is None:
-        return RouteInfo(route, backend, redirect, None, False, route.rewrite)
+        return RouteInfo(route, backend, redirect, None, False, route.rewrite, labels)
     exact = not matched.endswith("*")
     prefix = matched.removesuffix("*").lower().encode("utf-8")
-    return RouteInfo(route, backend, redirect, prefix, exact, route.rewrite)
+    return RouteInfo(route, backend, redirect, prefix, exact, route.rewrite, labels)
 
 
 def _backend(

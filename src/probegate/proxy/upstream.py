@@ -20,6 +20,7 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Final
 
 from probegate.health.codes import Reason
 from probegate.health.tlscheck import check_chain
@@ -28,9 +29,9 @@ from probegate.proxy.contracts import Carried
 from probegate.proxy.tables import Upstream
 from probegate.resolver import Resolver
 
-IDLE_EXPIRY = 4.0  # seconds an unused backend connection is kept
-MAX_IDLE_PER_TARGET = 256
-CONNECT_TIMEOUT = 10.0
+IDLE_EXPIRY: Final = 4.0  # seconds an unused backend connection is kept
+MAX_IDLE_PER_TARGET: Final = 256
+CONNECT_TIMEOUT: Final = 10.0
 
 
 class BackendConnection(asyncio.Protocol):

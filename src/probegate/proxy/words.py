@@ -8,11 +8,12 @@ Korean, anything else English); reason codes and pool names stay as they are in 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from probegate.health.codes import State
 from probegate.i18n import Lang
 
-_STATES_KO = {
+_STATES_KO: Final = {
     "unknown": "알 수 없음",
     "unhealthy": "비정상",
     "draining": "드레이닝",
