@@ -206,6 +206,8 @@ def test_metrics_sum_every_workers_counters(tmp_path: Path) -> None:
         assert _samples(text, "probegate_workers ") == {"probegate_workers": 2.0}
         server = _samples(text, "probegate_backend_response_status_total")
         assert sum(server.values()) == len(seen)
+        durations = _samples(text, "probegate_request_duration_seconds_count")
+        assert sum(durations.values()) == len(seen)  # the workers' histograms, summed
         print(f"\nanswers per worker: {dict(by_worker)}")
 
 
@@ -363,3 +365,46 @@ def test_the_workers_and_the_launcher_end_when_the_supervisor_is_killed(tmp_path
         gateway.process.wait(10)
         assert wait_until(lambda: not any(map(_alive, [*workers, launcher])), 20)
         assert request(gateway.port)[0].status == 0  # nothing holds the listener any more
+
+
+def test_workers_on_the_command_line_win_over_the_file_on_reload(tmp_path: Path) -> None:
+    with (
+        backends(Backend("a")) as (a,),
+        running(tmp_path / "g.json", document([a], workers=3), "--workers", "2") as gateway,
+    ):
+        assert wait_until(lambda: gateway.routable() == {a.address})
+        assert _all_running(gateway, 2)  # not the file's 3
+        doc = json.loads(gateway.path.read_text())
+        doc["workers"] = 1
+        gateway.path.write_text(json.dumps(doc))
+        status, body = gateway.post_json("/reload", {})
+        assert status == 200, body
+        assert _all_running(gateway, 2)  # --workers 2 holds for the process's life
+        assert request(gateway.port)[0].status == 200
+
+
+def test_sigusr1_reopens_the_access_log_in_every_worker(tmp_path: Path) -> None:
+    log, moved = tmp_path / "access.jsonl", tmp_path / "access.jsonl.1"
+    with backends(Backend("a")) as (a,):
+        doc = document([a], accessLog={"enabled": True, "path": str(log)})
+        with running(tmp_path / "g.json", doc) as gateway:
+            assert wait_until(lambda: gateway.routable() == {a.address})
+            before: list[Answer] = []
+            while not two_workers_seen(before):
+                before.append(request(gateway.port)[0])
+            assert wait_until(
+                lambda: log.exists() and len(log.read_text().splitlines()) == len(before)
+            )
+            log.rename(moved)
+            gateway.signal(signal.SIGUSR1)
+            time.sleep(0.5)  # the workers take the message; their writers reopen at the next batch
+            after: list[Answer] = []
+            while not two_workers_seen(after):
+                after.append(request(gateway.port)[0])
+            assert wait_until(
+                lambda: log.exists() and len(log.read_text().splitlines()) == len(after)
+            )
+        old = [json.loads(line) for line in moved.read_text().splitlines()]
+        new = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(old) == len(before)
+    assert len({e["transactionId"][:16] for e in new}) == 2  # both workers write the new file
