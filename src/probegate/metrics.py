@@ -32,7 +32,7 @@ from probegate import __version__
 from probegate.buildinfo import data_path
 from probegate.config.plan import TargetKey
 from probegate.health.codes import State
-from probegate.histogram import Histogram
+from probegate.histogram import BUCKETS
 from probegate.proxy.server import Proxy
 from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore
@@ -67,7 +67,9 @@ class Traffic:
     """The data path's counters as of one scrape: one process's, or the sum of the workers'."""
 
     responses: dict[str, list[int]] = field(default_factory=dict)  # listener → per class
-    durations: dict[tuple[str, str, str], Histogram] = field(default_factory=dict)
+    # (listener, pool, settings) → (observations per bucket, their sum): plain values, so a
+    # worker's copy pickles whatever the data path's `Histogram` is compiled to
+    durations: dict[tuple[str, str, str], tuple[list[int], float]] = field(default_factory=dict)
     # target → (answers per status class, first-byte latency count, its sum in seconds)
     servers: dict[TargetKey, tuple[list[int], int, float]] = field(default_factory=dict)
     connects: int = 0
@@ -80,10 +82,10 @@ class Traffic:
         for name, counts in other.responses.items():
             mine = self.responses.setdefault(name, [0] * len(counts))
             self.responses[name] = [a + b for a, b in zip(mine, counts, strict=True)]
-        for labels, histogram in other.durations.items():
-            total = self.durations.setdefault(labels, Histogram())
-            total.counts = [a + b for a, b in zip(total.counts, histogram.counts, strict=True)]
-            total.sum += histogram.sum
+        for labels, (counts, seconds) in other.durations.items():
+            had, total = self.durations.get(labels, ([0] * len(counts), 0.0))
+            summed = [a + b for a, b in zip(had, counts, strict=True)]
+            self.durations[labels] = (summed, total + seconds)
         for key, (statuses, count, seconds) in other.servers.items():
             before = self.servers.get(key, ([0] * len(statuses), 0, 0.0))
             summed = [a + b for a, b in zip(before[0], statuses, strict=True)]
@@ -97,10 +99,7 @@ class Traffic:
 
 def traffic_of(proxy: Proxy, cpu: float = 0.0) -> Traffic:
     """A copy of a proxy's counters (taken in its event loop, so consistent)."""
-    durations = {}
-    for labels, histogram in proxy.durations.items():
-        copy = durations[labels] = Histogram()
-        copy.counts, copy.sum = list(histogram.counts), histogram.sum
+    durations = {labels: (list(h.counts), h.sum) for labels, h in proxy.durations.items()}
     return Traffic(
         responses={name: list(counts) for name, counts in proxy.responses.items()},
         durations=durations,
@@ -233,9 +232,18 @@ def _durations(traffic: Traffic) -> Iterator[Metric]:
         "and settings it was sent to (empty for the gateway's own answers)",
         labels=["listener", "pool", "settings"],
     )
-    for labels, histogram in sorted(traffic.durations.items()):
-        family.add_metric(list(labels), histogram.cumulative(), histogram.sum)
+    for labels, (counts, seconds) in sorted(traffic.durations.items()):
+        family.add_metric(list(labels), _cumulative(counts), seconds)
     yield family
+
+
+def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
+    """(`le`, observations ≤ le) for every bound and `+Inf`, from per-bucket counts."""
+    running, out = 0, []
+    for bound, count in zip((*map(str, BUCKETS), "+Inf"), counts, strict=True):
+        running += count
+        out.append((bound, float(running)))
+    return out
 
 
 def _health(snapshot: Snapshot) -> Iterator[Metric]:
