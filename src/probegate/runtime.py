@@ -4,8 +4,10 @@ Why: the gateway keeps hundreds of thousands of long-lived objects (the plan, 50
 history per target). CPython's oldest-generation collection walks all of them and stopped the
 event loop for 50-140 ms at 5,000 targets (measured with `gc.callbacks`), which showed as late
 probes. Freezing once a second moves survivors out of the collector's scans; reference counting
-still frees them when history drops them, and young cycles (exception tracebacks) are collected
-in the young generations before they are ever frozen.
+still frees them when history drops them. The young generations are collected just before each
+freeze: a cycle that became garbage since the last collection (an exception's traceback, a
+protocol and its parser) would otherwise be frozen with the survivors and never freed — measured
+at ~4,700 objects a second at 2,000 probes/s, a leak that grew RSS for as long as the gateway ran.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class GcFreezer:
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> GcFreezer:
+        gc.collect()  # walks only what is not frozen yet: about a second's survivors
         gc.freeze()
         self._timer = self._loop.call_later(self._every, self.start)
         return self

@@ -8,9 +8,9 @@ Rules of this module:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from probegate.config.plan import (
     DEFAULT_MATCH,
@@ -78,6 +78,11 @@ class EffectiveProbe:
         return f"{self.protocol.value.value.lower()}://{shown}:{self.port.value}{self.path.value}"
 
 
+_DECIDED_FIELDS = tuple(
+    f.name for f in fields(EffectiveProbe) if f.name not in ("target", "probe_name")
+)
+
+
 def identity(probe: EffectiveProbe) -> tuple[object, ...]:
     """What makes two probes the same probe: a reload keeps the state of a target whose identity
     is unchanged (other members joining the pool, or a new request timeout, do not reset it)."""
@@ -125,7 +130,22 @@ def destination(probe: EffectiveProbe) -> tuple[object, ...]:
 
 
 def effective_probes(plan: GatewayPlan) -> tuple[EffectiveProbe, ...]:
-    return tuple(effective_probe(t, plan.tier) for t in plan.targets)
+    """Every target's effective probe. Equal decisions are one shared object: the targets of one
+    probe hold one set of values and rules instead of 16 `Decided` (and their rule strings) each,
+    ~1.2 KB a target at 10,000 targets."""
+    shared: dict[Decided[Any], Decided[Any]] = {}
+    return tuple(_sharing(effective_probe(t, plan.tier), shared) for t in plan.targets)
+
+
+def _sharing(probe: EffectiveProbe, shared: dict[Decided[Any], Decided[Any]]) -> EffectiveProbe:
+    decided: dict[str, Any] = {}
+    for name in _DECIDED_FIELDS:
+        own = getattr(probe, name)
+        try:
+            decided[name] = shared.setdefault(own, own)
+        except TypeError:  # a value that cannot be hashed stays the target's own
+            decided[name] = own
+    return replace(probe, **decided)
 
 
 def effective_probe(target: Target, tier: Tier) -> EffectiveProbe:

@@ -7,7 +7,8 @@ Rules of this module:
   reads it with one attribute access per request;
 - `view()` builds the full report on demand (staleness applied at read time), so 2,000 results
   a second cost no snapshot rebuilds;
-- histories (last 50 results per target) and events (state changes) are bounded.
+- histories (last 50 results per target, compact: `health/recent.py`) and events (state
+  changes) are bounded.
 
 What a reload keeps (SPEC 6), decided in `reload` and nowhere else:
 - a target whose effective probe is unchanged keeps its record, history and probe rhythm;
@@ -33,6 +34,7 @@ from probegate.config.effective import EffectiveProbe, destination, identity
 from probegate.config.plan import Target, TargetKey, Tier
 from probegate.health import transitions
 from probegate.health.codes import Reason, State
+from probegate.health.recent import RecentResults
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import NEW_RECORD, Change, Event, Record, Routing
 from probegate.state.passive import Outliers, may_eject
@@ -50,7 +52,7 @@ class _Tracked:
 
     probe: EffectiveProbe
     record: Record
-    history: deque[ProbeResult]
+    history: RecentResults
     since: float  # monotonic: when it appeared, or the reload that changed its probe
     warming: bool = False  # routed on its previous verdict until the new probe answers
     drained: bool = False  # drained through the admin API: no new requests
@@ -333,7 +335,7 @@ class HealthStore:
 
     def history_of(self, key: TargetKey) -> tuple[ProbeResult, ...]:
         tracked = self._targets.get(key)
-        return tuple(tracked.history) if tracked else ()
+        return tracked.history.results() if tracked else ()
 
     @property
     def probes(self) -> tuple[EffectiveProbe, ...]:
@@ -412,7 +414,7 @@ def _adopt(
         return _Tracked(
             probe, earlier.record, earlier.history, now, True, earlier.drained
         ), "warming"
-    return _Tracked(probe, NEW_RECORD, deque(maxlen=HISTORY_LENGTH), now), "added"
+    return _Tracked(probe, NEW_RECORD, RecentResults(HISTORY_LENGTH), now), "added"
 
 
 def _replaced(ran: EffectiveProbe, current: EffectiveProbe) -> bool:
