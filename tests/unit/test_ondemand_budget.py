@@ -22,7 +22,7 @@ from probegate.health.ondemand import (
 from probegate.health.prober import Outcome
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
 from tests.unit.fakeclock import Clock
-from tests.unit.test_scheduling import FakeProber, build, plan_of
+from tests.unit.test_scheduling import FakeProber, _one_probe, build, plan_of
 
 
 def test_a_budget_admits_a_bounded_number_of_requests() -> None:
@@ -85,7 +85,7 @@ def test_targets_without_results_for_three_intervals_make_healthz_fail() -> None
     prober = FakeProber()
     store, scheduler = build(plan_of(2, interval=10), prober, clock)
     for _, key in scheduler.pending():
-        asyncio.run(scheduler._probe(key, clock.now))
+        asyncio.run(_one_probe(scheduler, key, clock.now))
     assert stale_problem(store.view()) is None
     clock.now += 31  # no result for more than three intervals
     assert {v.record.reason for v in store.view().targets} == {Reason.PROBE_STALE}

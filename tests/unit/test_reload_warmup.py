@@ -14,7 +14,7 @@ from probegate.config.load import load_document
 from probegate.config.plan import GatewayPlan, TargetKey
 from probegate.health.codes import Reason, State
 from probegate.health.observation import Observation, Phase
-from probegate.health.prober import Outcome
+from probegate.health.prober import AsyncProber, Outcome
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
 from probegate.proxy.context import unrouted_words
@@ -26,7 +26,7 @@ from tests.unit.fakeclock import Clock
 GROUP = GroupKey("web", "http")
 
 
-class PathProber:
+class PathProber(AsyncProber):
     """Passes every probe unless its path or server is listed as failing; counts calls."""
 
     def __init__(self) -> None:
@@ -93,7 +93,7 @@ class Sim:
         self.store = HealthStore(first.tier, effective_probes(first), monotonic=self.clock)
         self.scheduler = Scheduler(
             self.store,
-            self.prober,  # type: ignore[arg-type]
+            self.prober,
             monotonic=self.clock,
             rng=random.Random(3),
         )
@@ -102,7 +102,7 @@ class Sim:
     async def turn(self) -> None:
         now = self.clock.now
         self.scheduler._start_due(now)
-        await asyncio.gather(*self.scheduler._tasks)
+        await self.scheduler.idle()
         self.store.expire_warm_ups(now)
         if now >= self.next_sweep:
             self.store.sweep()

@@ -17,7 +17,7 @@ from probegate.config.load import load_document
 from probegate.config.plan import GatewayPlan, Tier
 from probegate.health.codes import Reason, State
 from probegate.health.observation import Observation, Phase
-from probegate.health.prober import Outcome
+from probegate.health.prober import AsyncProber, Outcome
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
 from probegate.state.snapshot import GroupKey
@@ -25,7 +25,7 @@ from probegate.state.store import HealthStore
 from tests.unit.fakeclock import Clock
 
 
-class FakeProber:
+class FakeProber(AsyncProber):
     """Answers every probe at once with the reason set for its server."""
 
     def __init__(self, reasons: dict[str, Reason] | None = None) -> None:
@@ -82,7 +82,7 @@ def build(plan: GatewayPlan, prober: FakeProber, clock: Clock) -> tuple[HealthSt
     store = HealthStore(plan.tier, effective_probes(plan), monotonic=clock)
 
     async def make() -> Scheduler:
-        return Scheduler(store, prober, monotonic=clock, rng=random.Random(7))  # type: ignore[arg-type]
+        return Scheduler(store, prober, monotonic=clock, rng=random.Random(7))
 
     return store, asyncio.run(make())
 
@@ -99,7 +99,8 @@ def test_first_probes_are_spread_over_two_seconds() -> None:
 
 
 async def _one_probe(scheduler: Scheduler, key: Any, started: float) -> None:
-    await scheduler._probe(key, started)
+    scheduler._start(key, started)
+    await scheduler.idle()
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,7 @@ def test_next_probe_is_due_after_the_interval(
 
     async def go() -> None:
         scheduler._heap.clear()
-        await scheduler._probe(key, started)
+        await _one_probe(scheduler, key, started)
 
     asyncio.run(go())
     ((due, due_key),) = scheduler.pending()
@@ -147,7 +148,7 @@ def test_probes_start_when_due_and_never_twice_at_once() -> None:
         scheduler._running.update(p.target.key for p in store.probes)  # still in flight
         scheduler._push(clock.now, store.probes[0].target.key)  # a stray duplicate entry
         scheduler._start_due(clock.now)
-        await asyncio.gather(*scheduler._tasks)
+        await scheduler.idle()
 
     asyncio.run(go())
     assert scheduler.completed == 3
@@ -249,7 +250,7 @@ def test_a_fault_inside_the_gateway_is_logged_and_the_target_stays_scheduled(
 
     async def go() -> None:
         scheduler._heap.clear()
-        await scheduler._probe(key, clock.now)
+        await _one_probe(scheduler, key, clock.now)
 
     asyncio.run(go())
     assert scheduler.faults == 1

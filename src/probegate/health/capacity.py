@@ -23,11 +23,18 @@ class Capacity:
             return True
         return False
 
+    def wait(self) -> asyncio.Future[None]:
+        """A place in the queue (after `try_take` failed): the future completes when a permit is
+        handed to it. Cancel it to leave the queue; if it already completed, `release` the
+        permit it was handed."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return waiter
+
     async def take(self) -> None:
         if self.try_take():
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        waiter = self.wait()
         try:
             await waiter
         except asyncio.CancelledError:

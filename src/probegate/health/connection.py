@@ -1,8 +1,9 @@
-"""The connection of one probe: an `asyncio.Protocol` fed by httptools callbacks.
+"""The response side of one probe (httptools callbacks), and the `asyncio.Protocol` that feeds it
+on the transport path (TLS, DNS members).
 
 Rules of this module:
-- it only collects: bytes in, the response head (and the body when it is judged), and one future
-  that ends the runner's wait; it decides nothing about health;
+- it only collects: bytes in, the response head (and the body when it is judged), and when the
+  wait is over; it decides nothing about health;
 - reads are bounded: the head and the body each stop at `READ_CAP` bytes;
 - the callbacks run on every chunk of every probe, so they stay inline and allocate little.
 """
@@ -29,20 +30,14 @@ def excerpt(data: bytes) -> str:
     return repr(text + ("…" if len(data) > EXCERPT_BYTES else ""))
 
 
-class ProbeConnection(asyncio.Protocol):
-    """One probe connection: bytes in, httptools callbacks, one future that ends the wait.
-
-    The callbacks run on every chunk of every probe, so they stay inline and allocate little.
-    """
+class ResponseReader:
+    """The response side of one probe: bytes in, httptools callbacks, bounded reads. It decides
+    nothing and does no I/O: `feed` takes what arrived, `done_reading` says the wait is over
+    (head complete, body read or capped, garbage, or the connection lost)."""
 
     def __init__(self, probe: EffectiveProbe) -> None:
         self.want_body = probe.match.value.body is not None
-        self.tls_pending = probe.protocol.value is Protocol.HTTPS
-        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.raw: asyncio.Transport | None = None  # the TCP transport under TLS
-        self.early = b""  # bytes that arrived before the TLS handshake
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.first = b""  # the first bytes of the response, quoted when they are not HTTP
         self.received = 0
         self.status = 0
@@ -51,34 +46,19 @@ class ProbeConnection(asyncio.Protocol):
         self.body = bytearray()
         self.truncated = False
         self.head_done = False
+        self.done_reading = False
         self.error: str | None = None
         self.lost: BaseException | None = None
 
-    # ---------------------------------------------------------------- transport side
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # a TCP transport; uvloop's does not subclass asyncio.Transport, hence the cast
-        self.transport = self.raw = cast(asyncio.Transport, transport)
-
-    def secured(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.tls_pending = False
-
-    def send(self, request: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(request)
-
-    def data_received(self, data: bytes) -> None:
-        if self.finished.done():
-            return
-        if self.tls_pending:
-            self.early += data[: READ_CAP - len(self.early)]
+    def feed(self, data: bytes) -> None:
+        parser = self.parser
+        if parser is None or self.done_reading:
             return
         if len(self.first) < EXCERPT_BYTES:
             self.first += data[: EXCERPT_BYTES - len(self.first)]
         self.received += len(data)
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._finish()  # a 101/upgrade head is still a complete head
         except httptools.HttpParserError as exc:
@@ -89,27 +69,13 @@ class ProbeConnection(asyncio.Protocol):
             self.error = f"response head larger than {READ_CAP} bytes: {excerpt(self.first)}"
             self._finish()
 
-    def eof_received(self) -> bool | None:
-        return None  # let the transport close; connection_lost ends the wait
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = exc
-        self._finish()
-
-    def close(self, *, clean: bool) -> None:
-        """Close after a complete plain exchange; abort otherwise (and always under TLS, whose
-        polite shutdown would wait on the backend's close_notify)."""
-        for transport in (self.transport, self.raw):
-            if transport is None or transport.is_closing():
-                continue
-            if clean and transport is self.raw and self.transport is self.raw:
-                transport.close()
-            else:
-                transport.abort()
-
     def _finish(self) -> None:
-        if not self.finished.done():
-            self.finished.set_result(None)
+        self.done_reading = True
+
+    def release_parser(self) -> None:
+        """Drop the parser, which holds this reader's callbacks: no cycle is left for the
+        collector (at thousands of probes a second, cycles are what it spends its time on)."""
+        self.parser = None
 
     # ---------------------------------------------------------------- httptools callbacks
 
@@ -120,6 +86,7 @@ class ProbeConnection(asyncio.Protocol):
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        assert self.parser is not None
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:  # interim (100 Continue): the real head follows
             self.reason.clear()
@@ -151,3 +118,62 @@ class ProbeConnection(asyncio.Protocol):
             body=bytes(self.body),
             body_truncated=self.truncated,
         )
+
+
+class ProbeConnection(ResponseReader, asyncio.Protocol):
+    """One probe connection over an asyncio transport (TLS, and members found through DNS):
+    the reader fed by `data_received`, and one future that ends the runner's wait."""
+
+    def __init__(self, probe: EffectiveProbe) -> None:
+        super().__init__(probe)
+        self.tls_pending = probe.protocol.value is Protocol.HTTPS
+        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.raw: asyncio.Transport | None = None  # the TCP transport under TLS
+        self.early = b""  # bytes that arrived before the TLS handshake
+
+    # ---------------------------------------------------------------- transport side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a TCP transport; uvloop's does not subclass asyncio.Transport, hence the cast
+        self.transport = self.raw = cast(asyncio.Transport, transport)
+
+    def secured(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.tls_pending = False
+
+    def send(self, request: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        if self.finished.done():
+            return
+        if self.tls_pending:
+            self.early += data[: READ_CAP - len(self.early)]
+            return
+        self.feed(data)
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost ends the wait
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+        self._finish()
+
+    def close(self, *, clean: bool) -> None:
+        """Close after a complete plain exchange; abort otherwise (and always under TLS, whose
+        polite shutdown would wait on the backend's close_notify)."""
+        for transport in (self.transport, self.raw):
+            if transport is None or transport.is_closing():
+                continue
+            if clean and transport is self.raw and self.transport is self.raw:
+                transport.close()
+            else:
+                transport.abort()
+        self.release_parser()
+
+    def _finish(self) -> None:
+        self.done_reading = True
+        if not self.finished.done():
+            self.finished.set_result(None)

@@ -1,19 +1,25 @@
 """One probe from start to verdict: run the phases, judge the certificate, evaluate.
 
 Rules of this module:
-- the async edge of the health core: `runner` does the I/O, `tlscheck` and `evaluate` (pure)
-  decide; this module only wires them and never raises for a backend's fault;
+- the async edge of the health core: `runner` and `plain` do the I/O, `tlscheck` and `evaluate`
+  (pure) decide; this module only wires them and never raises for a backend's fault;
+- two forms of one probe: `probe` (a coroutine, for on-demand and one-shot probes) and `start`
+  (callbacks, for the scheduler: `done` gets the outcome, or the exception of a fault of ours;
+  plain HTTP probes then run without any task);
 - trust material (system store, uploaded roots) is prepared once, not per probe.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from probegate.config.effective import EffectiveProbe, TlsMode
-from probegate.health import runner
+from probegate.health import plain, runner
 from probegate.health.capacity import Capacity
 from probegate.health.codes import Reason
 from probegate.health.evaluate import evaluate, now_utc
@@ -33,7 +39,39 @@ class Outcome:
     result: ProbeResult
 
 
-class Prober:
+Done = Callable[[Outcome | Exception], object]
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> object: ...
+
+
+class AsyncProber:
+    """A prober whose probes are coroutines: `start` runs one in a task."""
+
+    async def probe(self, probe: EffectiveProbe) -> Outcome:
+        raise NotImplementedError
+
+    def start(self, probe: EffectiveProbe, done: Done) -> Cancellable:
+        """Start one probe; `done` gets its outcome (not once it is cancelled)."""
+        task = asyncio.get_running_loop().create_task(self.probe(probe))
+        task.add_done_callback(functools.partial(_deliver, done))
+        return task
+
+
+def _deliver(done: Done, task: asyncio.Task[Outcome]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is None:
+        done(task.result())
+    elif isinstance(error, Exception):
+        done(error)
+    else:
+        raise error  # KeyboardInterrupt, SystemExit: not ours to hide
+
+
+class Prober(AsyncProber):
     def __init__(
         self,
         resolver: Resolver,
@@ -62,6 +100,31 @@ class Prober:
             wall_clock=self._wall_clock,
             monotonic=self._monotonic,
         )
+        return self._judge(observation, probe)
+
+    def start(self, probe: EffectiveProbe, done: Done) -> Cancellable:
+        if not plain.applies(probe):
+            return super().start(probe, done)
+        observed = functools.partial(self._observed, probe, done)
+        one = plain.PlainProbe(
+            probe,
+            self._connects,
+            observed,
+            wall_clock=self._wall_clock,
+            monotonic=self._monotonic,
+        )
+        one.start()
+        return one
+
+    def _observed(self, probe: EffectiveProbe, done: Done, observation: Observation) -> None:
+        try:
+            outcome = self._judge(observation, probe)
+        except Exception as exc:
+            done(exc)
+            return
+        done(outcome)
+
+    def _judge(self, observation: Observation, probe: EffectiveProbe) -> Outcome:
         try:
             certificate = self.judge_certificate(observation, probe)
         except Exception as exc:

@@ -3,6 +3,8 @@
 Rules of this module:
 - `run_probe` always returns an `Observation`; every exception is converted here, once, at the
   edge (an unexpected one becomes a failure carrying its text); only cancellation propagates;
+- plain HTTP to an IP member runs on loop callbacks (`plain.py`); this module's coroutines run
+  the rest (members found through DNS, TLS); both keep their state in an `attempt.Attempt`;
 - the phases run in the order of SPEC section 4 and the first that fails decides; each records
   its time in `timings_ms` and the phase reached is the last one entered (MATCH once a response
   head arrived: `evaluate` judges status and body, this module judges nothing);
@@ -21,31 +23,28 @@ from __future__ import annotations
 
 import _ssl
 import asyncio
-import errno
 import functools
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import probegate
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import Protocol, server_address
+from probegate.health import plain
+from probegate.health.attempt import (
+    USER_AGENT,
+    Attempt,
+    closed_words,
+    connect_failure,
+    request_bytes,
+    settle,
+    timed_out,
+    unexpected,
+)
 from probegate.health.capacity import Capacity
 from probegate.health.connection import READ_CAP, ProbeConnection, excerpt
-from probegate.health.observation import (
-    Failure,
-    HttpFacts,
-    Observation,
-    Phase,
-    Resolution,
-    TlsFacts,
-)
+from probegate.health.observation import Failure, Observation, Phase, TlsFacts
 from probegate.resolver import Resolver
-
-USER_AGENT = f"probegate-probe/{probegate.__version__}"
-
-_UNREACHABLE = {errno.EHOSTUNREACH: "host unreachable", errno.ENETUNREACH: "network unreachable"}
 
 
 @functools.cache
@@ -67,86 +66,27 @@ async def run_probe(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Observation:
     """Run one probe and say what it saw. Never raises, except CancelledError."""
+    if plain.applies(probe):
+        return await plain.observe(
+            probe, connect_capacity, wall_clock=wall_clock, monotonic=monotonic
+        )
     first = Phase.CONNECT if probe.target.member.is_ip else Phase.RESOLVE
-    run = _Run(probe, wall_clock(), monotonic, first)
+    run = Attempt(probe, wall_clock(), monotonic, first)
     connection = ProbeConnection(probe)
     try:
         await _phases(run, connection, resolver, connect_capacity)
     except Exception as exc:  # the edge: a gateway bug must not look like a backend outage
-        run.fail(_failure_for_unexpected(run.phase), f"unexpected {type(exc).__name__}: {exc}")
+        unexpected(run, exc)
     finally:
         connection.close(clean=run.failure is None)
     return run.observation()
-
-
-# -------------------------------------------------------------------- per-probe state
-
-
-@dataclass(slots=True)
-class _Run:
-    """What the probe has seen so far (mutable while it runs); `observation()` freezes it."""
-
-    probe: EffectiveProbe
-    started_at: float  # wall clock
-    monotonic: Callable[[], float]
-    phase: Phase
-    start: float = 0.0
-    mark: float = 0.0  # when the current phase began
-    failure: Failure | None = None
-    detail: str = ""
-    timings: dict[Phase, float] = field(default_factory=dict)
-    resolution: Resolution | None = None
-    connected_to: str | None = None
-    tls: TlsFacts | None = None
-    http: HttpFacts | None = None
-
-    def __post_init__(self) -> None:
-        self.start = self.mark = self.monotonic()
-
-    def enter(self, phase: Phase) -> None:
-        self.phase = phase
-        self.mark = self.monotonic()
-
-    def done(self) -> float:
-        """Close the current phase's timing; returns its milliseconds."""
-        elapsed = (self.monotonic() - self.mark) * 1000
-        self.timings[self.phase] = elapsed
-        return elapsed
-
-    def fail(self, failure: Failure, detail: str) -> None:
-        if self.phase not in self.timings and self.phase is not Phase.MATCH:
-            self.done()
-        self.failure, self.detail = failure, detail
-
-    def observation(self) -> Observation:
-        return Observation(
-            started_at=self.started_at,
-            phase=self.phase,
-            failure=self.failure,
-            detail=self.detail,
-            timings_ms=self.timings,
-            duration_ms=(self.monotonic() - self.start) * 1000,
-            resolution=self.resolution,
-            connected_to=self.connected_to,
-            tls=self.tls,
-            http=self.http,
-        )
-
-
-def _failure_for_unexpected(phase: Phase) -> Failure:
-    """An unexpected exception is reported against the phase it happened in."""
-    return {
-        Phase.RESOLVE: Failure.DNS_ERROR,
-        Phase.CONNECT: Failure.CONNECT_UNREACHABLE,
-        Phase.TLS: Failure.TLS_HANDSHAKE,
-    }.get(phase, Failure.RESPONSE_MALFORMED)
 
 
 # -------------------------------------------------------------------- the phases
 
 
 async def _phases(
-    run: _Run, connection: ProbeConnection, resolver: Resolver, capacity: Capacity | None
+    run: Attempt, connection: ProbeConnection, resolver: Resolver, capacity: Capacity | None
 ) -> None:
     probe = run.probe
     loop = asyncio.get_running_loop()
@@ -162,10 +102,10 @@ async def _phases(
                 return
             await _request(run, connection)
     except TimeoutError:
-        _timed_out(run, connection)
+        timed_out(run, connection)
 
 
-async def _resolve(run: _Run, resolver: Resolver, timeout: float) -> tuple[str, ...] | None:
+async def _resolve(run: Attempt, resolver: Resolver, timeout: float) -> tuple[str, ...] | None:
     """FQDN members only; the resolver keeps its own time, so last-good can still answer."""
     member = run.probe.target.member
     if member.is_ip:
@@ -181,7 +121,7 @@ async def _resolve(run: _Run, resolver: Resolver, timeout: float) -> tuple[str, 
 
 
 async def _connect(
-    run: _Run,
+    run: Attempt,
     connection: ProbeConnection,
     addresses: tuple[str, ...],
     capacity: Capacity | None,
@@ -200,7 +140,9 @@ async def _connect(
         capacity.release()
 
 
-async def _connect_any(run: _Run, connection: ProbeConnection, addresses: tuple[str, ...]) -> bool:
+async def _connect_any(
+    run: Attempt, connection: ProbeConnection, addresses: tuple[str, ...]
+) -> bool:
     loop = asyncio.get_running_loop()
     port = run.probe.port.value
     tried: list[str] = []
@@ -216,7 +158,7 @@ async def _connect_any(run: _Run, connection: ProbeConnection, addresses: tuple[
         run.done()
         return True
     assert error is not None
-    failure, words = _connect_failure(error)
+    failure, words = connect_failure(error)
     run.fail(failure, words if len(tried) == 1 else f"{words} (tried {', '.join(tried)})")
     return False
 
@@ -238,20 +180,7 @@ async def _take_permit(capacity: Capacity, budget: asyncio.Timeout) -> None:
         budget.reschedule(when + loop.time() - paused_at)
 
 
-def _connect_failure(error: OSError) -> tuple[Failure, str]:
-    if isinstance(error, ConnectionRefusedError):
-        return Failure.CONNECT_REFUSED, "refused"
-    if isinstance(error, ConnectionResetError):
-        return Failure.CONNECT_RESET, "reset"
-    if isinstance(error, TimeoutError):  # the kernel gave up (ETIMEDOUT) before our deadline
-        return Failure.CONNECT_TIMEOUT, "timed out (the operating system gave up)"
-    words = _UNREACHABLE.get(error.errno or 0)
-    if words is not None:
-        return Failure.CONNECT_UNREACHABLE, words
-    return Failure.CONNECT_UNREACHABLE, (error.strerror or str(error)).lower()
-
-
-async def _handshake(run: _Run, connection: ProbeConnection) -> bool:
+async def _handshake(run: Attempt, connection: ProbeConnection) -> bool:
     """TLS with the chain recorded as presented; any certificate is accepted here."""
     run.enter(Phase.TLS)
     if connection.early:
@@ -267,7 +196,7 @@ async def _handshake(run: _Run, connection: ProbeConnection) -> bool:
         run.fail(Failure.TLS_HANDSHAKE, _ssl_words(exc))
         return False
     except (ConnectionError, EOFError) as exc:
-        run.fail(Failure.TLS_HANDSHAKE, _closed_words(exc, "during the TLS handshake"))
+        run.fail(Failure.TLS_HANDSHAKE, closed_words(exc, "during the TLS handshake"))
         return False
     if secured is None:  # the connection was lost as the handshake completed
         run.fail(Failure.TLS_HANDSHAKE, "closed by the backend during the TLS handshake")
@@ -297,61 +226,12 @@ def _ssl_words(exc: ssl.SSLError) -> str:
     return text.split(" (_ssl.c:")[0]
 
 
-def _closed_words(exc: BaseException, when: str) -> str:
-    if isinstance(exc, ConnectionResetError):
-        return f"reset by the backend {when}"
-    return f"closed by the backend {when}"
-
-
-async def _request(run: _Run, connection: ProbeConnection) -> None:
+async def _request(run: Attempt, connection: ProbeConnection) -> None:
     """Send the GET in one write, then wait for the head (and the body when it is judged)."""
     run.enter(Phase.RESPONSE)
-    connection.send(_request_bytes(run.probe))
+    connection.send(request_bytes(run.probe))
     await connection.finished
-    _settle(run, connection)
-
-
-def _request_bytes(probe: EffectiveProbe) -> bytes:
-    host = probe.host.value
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    extra = "".join(f"{name}: {value}\r\n" for name, value in probe.headers.value)
-    names = {name.lower() for name, _ in probe.headers.value}
-    agent = "" if "user-agent" in names else f"User-Agent: {USER_AGENT}\r\n"
-    accept = "" if "accept" in names else "Accept: */*\r\n"
-    return (
-        f"GET {probe.path.value} HTTP/1.1\r\nHost: {host}\r\n{agent}{accept}{extra}"
-        "Connection: close\r\n\r\n"
-    ).encode("latin-1")
-
-
-def _settle(run: _Run, connection: ProbeConnection) -> None:
-    """The response phase ended (head, body, close or garbage): record what it was."""
-    elapsed = run.done()
-    if connection.error is not None:
-        run.fail(Failure.RESPONSE_MALFORMED, connection.error)
-    elif not connection.head_done:
-        words = _closed_words(connection.lost or EOFError(), "before the response head")
-        run.fail(
-            Failure.RESPONSE_CLOSED, f"{words} ({connection.received} bytes after {elapsed:.0f} ms)"
-        )
-    else:
-        run.http = connection.facts()
-        run.enter(Phase.MATCH)
-
-
-def _timed_out(run: _Run, connection: ProbeConnection) -> None:
-    """The deadline passed: the phase it interrupted names the failure."""
-    elapsed = run.done()
-    if run.phase is Phase.CONNECT:
-        run.fail(Failure.CONNECT_TIMEOUT, f"timed out after {elapsed:.0f} ms")
-    elif run.phase is Phase.TLS:
-        run.fail(Failure.TLS_TIMEOUT, f"TLS handshake not complete after {elapsed:.0f} ms")
-    elif connection.head_done:
-        run.http = connection.facts()
-        run.fail(Failure.RESPONSE_TIMEOUT, f"body incomplete after {elapsed:.0f} ms")
-    else:
-        run.fail(Failure.RESPONSE_TIMEOUT, f"no response head within {elapsed:.0f} ms")
+    settle(run, connection)
 
 
 __all__ = ["READ_CAP", "USER_AGENT", "client_context", "run_probe"]

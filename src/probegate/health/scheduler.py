@@ -1,7 +1,9 @@
 """When each target is probed: first probes spread over 2 s, then every interval with jitter.
 
 Rules of this module:
-- one timer heap for all targets, one task per probe in flight, a cap on probes in flight;
+- one timer heap for all targets and a cap on probes in flight; probes are started with
+  `Prober.start` and end in a callback (no task per probe: a plain HTTP probe runs on loop
+  callbacks alone);
 - a target is never probed twice at once: its next probe is scheduled when the current one ends,
   and the heap holds one live entry per target (older entries are skipped when they come due);
 - a reload keeps the rhythm of every target it kept: only new targets get a first-probe time
@@ -16,6 +18,7 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import math
@@ -24,10 +27,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import TargetKey
 from probegate.health import transitions
 from probegate.health.capacity import Capacity
-from probegate.health.prober import Prober
+from probegate.health.prober import AsyncProber, Cancellable, Outcome
 from probegate.state.reloading import ReloadSummary
 from probegate.state.store import HealthStore
 
@@ -45,7 +49,7 @@ class Scheduler:
     def __init__(
         self,
         store: HealthStore,
-        prober: Prober,
+        prober: AsyncProber,
         *,
         in_flight: int = DEFAULT_IN_FLIGHT,
         monotonic: Callable[[], float] = time.monotonic,
@@ -61,8 +65,10 @@ class Scheduler:
         self._running: set[TargetKey] = set()
         self._live: dict[TargetKey, int] = {}  # the heap entry (its sequence number) that counts
         self._urgent: set[TargetKey] = set()  # in flight during a reload that wants them now
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._probes: dict[TargetKey, Cancellable] = {}  # in flight
+        self._queued: dict[TargetKey, asyncio.Future[None]] = {}  # waiting for an in-flight slot
         self._waiter: asyncio.Future[None] | None = None
+        self._idle: asyncio.Future[None] | None = None
         self._epoch = 0.0
         self._place_of: dict[TargetKey, float] = {}
         self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)
@@ -153,9 +159,13 @@ class Scheduler:
             _resolve(self._waiter)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for waiter in list(self._queued.values()):
+            waiter.cancel()
+        probes = list(self._probes.values())
+        for probe in probes:
+            probe.cancel()
+        tasks = [p for p in probes if isinstance(p, asyncio.Future)]
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _start_due(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
@@ -166,31 +176,75 @@ class Scheduler:
             if key in self._running or self.store.probe_of(key) is None:
                 continue
             self.lateness.append(now - due)
-            self._running.add(key)
-            task = asyncio.get_running_loop().create_task(self._probe(key, now))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(key, now)
 
-    async def _probe(self, key: TargetKey, started: float) -> None:
-        """One probe; whatever happens, the target's next probe is scheduled (a fault of ours
-        must never silence a target for good)."""
+    def _start(self, key: TargetKey, started: float) -> None:
+        """Start the probe of `key` now if an in-flight slot is free, else when one is."""
+        self._running.add(key)
+        if self._in_flight.try_take():
+            self._launch(key, started)
+            return
+        waiter = self._in_flight.wait()
+        self._queued[key] = waiter
+        waiter.add_done_callback(functools.partial(self._slot_free, key, started))
+
+    def _slot_free(self, key: TargetKey, started: float, waiter: asyncio.Future[None]) -> None:
+        self._queued.pop(key, None)
+        if not waiter.cancelled():
+            self._launch(key, started)
+
+    def _launch(self, key: TargetKey, started: float) -> None:
+        probe = self.store.probe_of(key)
+        if probe is None:  # removed by a reload while it waited for a slot
+            self._in_flight.release()
+            self._running.discard(key)
+            return
+        done = functools.partial(self._finished, key, probe, started)
         try:
-            probe = self.store.probe_of(key)
-            if probe is None:
-                return
-            await self._in_flight.take()
-            try:
-                outcome = await self.prober.probe(probe)
-            finally:
-                self._in_flight.release()
-            self.store.record(key, outcome.result, probe)
-            self.completed += 1
-        except Exception:
-            self.faults += 1
-            log.exception("probe of %s failed inside the gateway; it is retried on schedule", key)
+            running = self.prober.start(probe, done)
+        except Exception as exc:
+            self._finished(key, probe, started, exc)
+            return
+        if key in self._running:
+            self._probes[key] = running
+
+    def _finished(
+        self, key: TargetKey, probe: EffectiveProbe, started: float, outcome: Outcome | Exception
+    ) -> None:
+        """One probe ended; whatever happened, the target's next probe is scheduled (a fault of
+        ours must never silence a target for good)."""
+        self._probes.pop(key, None)
+        self._in_flight.release()
+        try:
+            if isinstance(outcome, Exception):
+                self._fault(key, outcome)
+            else:
+                self.store.record(key, outcome.result, probe)
+                self.completed += 1
+        except Exception as exc:
+            self._fault(key, exc)
         finally:
             self._running.discard(key)
             self._schedule_next(key, started)
+            if not self._running and self._idle is not None:
+                _resolve(self._idle)
+
+    async def idle(self) -> None:
+        """Wait until no probe is in flight (tests turn the scheduler by hand with this)."""
+        while self._running:
+            self._idle = asyncio.get_running_loop().create_future()
+            try:
+                await self._idle
+            finally:
+                self._idle = None
+
+    def _fault(self, key: TargetKey, error: Exception) -> None:
+        self.faults += 1
+        log.error(
+            "probe of %s failed inside the gateway; it is retried on schedule",
+            key,
+            exc_info=error,
+        )
 
     def _schedule_next(self, key: TargetKey, started: float) -> None:
         probe, record = self.store.probe_of(key), self.store.record_of(key)
