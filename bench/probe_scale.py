@@ -14,8 +14,11 @@ What runs:
   backend of the same N servers, `check inter <interval>`, as the peer reference.
 
 Reported per N: probes/s achieved against offered (N / interval), failed probes, CPU % of the
-prober process and CPU µs per probe (utime+stime from /proc), and the lateness of probe starts
-against their schedule (p50 / p99). Loopback only; every process is stopped at the end.
+prober process and CPU µs per probe (utime+stime from /proc, and each apart), the lateness of probe
+starts against their schedule (p50 / p99), peak and final RSS with how many results each target
+keeps (`--full-history` warms up until all 50 are kept), and the same CPU figures for HAProxy.
+The lasting history (SQLite) takes every state change, as in `probegate run`. Loopback only;
+every process is stopped at the end.
 Installs nginx and HAProxy from Debian when they are missing (root, apt-get).
 """
 
@@ -57,9 +60,25 @@ def ensure_tools() -> None:
     )
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_figures(
+    before: tuple[float, float], after: tuple[float, float], elapsed: float, probes: float
+) -> dict[str, float]:
+    """CPU % of a core and µs per probe, in total and split into user and system time."""
+    user, system = after[0] - before[0], after[1] - before[1]
+    count = max(probes, 1.0)
+    return {
+        "cpu_percent": 100 * (user + system) / elapsed,
+        "cpu_us_per_probe": 1e6 * (user + system) / count,
+        "user_us_per_probe": 1e6 * user / count,
+        "sys_us_per_probe": 1e6 * system / count,
+    }
 
 
 def free_port() -> int:
@@ -160,7 +179,9 @@ def probegate_config(targets: int, interval: int) -> dict[str, Any]:
 
 
 def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[str, Any]:
-    """Runs inside the pinned child process: the real scheduler over `targets` targets."""
+    """Runs inside the pinned child process: the real scheduler over `targets` targets, with the
+    lasting history (SQLite, in a temporary folder) taking every state change, as `probegate run`
+    does."""
     import resource  # noqa: PLC0415
 
     import uvloop  # noqa: PLC0415
@@ -168,28 +189,31 @@ def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[s
     from probegate.config.compile import compile_plan  # noqa: PLC0415
     from probegate.config.effective import effective_probes  # noqa: PLC0415
     from probegate.config.load import load_document  # noqa: PLC0415
+    from probegate.health.codes import Reason  # noqa: PLC0415
     from probegate.health.prober import Prober  # noqa: PLC0415
     from probegate.health.scheduler import Scheduler  # noqa: PLC0415
     from probegate.resolver import Resolver  # noqa: PLC0415
     from probegate.runtime import GcFreezer  # noqa: PLC0415
+    from probegate.state.history import History  # noqa: PLC0415
     from probegate.state.store import HealthStore  # noqa: PLC0415
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     plan = compile_plan(load_document(probegate_config(targets, interval), "bench", ROOT))
-    failures = 0
+    folder = tempfile.TemporaryDirectory(prefix="probegate-bench-history-")
+    history = History(Path(folder.name) / "history.sqlite")
 
     async def main() -> dict[str, Any]:
-        nonlocal failures
-        store = HealthStore(plan.tier, effective_probes(plan), monotonic=time.monotonic)
-        original = store.record
+        store = HealthStore(
+            plan.tier,
+            effective_probes(plan),
+            monotonic=time.monotonic,
+            on_event=lambda event, _record, _probe: history.add(event),
+        )
 
-        def counting(key: Any, result: Any, probe: Any = None) -> Any:
-            nonlocal failures
-            failures += not result.passed
-            return original(key, result, probe)
+        def failures() -> int:  # from the store's own counts: no wrapper on the measured path
+            return sum(n for (_, r), n in store.result_counts.items() if r is not Reason.SUCCESS)
 
-        store.record = counting  # type: ignore[method-assign]
         scheduler = Scheduler(store, Prober(Resolver(None)))
         GcFreezer(asyncio.get_running_loop()).start()  # as `probegate run` does
         task = asyncio.get_running_loop().create_task(scheduler.run())
@@ -197,28 +221,44 @@ def worker(targets: int, interval: int, warmup: float, seconds: float) -> dict[s
         scheduler.lateness.clear()
         done0, failed0, cpu0, t0 = (
             scheduler.completed,
-            failures,
+            failures(),
             cpu_seconds(os.getpid()),
             time.monotonic(),
         )
         await asyncio.sleep(seconds)
         elapsed = time.monotonic() - t0
-        cpu = cpu_seconds(os.getpid()) - cpu0
-        done, failed = scheduler.completed - done0, failures - failed0
+        cpu = cpu_seconds(os.getpid())
+        done, failed = scheduler.completed - done0, failures() - failed0
         lateness = [x * 1000 for x in scheduler.lateness]
+        rss_now = rss_mb()
         task.cancel()
         await scheduler.stop()
+        sample = [p.target.key for p in store.probes[:: max(1, targets // 100)]]
+        kept = sum(len(store.history_of(key)) for key in sample) / max(len(sample), 1)
         return {
             "probes_per_s": done / elapsed,
             "failed": failed,
-            "cpu_percent": 100 * cpu / elapsed,
-            "cpu_us_per_probe": 1e6 * cpu / max(done, 1),
+            **cpu_figures(cpu0, cpu, elapsed, done),
             "lateness_p50_ms": percentile(lateness, 0.50),
             "lateness_p99_ms": percentile(lateness, 0.99),
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_now_mb": rss_now,
+            "results_kept_per_target": kept,
+            "history_problem": history.problem,
         }
 
-    return uvloop.run(main())
+    try:
+        return uvloop.run(main())
+    finally:
+        history.close()
+        folder.cleanup()
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def run_probegate(targets: int, interval: int, warmup: float, seconds: float) -> dict[str, Any]:
@@ -274,12 +314,12 @@ backend fleet
             )
         cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
         time.sleep(seconds)
-        cpu, elapsed = cpu_seconds(process.pid) - cpu0, time.monotonic() - t0
+        cpu, elapsed = cpu_seconds(process.pid), time.monotonic() - t0
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
     offered = targets / interval
-    return {"cpu_percent": 100 * cpu / elapsed, "cpu_us_per_probe": 1e6 * cpu / (offered * elapsed)}
+    return cpu_figures(cpu0, cpu, elapsed, offered * elapsed)
 
 
 # ------------------------------------------------------------------------ main
@@ -295,8 +335,20 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=5)
     parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--full-history",
+        action="store_true",
+        help="warm up until every target keeps its last 50 results (50 intervals), so that RSS "
+        "includes the whole in-memory history",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    probe_warmup = args.warmup
+    if args.full_history:
+        from probegate.state.store import HISTORY_LENGTH  # noqa: PLC0415
+
+        # jitter is ±10 %: 50 intervals and a margin fill every target's ring
+        probe_warmup = max(args.warmup, HISTORY_LENGTH * args.interval * 1.15 + 5)
     if args.worker:
         print(json.dumps(worker(args.targets[0], args.interval, args.warmup, args.seconds)))
         return
@@ -308,7 +360,7 @@ def main() -> None:
         nginx = start_nginx(folder)
         try:
             for n in sizes:
-                ours = run_probegate(n, args.interval, args.warmup, args.seconds)
+                ours = run_probegate(n, args.interval, probe_warmup, args.seconds)
                 theirs = run_haproxy(folder, n, args.interval, args.warmup, args.seconds)
                 rows.append((n, ours, theirs))
                 print_row(n, args.interval, ours, theirs)
@@ -323,9 +375,13 @@ def print_row(n: int, interval: int, ours: dict[str, Any], theirs: dict[str, Any
     print(
         f"targets {n:>6} offered {offered:>7.0f}/s | probegate {ours['probes_per_s']:>7.0f}/s "
         f"failed {ours['failed']:>5} cpu {ours['cpu_percent']:>5.1f}% "
-        f"{ours['cpu_us_per_probe']:>5.0f} us/probe lateness p50 {ours['lateness_p50_ms']:>6.1f} ms "
-        f"p99 {ours['lateness_p99_ms']:>7.1f} ms rss {ours['rss_mb']:>4.0f} MB | haproxy cpu "
-        f"{theirs['cpu_percent']:>5.1f}% {theirs['cpu_us_per_probe']:>5.0f} us/probe",
+        f"{ours['cpu_us_per_probe']:>5.0f} us/probe (user {ours['user_us_per_probe']:.0f} "
+        f"sys {ours['sys_us_per_probe']:.0f}) lateness p50 {ours['lateness_p50_ms']:>6.1f} ms "
+        f"p99 {ours['lateness_p99_ms']:>7.1f} ms rss {ours['rss_mb']:>4.0f} MB peak "
+        f"{ours['rss_now_mb']:>4.0f} MB now, {ours['results_kept_per_target']:.0f} results kept "
+        f"per target | haproxy cpu {theirs['cpu_percent']:>5.1f}% "
+        f"{theirs['cpu_us_per_probe']:>5.0f} us/probe (user {theirs['user_us_per_probe']:.0f} "
+        f"sys {theirs['sys_us_per_probe']:.0f})",
         flush=True,
     )
 
