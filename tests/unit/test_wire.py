@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from random import Random
+
 import httptools
 import pytest
 from hypothesis import given
@@ -220,3 +222,19 @@ def test_own_answers_are_whole_http_responses(status: int, close: bool, head_onl
 def test_chunks() -> None:
     assert wire.chunk(b"x" * 26) == b"1a\r\n" + b"x" * 26 + b"\r\n"
     assert wire.LAST_CHUNK == b"0\r\n\r\n"
+
+
+@given(st.sampled_from(sorted(wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS)), st.randoms())
+def test_the_name_length_prefilter_never_hides_a_header_the_gateway_must_see(
+    name: bytes, rnd: Random
+) -> None:
+    bits = wire.length_bits(wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS)
+    spelled = bytes(c ^ 0x20 if 97 <= c <= 122 and rnd.random() < 0.5 else c for c in name)
+    assert (bits >> len(spelled)) & 1  # any spelling of a special name passes the first test
+
+
+def test_the_name_length_prefilter_lets_common_headers_skip_lowering() -> None:
+    bits = wire.length_bits(frozenset({b"connection", b"te"}))
+    assert bits == (1 << 10) | (1 << 2)
+    assert not (bits >> len(b"Content-Type")) & 1
+    assert not (bits >> len(b"X-" + b"a" * 100)) & 1  # longer than any: no bit, no error

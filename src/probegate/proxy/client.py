@@ -244,13 +244,16 @@ class ClientConnection(asyncio.Protocol):
         if self.head_size > wire.MAX_HEAD or self.header_count > wire.MAX_HEADERS:
             exchange.reject(431, "header block over 32 KiB or 100 lines")
             raise _Stop
-        lowered = name.lower()
-        if lowered in _SPECIAL:
+        if (_SPECIAL_LENGTHS >> len(name)) & 1 and (lowered := name.lower()) in _SPECIAL:
             exchange.special(lowered, value)
             if exchange.rejected is not None:
                 raise _Stop
         else:
-            exchange.lines += (name, b": ", value, b"\r\n")
+            lines = exchange.lines  # appends: native list operations in the compiled build
+            lines.append(name)
+            lines.append(b": ")
+            lines.append(value)
+            lines.append(b"\r\n")
 
     def on_headers_complete(self) -> None:
         exchange = self.parsing
@@ -452,6 +455,6 @@ class ClientConnection(asyncio.Protocol):
 
 
 _READ: Final = frozenset({b"host", b"content-length", b"expect", b"x-forwarded-for", b"cookie"})
-_SPECIAL: Final = (
-    wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | _READ
-)  # headers Exchange.special sees
+# the headers Exchange.special sees, and their name lengths (see response.py's _DROPPED_LENGTHS)
+_SPECIAL: Final = wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | _READ
+_SPECIAL_LENGTHS: Final = wire.length_bits(_SPECIAL)

@@ -47,6 +47,9 @@ _STATUS_LINES: Final = {
     for status in HTTPStatus
 }
 _DROPPED: Final = wire.HOP_BY_HOP | {b"content-length"}
+# A bit per name length in _DROPPED: a header whose name has none of those lengths (Date, Server,
+# Content-Type, …) is forwarded without lowering its name to look it up.
+_DROPPED_LENGTHS: Final = wire.length_bits(_DROPPED)
 _COOKIE: Final = (
     b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 )
@@ -106,8 +109,7 @@ class ResponseSide(RequestSide):
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.answering is DONE:
             return
-        lowered = name.lower()
-        if lowered in _DROPPED:
+        if (_DROPPED_LENGTHS >> len(name)) & 1 and (lowered := name.lower()) in _DROPPED:
             if lowered == b"content-length":
                 self.resp_length = value
             elif lowered == b"transfer-encoding":
@@ -121,7 +123,11 @@ class ResponseSide(RequestSide):
             elif lowered == b"upgrade":
                 self.resp_upgrade = value
             return
-        self.resp_lines += (name, b": ", value, b"\r\n")
+        lines = self.resp_lines  # appends: native list operations in the compiled build
+        lines.append(name)
+        lines.append(b": ")
+        lines.append(value)
+        lines.append(b"\r\n")
 
     def _live_status(self, passive: Passive, status: int) -> None:
         """Live traffic as health evidence (passiveHealth): this answer's status counts."""

@@ -42,6 +42,17 @@ HOP_BY_HOP: Final = frozenset(
 OWN_REQUEST_HEADERS: Final = frozenset(
     {b"x-forwarded-proto", b"x-forwarded-port", b"x-original-host", b"x-appgw-trace-id"}
 )
+
+
+def length_bits(names: frozenset[bytes]) -> int:
+    """An int with bit n set when some name is n bytes long: `(bits >> len(x)) & 1` is a cheap
+    first test before a header name is lowered and looked up."""
+    bits = 0
+    for name in names:
+        bits |= 1 << len(name)
+    return bits
+
+
 IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 
 # RFC 3986 reg-name / IPv4 / IP-literal, then an optional port; no userinfo, no path.
