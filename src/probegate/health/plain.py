@@ -194,7 +194,10 @@ class PlainProbe(ResponseReader):
     def _connected(self) -> None:
         attempt = self.attempt
         probe = attempt.probe
-        attempt.connected_to = server_address(probe.target.member.address, probe.port.value)
+        target, port = probe.target, probe.port.value
+        # the target's own key text when it names this address (one string, not one per probe)
+        shown = target.key.server if port == target.port else None
+        attempt.connected_to = shown or server_address(target.member.address, port)
         attempt.done()
         self._release_permit()
         attempt.enter(Phase.RESPONSE)

@@ -47,11 +47,12 @@ class RecentResults:
         slot = self._count % self._capacity
         facts = self._shared(facts)
         row = (result.at, result.duration_ms, shown, result.status or 0, _INDEX[result.reason])
+        if not self._rows:  # sized once, at the first result: growing would over-allocate
+            self._rows = bytearray(_ROW.size * self._capacity)
+        _ROW.pack_into(self._rows, slot * _ROW.size, *row)
         if len(self._facts) < self._capacity:
-            self._rows += _ROW.pack(*row)
             self._facts.append(facts)
         else:
-            _ROW.pack_into(self._rows, slot * _ROW.size, *row)
             self._facts[slot] = facts
         self._count += 1
 
