@@ -32,6 +32,15 @@ from probegate.runtime import usable_cpus
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class _Version(argparse.Action):
+    """`--version` on one line, never wrapped to the terminal (argparse's own action wraps it),
+    so scripts can read it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"probegate {__version__} (data path: {data_path().describe()})")
+        parser.exit()
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Epilogs (the examples, several lines) print exactly as written; a one-paragraph
     description still wraps to the terminal."""
@@ -57,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--version",
-        action="version",
-        version=f"probegate {__version__} (data path: {data_path().describe()})",
+        action=_Version,
+        nargs=0,
+        help="print the version and which data path runs (compiled or interpreted), then exit",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

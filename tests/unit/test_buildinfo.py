@@ -53,7 +53,7 @@ def _version(env: dict[str, str]) -> str:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, **env},
+        env={**os.environ, "COLUMNS": "40", **env},  # a narrow terminal must not wrap it
         timeout=60,
     )
     return done.stdout.strip()
