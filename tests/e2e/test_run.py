@@ -67,9 +67,9 @@ class Gateway:
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        assert "admin API at " in line, (
-            line + self.process.stderr.read() if self.process.stderr else line
-        )
+        if "admin API at " not in line:  # it did not start: collect it (and close its pipes)
+            out, err = self.process.communicate(timeout=15)
+            pytest.fail(f"probegate run did not start:\n{line}{out}{err}")
         self.url = line.rsplit("admin API at ", 1)[1].strip()
 
     def get(self, path: str, token: str | None = None) -> tuple[int, Any]:

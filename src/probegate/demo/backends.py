@@ -58,11 +58,24 @@ START_TIMEOUT = 5.0  # seconds a backend may take to start or stop before the te
 LISTENER_PORTS = range(20000, 32000)
 
 
+# Its own generator: a test framework that seeds the global one (Hypothesis does, per example)
+# would otherwise replay the same ports; and the ports handed out already, so two calls in a row
+# never give the same one before it is bound (a listener and an admin port in one file).
+_CHOOSER = random.Random()
+_HANDED: set[int] = set()
+
+
 def unused_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now, outside the ephemeral range (see LISTENER_PORTS)."""
-    start = random.randrange(len(LISTENER_PORTS))
+    """A port nothing listens on now, outside the ephemeral range (see LISTENER_PORTS), and not
+    one this process was handed before (until every port has been)."""
+    if len(_HANDED) >= len(LISTENER_PORTS) // 2:
+        _HANDED.clear()
+    start = _CHOOSER.randrange(len(LISTENER_PORTS))
     for offset in range(len(LISTENER_PORTS)):
         port = LISTENER_PORTS[(start + offset) % len(LISTENER_PORTS)]
+        if port in _HANDED:
+            continue
+        _HANDED.add(port)
         with socket.socket(family(host), socket.SOCK_STREAM) as probe:
             try:
                 probe.bind((host, port))
