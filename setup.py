@@ -64,12 +64,19 @@ class BuildDataPath(build_ext):
                 self.extensions = []
                 self.distribution.ext_modules = []
                 compiler = ""
-                why = f"the C build failed ({exc}): the data path runs interpreted"
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                shown = first if len(first) <= 100 else first[:97] + "..."
+                why = f"the C build failed ({shown}): the data path runs interpreted"
                 self.warn(why)
         self._write_build_file(compiler, why)
 
-    def _target(self) -> Path:
-        return ROOT / "src" / "probegate" if self.inplace else Path(self.build_lib) / "probegate"
+    def _targets(self) -> set[Path]:
+        """Where the package is assembled: the extensions' folder, and build_py's (they differ
+        when a failed C build left the wheel pure)."""
+        if self.inplace:
+            return {ROOT / "src" / "probegate"}
+        python = self.get_finalized_command("build_py").build_lib
+        return {Path(self.build_lib) / "probegate", Path(python) / "probegate"}
 
     def _remove_outputs(self) -> None:
         for output in self.get_outputs():
@@ -81,9 +88,9 @@ class BuildDataPath(build_ext):
             m: INFO["source_hash"](ROOT / p) for m, p in zip(COMPILED, _sources(), strict=True)
         }
         record = {"compiler": compiler, "why": why, "sources": hashes if compiler else {}}
-        target = self._target()
-        target.mkdir(parents=True, exist_ok=True)
-        (target / INFO["BUILD_FILE"]).write_text(json.dumps(record, indent=1) + "\n")
+        for target in self._targets():
+            target.mkdir(parents=True, exist_ok=True)
+            (target / INFO["BUILD_FILE"]).write_text(json.dumps(record, indent=1) + "\n")
 
 
 setup(ext_modules=EXTENSIONS, cmdclass={"build_ext": BuildDataPath})
