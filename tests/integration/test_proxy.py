@@ -197,6 +197,36 @@ def test_backend_closing_without_answer_is_502(tmp_path: Path) -> None:
     assert reply.status == 502
 
 
+def test_a_fresh_connection_closed_unanswered_retries_a_get_elsewhere_but_not_a_post(
+    tmp_path: Path,
+) -> None:
+    """A server that takes the request and dies (a crash, a kill under load): an idempotent
+    request without a body goes once to another server; a POST may have been acted on: 502."""
+    with (
+        CloseOnAccept() as closer,
+        RecordingBackend("a") as a,
+        RecordingBackend("health") as health,
+    ):
+        port = free_port()
+        document = config(port, {"web": [closer, a]})
+        document["probes"][0]["port"] = health.port  # both pass their probes; one drops requests
+        with RunningGateway(tmp_path, document) as gw:
+            gw.wait_routable("web", 2)
+            gets = [get(port, f"/g{i}") for i in range(6)]
+            posts = [
+                send_raw(
+                    port, b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+                ).replies[0]
+                for _ in range(4)
+            ]
+    assert [(r.status, r.body) for r in gets] == [(200, b"a")] * 6
+    assert {r.status for r in posts} == {200, 502}  # round robin: some went to the closer first
+    assert all(
+        b"closed the connection before answering" in r.body for r in posts if r.status == 502
+    )
+    assert sorted(s.target for s in a.requests if s.method == "GET") == [f"/g{i}" for i in range(6)]
+
+
 def test_many_clients_at_once(tmp_path: Path) -> None:
     with RecordingBackend("a") as a:
         port = free_port()

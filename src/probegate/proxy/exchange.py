@@ -230,7 +230,10 @@ class Exchange(ResponseSide):
             if self.upstream is not None:
                 self._live_failure(self.upstream, "reset")
             why = "the backend closed the connection before answering"
-            if self.reused and self.retry(why, elsewhere=False):
+            # A reused connection may have been closed by the backend while idle: any routable
+            # target, on a fresh connection. A fresh one died with the request on it (a crash,
+            # a kill): another target only, as nginx's proxy_next_upstream does by default.
+            if self.retry(why, elsewhere=not self.reused):
                 return
             self.fail(502, f"{why}\n")
             return
