@@ -199,20 +199,8 @@ def answer(
 ) -> bytes:
     """One complete response the gateway makes itself (plain text body)."""
     text = body or f"{status} {_phrase(status)}\n"
-    payload = text.encode("utf-8")
-    lines = [
-        b"HTTP/1.1 %d %s\r\n" % (status, _phrase(status).encode("ascii")),
-        b"Server: " + SERVER + b"\r\n",
-        b"Content-Type: text/plain; charset=utf-8\r\n",
-        b"Content-Length: %d\r\n" % len(payload),
-    ]
-    lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
-    if close:
-        lines.append(b"Connection: close\r\n")
-    lines.append(b"\r\n")
-    if not head_only:
-        lines.append(payload)
-    return b"".join(lines)
+    return _own(status, text.encode("utf-8"), b"text/plain; charset=utf-8", (), close=close,
+                headers=headers, head_only=head_only)  # fmt: skip
 
 
 def page(
@@ -228,12 +216,29 @@ def page(
     """A custom error page in place of the gateway's plain answer; `reason` (what the plain body
     would have said) goes in `X-Probegate-Reason`, since the page replaces the body."""
     shown = "".join(c if " " <= c <= "~" else "?" for c in reason.strip()[:300])
+    reason_line = b"X-Probegate-Reason: " + shown.encode("ascii") + b"\r\n"
+    return _own(status, body, content_type, (reason_line,), close=close, headers=headers,
+                head_only=head_only)  # fmt: skip
+
+
+def _own(
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra: tuple[bytes, ...],
+    *,
+    close: bool,
+    headers: tuple[tuple[bytes, bytes], ...],
+    head_only: bool,
+) -> bytes:
+    """The bytes of an answer the gateway makes itself: status line, its own headers, `extra`
+    header lines, the caller's headers, then the body (none for a HEAD request)."""
     lines = [
         b"HTTP/1.1 %d %s\r\n" % (status, _phrase(status).encode("ascii")),
         b"Server: " + SERVER + b"\r\n",
         b"Content-Type: " + content_type + b"\r\n",
         b"Content-Length: %d\r\n" % len(body),
-        b"X-Probegate-Reason: " + shown.encode("ascii") + b"\r\n",
+        *extra,
     ]
     lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
     if close:
