@@ -40,6 +40,7 @@ COMPILED = (
     "probegate.proxy.evidence",
     "probegate.proxy.exchange",
     "probegate.proxy.lifecycle",
+    "probegate.proxy.link",
     "probegate.proxy.mutual",
     "probegate.proxy.request",
     "probegate.proxy.response",

@@ -264,6 +264,24 @@ def test_http10_without_host_is_forwarded_with_the_servers_address(tmp_path: Pat
     assert seen.header("x-original-host") is None
 
 
+def test_http10_kept_alive_by_proxy_connection_is_answered_as_http10(tmp_path: Path) -> None:
+    """llhttp keeps an HTTP/1.0 request alive on `Proxy-Connection: keep-alive` alone: the
+    answer must say keep-alive (1.0 has no persistence by default) and the connection carry on.
+    The version is inferred without asking the parser only when no such header was sent."""
+    with RecordingBackend("a") as a:
+        port = free_port()
+        with RunningGateway(tmp_path, config(port, {"web": [a]})) as gw:
+            gw.wait_routable("web", 1)
+            request = b"GET /old HTTP/1.0\r\nHost: x\r\nProxy-Connection: keep-alive\r\n\r\n"
+            found = send_raw(port, [request, request], replies=2, wait_close=False)
+            plain = send_raw(port, b"GET /new HTTP/1.1\r\nHost: x\r\n\r\n", wait_close=False)
+    assert [r.status for r in found.replies] == [200, 200]
+    assert [r.header("connection") for r in found.replies] == ["keep-alive", "keep-alive"]
+    assert not found.closed
+    assert plain.replies[0].header("connection") is None  # HTTP/1.1: persistent by default
+    assert a.requests[0].header("proxy-connection") is None
+
+
 def test_head_to_an_empty_pool_gets_a_502_without_body(tmp_path: Path) -> None:
     port = free_port()
     with RunningGateway(tmp_path, config(port, {"empty": []})):

@@ -238,3 +238,23 @@ def test_the_name_length_prefilter_lets_common_headers_skip_lowering() -> None:
     assert bits == (1 << 10) | (1 << 2)
     assert not (bits >> len(b"Content-Type")) & 1
     assert not (bits >> len(b"X-" + b"a" * 100)) & 1  # longer than any: no bit, no error
+
+
+_PATH_BYTES = st.binary(max_size=40) | st.lists(st.sampled_from([b"/", b".", b"%", b"a"])).map(
+    b"".join
+)
+
+
+@given(_PATH_BYTES)
+def test_plain_path_is_no_percent_and_no_dot_after_a_slash(path: bytes) -> None:
+    assert wire.plain_path(path) is (b"%" not in path and b"/." not in path)
+
+
+@given(st.lists(st.sampled_from([b"\r\n", b" ", b"  ", b"GET", b"/", b"\n", b"x"])).map(b"".join))
+def test_spaced_request_line_looks_at_the_first_line_after_empty_ones(data: bytes) -> None:
+    start = 0
+    while data.startswith(b"\r\n", start):
+        start += 2
+    end = data.find(b"\n", start)
+    line = data[start:] if end < 0 else data[start:end]
+    assert wire.spaced_request_line(data) is (b"  " in line)

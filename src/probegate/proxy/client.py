@@ -18,20 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from typing import Final
 
 import httptools
 
 from probegate.proxy import wire
-from probegate.proxy.clientauth import NO_CERTIFICATE, ClientCertificate
 from probegate.proxy.context import ProxyContext
 from probegate.proxy.exchange import Exchange
 from probegate.proxy.lifecycle import DONE, HEAD, RECEIVED, ExchangeBase
+from probegate.proxy.link import ClientLink
 from probegate.proxy.response import TUNNEL_BACKEND_DONE, TUNNEL_CLIENT_DONE
-from probegate.proxy.routing import Entry
-from probegate.proxy.tables import Tables
 from probegate.proxy.wire import PAUSE_PIPELINE, PAUSE_UPGRADE
+
+# A C static when compiled (`time.monotonic()` would look the attribute up on every call).
+_monotonic: Final = time.monotonic
 
 log = logging.getLogger("probegate.proxy")
 _FORWARDED: Final = b"X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %s\r\n"
@@ -41,75 +41,36 @@ class _Stop(Exception):
     """Raised inside a parser callback to stop parsing (the reason is on the connection)."""
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(ClientLink[Exchange]):
     __slots__ = (
-        "checked_host",
-        "client_certificate",
-        "closing",
         "deadline",
         "eof",
-        "forwarded",
         "head_size",
         "header_count",
         "held",
-        "last",
-        "local_ip",
-        "local_port",
         "parser",
         "parsing",
         "pauses",
-        "peer_ip",
-        "peer_port",
-        "peer_text",
-        "port_text",
         "proxy",
-        "queue",
-        "route_entry",
-        "route_host",
-        "route_tables",
-        "scheme",
-        "transport",
         "tunnel",
         "tunnel_done",
         "tunnelled",
-        "write_paused",
-        "write_paused_at",
     )
 
     def __init__(self, proxy: ProxyContext, scheme: bytes) -> None:
+        super().__init__(scheme)  # the fields an exchange reads: proxy/link.py
         self.proxy = proxy
-        self.scheme = scheme  # b"http" or b"https"
-        # client_certificate*: NONE without mutual TLS (proxy/mutual.py judges the one sent)
-        self.client_certificate: ClientCertificate = NO_CERTIFICATE
-        self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.queue: deque[Exchange] = deque()
         self.parsing: Exchange | None = None
-        self.peer_ip = ""
-        self.peer_port = 0
-        self.local_ip = ""
-        self.local_port = 0
         self.head_size = 0
         self.header_count = 0
         self.deadline = 0.0  # when the connection gives up waiting for the client
         self.pauses = 0
-        self.write_paused = False
-        self.write_paused_at = 0.0
-        self.closing = False
         self.tunnel: asyncio.Transport | None = None  # after a 101: bytes go straight there
         self.tunnel_done = 0  # which sides of the tunnel have finished sending
         self.tunnelled: ExchangeBase | None = None  # the upgraded request: logged when it ends
         self.held = b""  # bytes after an Upgrade request, held until the backend answers
-        self.peer_text = b""  # "ip:port" for X-Forwarded-For
-        self.port_text = b""  # the listener's port for X-Forwarded-Port
-        self.forwarded = b""  # X-Forwarded-For/-Proto/-Port lines for requests without XFF
-        self.last = False  # the gateway is stopping: close after the answer in progress
         self.eof = False  # the client half-closed: close after its last answer
-        # Per-connection caches: a keep-alive client repeats its Host header.
-        self.checked_host: bytes | None = None
-        self.route_host: bytes | None = None
-        self.route_tables: Tables | None = None
-        self.route_entry: Entry | None = None
 
     # ------------------------------------------------------------------ connection events
 
@@ -144,7 +105,8 @@ class ClientConnection(asyncio.Protocol):
         if self.pauses & PAUSE_UPGRADE:
             self.held += data
             return
-        if self.parsing is None and data.find(b"  ") >= 0 and self._spaced_request_line(data):
+        if self.parsing is None and wire.spaced_request_line(data):
+            self._spaced_request_line()
             return
         try:
             self.parser.feed_data(data)
@@ -171,7 +133,7 @@ class ClientConnection(asyncio.Protocol):
             # A WebSocket (or other upgraded) session is one access-log entry: status 101,
             # the bytes of both ways, the whole session's duration.
             tunnelled, self.tunnelled = self.tunnelled, None
-            self.proxy.count_done(tunnelled, 101)
+            self.proxy.count_done(tunnelled, 101, tunnelled.info, tunnelled.started)
 
     def eof_received(self) -> bool | None:
         # A half-closed client may still read its answers: keep the transport open while
@@ -223,7 +185,7 @@ class ClientConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         proxy = self.proxy
         self.parsing = exchange = Exchange(self, proxy)
-        exchange.started = time.monotonic()  # the duration histogram and the access log
+        exchange.started = _monotonic()  # the duration histogram and the access log
         self.head_size = 0
         self.header_count = 0
         self.deadline = proxy.now + proxy.header_timeout
@@ -260,9 +222,16 @@ class ClientConnection(asyncio.Protocol):
         assert exchange is not None
         parser = self.parser
         exchange.head_size = self.head_size
-        exchange.head_complete(
-            parser.get_method(), parser.get_http_version(), parser.should_keep_alive()
-        )
+        keep_alive = parser.should_keep_alive()
+        # llhttp keeps an HTTP/1.0 request alive only when a Connection or Proxy-Connection header
+        # says keep-alive: with neither, a request kept alive is HTTP/1.1. httptools builds the
+        # version text with str.format (a tenth of the request's own work), so it is asked only
+        # when the answer is not already known.
+        if keep_alive and exchange.connection is None and not exchange.proxy_connection:
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
+        exchange.head_complete(parser.get_method(), version, keep_alive)
         proxy = self.proxy
         self.deadline = proxy.now + proxy.body_timeout
         self.queue.append(exchange)
@@ -377,20 +346,12 @@ class ClientConnection(asyncio.Protocol):
             if len(self.queue) == 1:
                 exchange.start()
 
-    def _spaced_request_line(self, data: bytes) -> bool:
-        """llhttp accepts `GET  / HTTP/1.1`; RFC 9112 separates the request line's parts with
-        exactly one space. Checked where a request line starts a read (the usual case)."""
-        start = 0
-        while data.startswith(b"\r\n", start):
-            start += 2
-        end = data.find(b"\n", start)
-        line = data[start:] if end < 0 else data[start:end]
-        if b"  " not in line:
-            return False
+    def _spaced_request_line(self) -> None:
+        """A read starts with a request line with repeated spaces (wire.spaced_request_line;
+        checked where a request line starts a read, the usual case): 400, then close."""
         exchange = Exchange(self, self.proxy)
         exchange.reject(400, "request line with repeated spaces")
         self.closing_after_queue(exchange)
-        return True
 
     def _head_budget(self, received: int) -> None:
         """A head still incomplete after this read: cap what the parser buffers for it."""

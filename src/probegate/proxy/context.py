@@ -31,10 +31,13 @@ from probegate.proxy.accesslog import AccessLog, access_entry
 from probegate.proxy.balancer import Balancer, HealthSource
 from probegate.proxy.contracts import Logged, Served
 from probegate.proxy.evidence import LiveEvidence
-from probegate.proxy.tables import BackendPlan, Tables, Upstream, compile_tables
+from probegate.proxy.tables import BackendPlan, RouteInfo, Tables, Upstream, compile_tables
 from probegate.proxy.upstream import ConnectionPool, Connector
 from probegate.resolver import Resolver
 from probegate.state.snapshot import RouteGroup
+
+# A C static when compiled (`time.monotonic()` would look the attribute up on every call).
+_monotonic: Final = time.monotonic
 
 NO_LIMIT: Final = (
     1 << 62
@@ -141,10 +144,12 @@ class ProxyContext:
         reasons = ", ".join(r.value for r in group.failing_reasons) if group else ""
         return words.unhealthy(total, pool, reasons, lang)
 
-    def count_done(self, exchange: Logged, status: int) -> None:
+    def count_done(
+        self, exchange: Logged, status: int, info: RouteInfo | None, started: float
+    ) -> None:
         """Responses per listener and status class (index 1-5; 0: anything else), the duration
-        histogram, the access log."""
-        info = exchange.info
+        histogram, the access log. `info` and `started` are the exchange's own, passed apart:
+        the compiled build reads them as fields of the caller, not by name through `Logged`."""
         labels = info.labels if info is not None else _UNROUTED
         name = labels[0]
         counts = self.responses.get(name)
@@ -154,8 +159,8 @@ class ProxyContext:
         histogram = self.durations.get(labels)
         if histogram is None:
             histogram = self.durations[labels] = Histogram()
-        if exchange.started:
-            histogram.observe(time.monotonic() - exchange.started)
+        if started:
+            histogram.observe(_monotonic() - started)
         if self.access is not None:
             self.access.add(access_entry(exchange, status))
 

@@ -1,6 +1,7 @@
 """What the data path's objects need of one another, written down as Protocols.
 
-A client connection holds its exchanges and an exchange answers through its connection; a backend
+A client connection holds its exchanges and an exchange answers through its connection (through
+`link.ClientLink`, a base class, so that the compiled build reads it directly); a backend
 connection feeds the exchange it carries; the proxy sweeps its connections and counts what they
 answered. Each side names the other only through a protocol here, so any one module can be read on
 its own and the imports inside proxy/ run one way (no cycle, not even under TYPE_CHECKING):
@@ -9,7 +10,7 @@ its own and the imports inside proxy/ run one way (no cycle, not even under TYPE
     clientauth                         client certificates: asked for, judged (mutual TLS)
     balancer, listeners, sni, listen   target choice; the sockets a plan needs, certificates;
     ocsp, rewrite                      a client certificate's revocation; rewrite sets evaluated
-    contracts                          these protocols
+    contracts, link                    these protocols; the client connection's base class
     accesslog, upstream                the access log; backend connections, pools, the connector
     context                            what every connection and exchange shares (ProxyContext)
     lifecycle                          one exchange: its fields, its phases, how it ends
@@ -29,16 +30,10 @@ Rules of this module:
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from probegate.proxy.clientauth import ClientCertificate
 from probegate.proxy.rewrite import Rewritten
-from probegate.proxy.routing import Entry
-from probegate.proxy.tables import RouteInfo, Tables, Upstream
-
-E = TypeVar("E")  # the exchange type a client connection carries
+from probegate.proxy.tables import RouteInfo, Upstream
 
 
 class Reading(Protocol):
@@ -71,62 +66,6 @@ class Peer(Protocol):
 
     @property
     def scheme(self) -> bytes: ...  # b"http" or b"https"
-
-
-class ClientLink(Reading, Peer, Protocol[E]):
-    """What an exchange needs of the client connection it arrived on (client.py has it)."""
-
-    # Per-connection caches the exchange reads and refreshes: a keep-alive client repeats its Host.
-    checked_host: bytes | None
-    route_host: bytes | None
-    route_tables: Tables | None
-    route_entry: Entry | None
-
-    @property
-    def transport(self) -> asyncio.Transport | None: ...
-
-    @property
-    def closing(self) -> bool: ...
-
-    @property
-    def last(self) -> bool: ...  # the gateway is stopping: the answer says Connection: close
-
-    @property
-    def write_paused(self) -> bool: ...
-
-    @property
-    def write_paused_at(self) -> float: ...
-
-    @property
-    def local_ip(self) -> str: ...
-
-    @property
-    def local_port(self) -> int: ...
-
-    @property
-    def peer_text(self) -> bytes: ...  # "ip:port" for X-Forwarded-For
-
-    @property
-    def port_text(self) -> bytes: ...  # the listener's port for X-Forwarded-Port
-
-    @property
-    def forwarded(self) -> bytes: ...  # the X-Forwarded-* lines for a request without XFF
-
-    @property
-    def client_certificate(self) -> ClientCertificate: ...  # client_certificate* (mutual TLS)
-
-    @property
-    def queue(self) -> Sequence[E]: ...  # exchanges waiting for their answer; [0] is answering
-
-    def finished(self, exchange: E, keep_alive: bool) -> None: ...
-
-    def close(self) -> None: ...
-
-    def abort(self) -> None: ...
-
-    def start_tunnel(self, backend: asyncio.Transport, exchange: E) -> None: ...
-
-    def tunnel_ended(self, side: int) -> bool | None: ...
 
 
 class Served(Protocol):

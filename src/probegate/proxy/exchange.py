@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Final
 
 import httptools
 
@@ -29,6 +30,9 @@ from probegate.proxy.response import ResponseSide
 from probegate.proxy.rewriting import forwarded_head
 from probegate.proxy.tables import Upstream, rewrite_path
 from probegate.proxy.upstream import BackendConnection, ConnectError, ConnectionPool
+
+# A C static when compiled (`time.monotonic()` would look the attribute up on every call).
+_monotonic: Final = time.monotonic
 
 
 class Exchange(ResponseSide):
@@ -137,7 +141,7 @@ class Exchange(ResponseSide):
         transport = connection.transport
         assert transport is not None
         transport.write(b"".join(parts) if len(parts) > 1 else parts[0])
-        self.sent_at = time.monotonic()
+        self.sent_at = _monotonic()
         self.deadline = self.proxy.now + self.timeout
         if self.expect is not None and not self.body_started and not self.continue_sent:
             self.continue_sent = True

@@ -9,7 +9,8 @@ moves a phase is in lifecycle.py, request.py, response.py and exchange.py, and f
     phase     follows         moves on when                        fields it fills
     HEAD      (new)           the head is complete → BODY          url, lines, host, host_count,
                                                                    length, te_*, connection,
-                                                                   upgrade, expect, xff, cookies,
+                                                                   proxy_connection, upgrade,
+                                                                   expect, xff, cookies,
                                                                    head_size, rejected
     BODY      HEAD            the body ended, broke its framing,   method, version, keep_alive,
                               went over the limit → RECEIVED       path, query, authority, info,
@@ -66,14 +67,14 @@ from __future__ import annotations
 
 import asyncio
 from enum import IntEnum
-from typing import Final
+from typing import Any, Final
 
 import httptools
 
 from probegate.config.errorpages import CONTENT_TYPE
 from probegate.proxy import wire
 from probegate.proxy.context import ProxyContext
-from probegate.proxy.contracts import ClientLink
+from probegate.proxy.link import ClientLink
 from probegate.proxy.rewrite import Rewritten
 from probegate.proxy.tables import RouteInfo, Upstream
 from probegate.proxy.upstream import BackendConnection, ConnectionPool
@@ -168,6 +169,7 @@ class ExchangeBase:
     te_count = 0
     chunked = False
     connection: bytes | None = None
+    proxy_connection = False  # the request had a Proxy-Connection header (dropped)
     upgrade: bytes | None = None
     expect: bytes | None = None
     xff: bytes | None = None
@@ -196,7 +198,9 @@ class ExchangeBase:
     error_info = ""  # why the gateway answered itself, for the access log
     rewritten: Rewritten | None = None  # set only when the route has a rewrite set (rewriting.py)
 
-    def __init__(self, client: ClientLink[ExchangeBase], proxy: ProxyContext) -> None:
+    # The connection carries `Exchange`s (the whole, exchange.py): `Any` here, as this base
+    # class cannot name its own subclass; the compiled build erases the parameter anyway.
+    def __init__(self, client: ClientLink[Any], proxy: ProxyContext) -> None:
         self.client = client
         self.proxy = proxy
         self.reading = HEAD
@@ -284,7 +288,7 @@ class ExchangeBase:
     def _count_local(self, status: int) -> None:
         if not self.error_info and self.rejected is not None:
             self.error_info = self.rejected[1]
-        self.proxy.count_done(self, status)
+        self.proxy.count_done(self, status, self.info, self.started)
 
     def fail(self, status: int, body: str) -> None:
         """The backend failed this request. Before any response byte: an answer; after: a cut."""

@@ -56,6 +56,8 @@ class RequestSide(ExchangeBase):
             self.upgrade = value
         elif name == b"expect":
             self.expect = value
+        elif name == b"proxy-connection":
+            self.proxy_connection = True  # dropped, but it can keep an HTTP/1.0 request alive
         elif name == b"te":
             self.te_trailers = b"trailers" in wire.connection_tokens(value)
         # other hop-by-hop headers and the gateway's own X- headers are dropped
@@ -88,9 +90,7 @@ class RequestSide(ExchangeBase):
             and (length is None or length <= self.proxy.max_body)
         ):
             path, mark, query = url.partition(b"?")
-            # find, not `in`: `bytes in bytes` first tries the operand as an integer and pays
-            # for a TypeError each time (about as much as the rest of this check)
-            if path.find(b"%") < 0 and path.find(b"/.") < 0:
+            if wire.plain_path(path):
                 client = self.client
                 if self.host != client.checked_host:
                     try:

@@ -23,17 +23,20 @@ import asyncio
 import logging
 import time
 from http import HTTPStatus
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 import httptools
 
 from probegate.config.plan import Passive
 from probegate.proxy import wire
-from probegate.proxy.contracts import ClientLink
 from probegate.proxy.lifecycle import DONE, INTERIM, RECEIVED, RELAYING, SENT, ExchangeBase
+from probegate.proxy.link import ClientLink
 from probegate.proxy.request import RequestSide
 from probegate.proxy.rewriting import rewrite_response
 from probegate.proxy.upstream import BackendConnection
+
+# A C static when compiled (`time.monotonic()` would look the attribute up on every call).
+_monotonic: Final = time.monotonic
 
 log = logging.getLogger("probegate.proxy")
 
@@ -187,7 +190,7 @@ class ResponseSide(RequestSide):
         self.out.append(joined)
         self.sent_bytes = len(joined)
         self.answering = RELAYING
-        self.latency = latency = time.monotonic() - self.sent_at
+        self.latency = latency = _monotonic() - self.sent_at
         pool = self.pool
         assert pool is not None
         pool.statuses[status // 100 if status < 600 else 0] += 1
@@ -260,7 +263,7 @@ class ResponseSide(RequestSide):
                 self.release = connection  # pooled by backend_data once this read is parsed
             else:
                 connection.close()
-        self.proxy.count_done(self, self.status)
+        self.proxy.count_done(self, self.status, self.info, self.started)
         self.client.finished(self, self.keep_alive and not self.close_after and received)
 
     def _tunnel(self, rest: bytes) -> None:
@@ -288,7 +291,7 @@ class _Tunnel(asyncio.Protocol):
 
     def __init__(
         self,
-        client: ClientLink[ExchangeBase],
+        client: ClientLink[Any],
         connection: BackendConnection,
         exchange: ExchangeBase,
     ) -> None:

@@ -148,11 +148,47 @@ _UNRESERVED: Final = frozenset(
 )
 
 
+def plain_path(path: bytes) -> bool:
+    """No `%` and no `/.` in `path`: nothing for `normalise_path` to do.
+
+    A loop over the bytes: compiled, it costs a few instructions a byte, where `path.find` pays
+    for parsing its arguments first and `in` for a TypeError (it tries the operand as an integer
+    before searching).
+    """
+    previous = 0
+    for i in range(len(path)):
+        c = path[i]
+        if c == 37 or (c == 46 and previous == 47):  # "%", or "." after "/"
+            return False
+        previous = c
+    return True
+
+
+def spaced_request_line(data: bytes) -> bool:
+    """Two spaces in a row in the first line of `data` (after the empty lines RFC 9112 lets a
+    client send before a request). llhttp accepts `GET  / HTTP/1.1`; RFC 9112 separates the
+    request line's parts with exactly one space."""
+    n = len(data)
+    i = 0
+    while i + 1 < n and data[i] == 13 and data[i + 1] == 10:
+        i += 2
+    previous = 0
+    while i < n:
+        c = data[i]
+        if c == 10:
+            return False
+        if c == 32 and previous == 32:
+            return True
+        previous = c
+        i += 1
+    return False
+
+
 def normalise_path(path: bytes) -> bytes:
     """Decode percent-encoded unreserved characters and remove dot segments (RFC 3986 5.2.4), so
     that `/public/../admin` is routed, and forwarded, as `/admin`. A path climbing above the root
     is refused. The common path (no `%`, no `/.`) is returned as is."""
-    if path.find(b"%") < 0 and path.find(b"/.") < 0:  # not `in`: see request.py
+    if plain_path(path):
         return path
     if b"%" in path:
         path = _decode_unreserved(path)
