@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Final
 
 # Seconds: from a cache hit on loopback to a slow backend at its default 20 s requestTimeout.
-BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# A list made once, not a tuple display: the compiled build inlines a Final tuple of literals
+# where it is used, which in `observe` would build it (and box its 14 floats) on every call.
+_BOUNDS: Final[list[float]] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0
+]  # fmt: skip
+BUCKETS: Final = tuple(_BOUNDS)
 
 
 class Histogram:
@@ -24,7 +29,7 @@ class Histogram:
         # in the first one or two, and the compiled loop compares unboxed floats (the bisect
         # module's call cost ten times as much, argument parsing and rich comparisons included).
         slot = 0
-        for bound in BUCKETS:
+        for bound in _BOUNDS:
             if seconds <= bound:
                 break
             slot += 1

@@ -260,7 +260,7 @@ class ClientConnection(ClientLink[Exchange]):
         """The exchange at the head of the queue has written its whole answer."""
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
-        exchange.parser = None  # the parser holds the exchange's callbacks: break the cycle
+        exchange.parser = None  # the backend connection's, which may serve the next request
         if not keep_alive or self.closing or self.last or (self.eof and not self.queue):
             self.close()
             return

@@ -1,10 +1,12 @@
 """What the data path's objects need of one another, written down as Protocols.
 
-A client connection holds its exchanges and an exchange answers through its connection (through
-`link.ClientLink`, a base class, so that the compiled build reads it directly); a backend
+A client connection holds its exchanges and an exchange answers through its connection; a backend
 connection feeds the exchange it carries; the proxy sweeps its connections and counts what they
-answered. Each side names the other only through a protocol here, so any one module can be read on
-its own and the imports inside proxy/ run one way (no cycle, not even under TYPE_CHECKING):
+answered. Each side names the other only through a protocol here — or, on the per-request path,
+through a base class the compiled build calls directly (`link.ClientLink`, the client connection
+an exchange answers on; `upstream.Carried`, the exchange a backend connection feeds) — so any one
+module can be read on its own and the imports inside proxy/ run one way (no cycle, not even under
+TYPE_CHECKING):
 
     wire → routing → tables            pure pieces (no I/O)
     clientauth                         client certificates: asked for, judged (mutual TLS)
@@ -34,25 +36,6 @@ from typing import Protocol
 
 from probegate.proxy.rewrite import Rewritten
 from probegate.proxy.tables import RouteInfo, Upstream
-
-
-class Reading(Protocol):
-    """A client connection's reads, paused for several reasons at once (`wire.PAUSE_*` bits)."""
-
-    def pause_reading_for(self, reason: int) -> None: ...
-
-    def resume_reading_for(self, reason: int) -> None: ...
-
-
-class Carried(Protocol):
-    """What a backend connection (upstream.py) needs of the exchange it carries."""
-
-    @property
-    def client(self) -> Reading: ...
-
-    def backend_data(self, data: bytes) -> None: ...
-
-    def backend_lost(self, connection: object) -> None: ...
 
 
 class Peer(Protocol):

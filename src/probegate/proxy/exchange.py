@@ -21,8 +21,6 @@ import asyncio
 import time
 from typing import Final
 
-import httptools
-
 from probegate.i18n import Lang
 from probegate.proxy import wire, words
 from probegate.proxy.lifecycle import CONNECTING, DONE, RECEIVED, RELAYING, SENT
@@ -129,7 +127,7 @@ class Exchange(ResponseSide):
         self.backend = connection
         connection.exchange = self
         self.answering = SENT
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser = connection.parser  # one per connection (upstream.py)
         upstream = self.upstream
         assert upstream is not None
         parts = [self._forward_head(upstream)]
@@ -226,7 +224,7 @@ class Exchange(ResponseSide):
         if backend is not None and backend.passive is not None:
             self.proxy.evidence.failed(upstream.key, backend.passive, kind)
 
-    def backend_lost(self, connection: object) -> None:
+    def backend_lost(self, connection: BackendConnection) -> None:
         if connection is not self.backend or self.answering is DONE:
             return
         self.backend = None

@@ -77,7 +77,7 @@ from probegate.proxy.context import ProxyContext
 from probegate.proxy.link import ClientLink
 from probegate.proxy.rewrite import Rewritten
 from probegate.proxy.tables import RouteInfo, Upstream
-from probegate.proxy.upstream import BackendConnection, ConnectionPool
+from probegate.proxy.upstream import BackendConnection, Carried, ConnectionPool
 
 
 class RequestPhase(IntEnum):
@@ -122,7 +122,7 @@ ANSWERING_NEXT: Final[dict[AnswerPhase, frozenset[AnswerPhase]]] = {
 }
 
 
-class ExchangeBase:
+class ExchangeBase(Carried):
     """The state of one exchange, and how it ends; `Exchange` (exchange.py) is the whole."""
 
     __slots__ = (
@@ -311,6 +311,13 @@ class ExchangeBase:
         transport = self.client.transport
         if transport is not None and not self.client.closing:
             transport.write(data)
+
+    def backend_writable(self, writable: bool) -> None:
+        """The backend connection's send buffer: while it is full, the client's reads wait."""
+        if writable:
+            self.client.resume_reading_for(wire.PAUSE_BACKEND)
+        else:
+            self.client.pause_reading_for(wire.PAUSE_BACKEND)
 
     def _drop_backend(self) -> None:
         connection, self.backend = self.backend, None

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from http import HTTPStatus
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import httptools
 
@@ -60,12 +60,6 @@ _COOKIE: Final = (
 
 class ResponseSide(RequestSide):
     __slots__ = ()
-
-    # httptools looks up every callback when it makes a parser (one per request here): a name it
-    # finds as None is not called and costs a look-up; a missing one costs an AttributeError.
-    on_status: ClassVar[None] = None
-    on_chunk_header: ClassVar[None] = None
-    on_chunk_complete: ClassVar[None] = None
 
     # ------------------------------------------------------------------ backend events
 
@@ -257,7 +251,8 @@ class ResponseSide(RequestSide):
         parser = self.parser
         received = self.reading is RECEIVED
         if connection is not None:
-            connection.exchange = None
+            # connection.exchange stays set: the rest of this read is still parsed for this
+            # exchange (a second answer poisons the connection); pooling or closing clears it
             keep = reusable and received and parser is not None and parser.should_keep_alive()
             if keep and self.pool is not None:
                 self.release = connection  # pooled by backend_data once this read is parsed
@@ -275,6 +270,7 @@ class ResponseSide(RequestSide):
             return
         self.answering = DONE
         connection.exchange = None
+        connection.parser = None  # the tunnel reads from here on; the parser's cycle is broken
         connection.pool.forget(connection)
         tunnel = _Tunnel(client, connection, self)
         connection.transport.set_protocol(tunnel)

@@ -20,12 +20,12 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import ClassVar, Final
+
+import httptools
 
 from probegate.health.codes import Reason
 from probegate.health.tlscheck import check_chain
-from probegate.proxy import wire
-from probegate.proxy.contracts import Carried
 from probegate.proxy.tables import Upstream
 from probegate.resolver import Resolver
 
@@ -34,12 +34,60 @@ MAX_IDLE_PER_TARGET: Final = 256
 CONNECT_TIMEOUT: Final = 10.0
 
 
+class Carried:
+    """What a backend connection needs of the exchange it carries (lifecycle.ExchangeBase is the
+    one kind, response.py implements the answer's callbacks): its reads, the parser's callbacks,
+    the connection's end. A base class, not a Protocol, so that the compiled build calls these
+    directly: they run for every response, once per header."""
+
+    __slots__ = ()
+
+    def backend_data(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def backend_lost(self, connection: BackendConnection) -> None:
+        raise NotImplementedError
+
+    def backend_writable(self, writable: bool) -> None:
+        """The connection's send buffer filled (False) or drained (True)."""
+        raise NotImplementedError
+
+    def on_message_begin(self) -> None:
+        raise NotImplementedError
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        raise NotImplementedError
+
+    def on_headers_complete(self) -> None:
+        raise NotImplementedError
+
+    def on_body(self, body: bytes) -> None:
+        raise NotImplementedError
+
+    def on_message_complete(self) -> None:
+        raise NotImplementedError
+
+
 class BackendConnection(asyncio.Protocol):
-    __slots__ = ("closed", "exchange", "idle_since", "paused", "pool", "transport")
+    """One connection to a target. It owns the response parser: the answers on a connection follow
+    one another, so one parser reads them all (httptools looks up its callbacks when it makes a
+    parser, a tenth of a small request's work when it was made per request); its callbacks
+    pass each event to the exchange the connection carries."""
+
+    __slots__ = ("closed", "exchange", "idle_since", "parser", "paused", "pool", "transport")
+
+    # A callback httptools finds as None is not called: the status text, chunk boundaries.
+    on_status: ClassVar[None] = None
+    on_chunk_header: ClassVar[None] = None
+    on_chunk_complete: ClassVar[None] = None
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.transport: asyncio.Transport | None = None
+        # Set while a request is on the connection, and cleared only once the read that ended
+        # its answer is parsed whole (by the pool, or by `close`): bytes after the answer in that
+        # read still reach the exchange, which refuses to pool a connection that sent them.
         self.exchange: Carried | None = None
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.pool = pool
         self.idle_since = 0.0
         self.closed = False
@@ -60,6 +108,7 @@ class BackendConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
         self.closed = True
+        self.parser = None  # it holds this connection's callbacks: break the cycle
         self.pool.forget(self)
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
@@ -67,11 +116,38 @@ class BackendConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self.exchange is not None:
-            self.exchange.client.pause_reading_for(wire.PAUSE_BACKEND)
+            self.exchange.backend_writable(False)
 
     def resume_writing(self) -> None:
         if self.exchange is not None:
-            self.exchange.client.resume_reading_for(wire.PAUSE_BACKEND)
+            self.exchange.backend_writable(True)
+
+    # ------------------------------------------------------------------ parser callbacks
+
+    def on_message_begin(self) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.on_message_begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.on_body(body)
+
+    def on_message_complete(self) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.on_message_complete()
 
     def pause_reading(self) -> None:
         if not self.paused and self.transport is not None and not self.closed:
@@ -86,6 +162,7 @@ class BackendConnection(asyncio.Protocol):
     def close(self) -> None:
         """Discard: never pooled again."""
         self.exchange = None
+        self.parser = None
         if not self.closed and self.transport is not None:
             self.closed = True
             self.transport.abort()
