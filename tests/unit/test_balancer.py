@@ -37,7 +37,7 @@ def setup() -> tuple[Balancer, FakeHealth, Tables, BackendPlan, list[Upstream], 
 
 
 def publish(health: FakeHealth, *targets: Target) -> None:
-    health.routes[GROUP] = RouteGroup(tuple(targets), 3, ())
+    health.routes = {**health.routes, GROUP: RouteGroup(tuple(targets), 3, ())}  # a new mapping
 
 
 def servers(picked: list[Upstream | None]) -> list[str]:
@@ -99,5 +99,18 @@ def test_previous_targets_serve_through_a_warm_up() -> None:
     publish(health, ups[0].target)
     assert balancer.pick(new_backend, None) is None
     balancer.previous = {ups[0].target: ups[0]}
-    health.routes[GROUP] = RouteGroup((ups[0].target,), 3, ())  # a new object: rebuilt
+    health.routes = {**health.routes, GROUP: RouteGroup((ups[0].target,), 3, ())}  # rebuilt
     assert balancer.pick(new_backend, None) is ups[0]
+
+
+def test_a_reload_keeps_the_turn_and_old_plans_are_not_kept() -> None:
+    """Each reload compiles new backend plans: the round robin goes on where it was (not back to
+    the first server every time), and the plans a reload left behind are let go."""
+    balancer, health, _, backend, _, _ = setup()
+    assert servers([balancer.pick(backend, None) for _ in range(2)]) == ["1", "2"]
+    for _ in range(100):
+        backend = compile_tables(plan_of(THREE)).backends[GROUP]  # what a reload makes
+        health.routes = dict(health.routes)  # and the store publishes anew
+        balancer.pick(backend, None)
+    assert servers([balancer.pick(backend, None)]) == [str((2 + 100) % 3 + 1)]
+    assert len(balancer._picks) <= 2 * len(balancer._by_group) + 17

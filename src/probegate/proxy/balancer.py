@@ -2,7 +2,9 @@
 
 Rules of this module:
 - the only input about health is the store's published `routes` mapping, read once per pick
-  (an attribute read, no lock): routable means what the health engine says, nothing else;
+  (an attribute read, no lock): routable means what the health engine says, nothing else; a
+  publication replaces the mapping (it is never changed in place), so a pick asks it again only
+  when it is a new one;
 - affinity: a cookie naming a routable target keeps the request there; one naming a target that
   is no longer routable is ignored (the caller re-pins); one naming a member removed by a reload
   keeps its client there until that member's drain deadline;
@@ -15,7 +17,7 @@ Rules of this module:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, NamedTuple, Protocol
+from typing import Final, Protocol
 
 from probegate.config.plan import Target, TargetKey
 from probegate.proxy.tables import BackendPlan, Upstream
@@ -24,24 +26,39 @@ from probegate.state.snapshot import GroupKey, RouteGroup
 
 class HealthSource(Protocol):
     @property
-    def routes(self) -> Mapping[GroupKey, RouteGroup]: ...
+    def routes(self) -> Mapping[GroupKey, RouteGroup]: ...  # replaced by each publication
     def eject(self, key: TargetKey, facts: dict[str, str]) -> bool: ...
 
 
-class _Routable(NamedTuple):
-    """The upstreams of one published group, as resolved for one backend plan."""
+class _Pick:
+    """One backend plan's round robin, as resolved from one published `routes` mapping. Found by
+    the plan's identity: a pick then costs one look-up by an integer (a group key is a tuple,
+    hashed anew on every look-up), and the store's mapping is asked again only once it published
+    a new one."""
 
-    group: RouteGroup  # the published object they were resolved from
-    backend: BackendPlan
-    upstreams: tuple[Upstream, ...]
+    __slots__ = ("backend", "group", "routes", "turn", "upstreams")
+
+    def __init__(
+        self,
+        backend: BackendPlan,
+        routes: Mapping[GroupKey, RouteGroup],
+        group: RouteGroup | None,
+        upstreams: tuple[Upstream, ...],
+        turn: int,
+    ) -> None:
+        self.backend = backend  # the plan it was resolved for (an id is unique while it lives)
+        self.routes = routes  # the published mapping it was resolved from
+        self.group = group  # None: the store publishes no such group
+        self.upstreams = upstreams
+        self.turn = turn
 
 
 class Balancer:
     def __init__(self, health: HealthSource, monotonic: Callable[[], float]) -> None:
         self.health = health
         self._monotonic = monotonic
-        self._turn: dict[GroupKey, int] = {}
-        self._upstreams: dict[GroupKey, _Routable] = {}
+        self._picks: dict[int, _Pick] = {}  # id(backend plan) → its round robin
+        self._by_group: dict[GroupKey, _Pick] = {}  # the latest per group: a reload keeps its turn
         self.draining: dict[bytes, tuple[Upstream, float]] = {}  # cookie → (removed member, until)
         self.previous: dict[Target, Upstream] = {}  # retired upstreams a warm-up may still use
 
@@ -51,35 +68,51 @@ class Balancer:
         cookie: bytes | None,
         tried: Sequence[tuple[Upstream, str]] = (),
     ) -> Upstream | None:
-        group = self.health.routes.get(backend.group)
+        routes = self.health.routes
+        state = self._picks.get(id(backend))
+        if state is None or state.routes is not routes or state.backend is not backend:
+            state = self._resolved(backend, routes)
+        group = state.group
         if group is None:
             return None
         if cookie is not None:
             pinned = self._pinned(backend, cookie, group.routable)
             if pinned is not None and not _tried(pinned, tried):
                 return pinned
-        # The routable upstreams of this group as published: rebuilt only when the store
-        # publishes a new group object (a health change), so a pick is a few look-ups.
-        cached = self._upstreams.get(backend.group)
-        if cached is None or cached.group is not group or cached.backend is not backend:
-            found = tuple(self._resolve(backend.by_key, group.routable))
-            if group.weights is not None and len(found) == len(group.weights):
-                found = weighted(found, group.weights)  # slow start: a ramping target less often
-            cached = self._upstreams[backend.group] = _Routable(group, backend, found)
-        upstreams = cached.upstreams
+        upstreams = state.upstreams
         count = len(upstreams)
         if not count:
             return None
-        turn = self._turn.get(backend.group, 0)
+        turn = state.turn
         if not tried:
-            self._turn[backend.group] = turn + 1 if turn + 1 < count else 0
+            state.turn = turn + 1 if turn + 1 < count else 0
             return upstreams[turn % count]
         for step in range(count):
             upstream = upstreams[(turn + step) % count]
             if not _tried(upstream, tried):
-                self._turn[backend.group] = (turn + step + 1) % count
+                state.turn = (turn + step + 1) % count
                 return upstream
         return None
+
+    def _resolved(self, backend: BackendPlan, routes: Mapping[GroupKey, RouteGroup]) -> _Pick:
+        """The round robin of `backend` under the mapping the store published last."""
+        group = routes.get(backend.group)
+        before = self._by_group.get(backend.group)
+        found: tuple[Upstream, ...] = ()
+        if group is not None:
+            if before is not None and before.group is group and before.backend is backend:
+                found = before.upstreams  # another mapping, but this group did not change
+            else:
+                found = tuple(self._resolve(backend.by_key, group.routable))
+                if group.weights is not None and len(found) == len(group.weights):
+                    found = weighted(
+                        found, group.weights
+                    )  # slow start: a ramping target less often
+        state = _Pick(backend, routes, group, found, before.turn if before is not None else 0)
+        if len(self._picks) > 2 * len(self._by_group) + 16:  # plans a reload left behind
+            self._picks = {id(p.backend): p for p in self._by_group.values()}
+        self._picks[id(backend)] = self._by_group[backend.group] = state
+        return state
 
     def _pinned(
         self, backend: BackendPlan, cookie: bytes, routable: Sequence[object]
