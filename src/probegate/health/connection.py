@@ -49,6 +49,7 @@ class ResponseReader:
         self.done_reading = False
         self.error: str | None = None
         self.lost: BaseException | None = None
+        self.finished: asyncio.Future[None] | None = None  # resolved when reading is over
 
     def feed(self, data: bytes) -> None:
         parser = self.parser
@@ -60,17 +61,21 @@ class ResponseReader:
         try:
             parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._finish()  # a 101/upgrade head is still a complete head
+            self.finish()  # a 101/upgrade head is still a complete head
         except httptools.HttpParserError as exc:
             self.error = f"not HTTP/1.x ({exc}): {excerpt(self.first)}"
-            self._finish()
+            self.finish()
             return
         if not self.head_done and self.received > READ_CAP:
             self.error = f"response head larger than {READ_CAP} bytes: {excerpt(self.first)}"
-            self._finish()
+            self.finish()
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
+        """The wait is over (head complete, body read or capped, garbage, or lost)."""
         self.done_reading = True
+        finished = self.finished
+        if finished is not None and not finished.done():
+            finished.set_result(None)
 
     def release_parser(self) -> None:
         """Drop the parser, which holds this reader's callbacks: no cycle is left for the
@@ -95,7 +100,7 @@ class ResponseReader:
         self.status = status
         self.head_done = True
         if not self.want_body:
-            self._finish()
+            self.finish()
 
     def on_body(self, body: bytes) -> None:
         room = READ_CAP - len(self.body)
@@ -104,11 +109,11 @@ class ResponseReader:
             body = body[:room]
         self.body += body
         if self.truncated and self.want_body:
-            self._finish()
+            self.finish()
 
     def on_message_complete(self) -> None:
         if self.head_done:
-            self._finish()
+            self.finish()
 
     def facts(self) -> HttpFacts:
         return HttpFacts(
@@ -120,14 +125,16 @@ class ResponseReader:
         )
 
 
-class ProbeConnection(ResponseReader, asyncio.Protocol):
-    """One probe connection over an asyncio transport (TLS, and members found through DNS):
-    the reader fed by `data_received`, and one future that ends the runner's wait."""
+class ProbeConnection(asyncio.Protocol):
+    """One probe connection over an asyncio transport (TLS, and members found through DNS): a
+    `ResponseReader` fed by `data_received`, and one future that ends the runner's wait. The
+    reader is held, not inherited: the compiled build has no multiple inheritance."""
 
     def __init__(self, probe: EffectiveProbe) -> None:
-        super().__init__(probe)
-        self.tls_pending = probe.protocol.value is Protocol.HTTPS
+        self.reader = ResponseReader(probe)
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.reader.finished = self.finished
+        self.tls_pending = probe.protocol.value is Protocol.HTTPS
         self.transport: asyncio.Transport | None = None
         self.raw: asyncio.Transport | None = None  # the TCP transport under TLS
         self.early = b""  # bytes that arrived before the TLS handshake
@@ -152,14 +159,14 @@ class ProbeConnection(ResponseReader, asyncio.Protocol):
         if self.tls_pending:
             self.early += data[: READ_CAP - len(self.early)]
             return
-        self.feed(data)
+        self.reader.feed(data)
 
     def eof_received(self) -> bool | None:
         return None  # let the transport close; connection_lost ends the wait
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = exc
-        self._finish()
+        self.reader.lost = exc
+        self.reader.finish()
 
     def close(self, *, clean: bool) -> None:
         """Close after a complete plain exchange; abort otherwise (and always under TLS, whose
@@ -171,9 +178,4 @@ class ProbeConnection(ResponseReader, asyncio.Protocol):
                 transport.close()
             else:
                 transport.abort()
-        self.release_parser()
-
-    def _finish(self) -> None:
-        self.done_reading = True
-        if not self.finished.done():
-            self.finished.set_result(None)
+        self.reader.release_parser()

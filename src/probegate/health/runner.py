@@ -102,7 +102,7 @@ async def _phases(
                 return
             await _request(run, connection)
     except TimeoutError:
-        timed_out(run, connection)
+        timed_out(run, connection.reader)
 
 
 async def _resolve(run: Attempt, resolver: Resolver, timeout: float) -> tuple[str, ...] | None:
@@ -231,7 +231,7 @@ async def _request(run: Attempt, connection: ProbeConnection) -> None:
     run.enter(Phase.RESPONSE)
     connection.send(request_bytes(run.probe))
     await connection.finished
-    settle(run, connection)
+    settle(run, connection.reader)
 
 
 __all__ = ["READ_CAP", "USER_AGENT", "client_context", "run_probe"]
