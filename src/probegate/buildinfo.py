@@ -31,8 +31,19 @@ from types import ModuleType
 # routing lookup, balancer pick, and what they call per request. Compiled together, so their calls
 # to one another are native calls; and the duration histogram each answer feeds. `server` is here
 # because `Proxy` extends the compiled `ProxyContext` (interpreted classes cannot extend compiled
-# ones).
+# ones). The probe path too: thousands of probes a second through the same few functions — the
+# plain probe and its response reader, the attempt's bookkeeping, the frozen values it yields, the
+# evaluation, the state machine and the results ring.
 COMPILED = (
+    "probegate.health.attempt",
+    "probegate.health.capacity",
+    "probegate.health.connection",
+    "probegate.health.evaluate",
+    "probegate.health.observation",
+    "probegate.health.plain",
+    "probegate.health.recent",
+    "probegate.health.result",
+    "probegate.health.transitions",
     "probegate.histogram",
     "probegate.proxy.balancer",
     "probegate.proxy.client",

@@ -19,11 +19,12 @@ Lifecycle: start → (waiting for a permit) → connecting → sending/reading �
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import os
-import socket
 from collections.abc import Callable
+from typing import Final
 
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import Protocol, server_address
@@ -39,8 +40,14 @@ from probegate.health.capacity import Capacity
 from probegate.health.connection import ResponseReader
 from probegate.health.observation import Observation, Phase
 
-READ_CHUNK = 64 * 1024
-_NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+READ_CHUNK: Final = 64 * 1024
+# The C socket type, not `socket.socket`: that class's constructor and close() are Python code
+# on every probe; a probe needs none of what it adds (file objects, timeouts, reference counts).
+_NONBLOCKING_STREAM: Final = _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK
+_AF_INET: Final = _socket.AF_INET
+_AF_INET6: Final = _socket.AF_INET6
+_SOL_SOCKET: Final = _socket.SOL_SOCKET
+_SO_ERROR: Final = _socket.SO_ERROR
 
 
 def applies(probe: EffectiveProbe) -> bool:
@@ -63,7 +70,7 @@ class PlainProbe(ResponseReader):
         self._loop = asyncio.get_running_loop()
         self._capacity = capacity
         self._done = done
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
         self._fd = -1
         self._timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -152,9 +159,9 @@ class PlainProbe(ResponseReader):
         probe = attempt.probe
         self._timer = loop.call_at(loop.time() + probe.timeout.value, self._expired)
         address, port = probe.target.member.address, probe.port.value
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        family = _AF_INET6 if ":" in address else _AF_INET
         try:
-            sock = socket.socket(family, _NONBLOCKING_STREAM)
+            sock = _socket.socket(family, _NONBLOCKING_STREAM)
         except OSError as exc:
             self._connect_failed(exc)
             return
@@ -178,7 +185,7 @@ class PlainProbe(ResponseReader):
                 self._send()
                 return
             assert self._sock is not None
-            code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            code = self._sock.getsockopt(_SOL_SOCKET, _SO_ERROR)
             if code:
                 self._connect_failed(OSError(code, os.strerror(code)))
             else:
