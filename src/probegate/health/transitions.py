@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from probegate.config.plan import Tier
+from probegate.config.plan import TargetKey, Tier
 from probegate.health.codes import Reason, State
 from probegate.health.result import ProbeResult
 
@@ -73,9 +73,16 @@ class Transition:
 
 
 def apply(
-    record: Record, result: ProbeResult, threshold: int, now: float, target: str, *, rise: int = 1
+    record: Record,
+    result: ProbeResult,
+    threshold: int,
+    now: float,
+    target: TargetKey | str,
+    *,
+    rise: int = 1,
 ) -> Transition:
-    """Fold one probe result into a target's record (`rise`: the probe's healthyThreshold)."""
+    """Fold one probe result into a target's record (`rise`: the probe's healthyThreshold).
+    `target` is what an event names; a key is put into words only when there is an event."""
     passes = record.consecutive_successes + 1
     if result.passed and record.state is State.UNHEALTHY and passes < rise:
         recovering = replace(
@@ -116,12 +123,12 @@ def apply(
     return _transition(record, new, result.at, target)
 
 
-def _transition(old: Record, new: Record, at: float, target: str) -> Transition:
+def _transition(old: Record, new: Record, at: float, target: TargetKey | str) -> Transition:
     state_changed = new.state is not old.state
     explanation_changed = new.state is State.UNHEALTHY and new.reason is not old.reason
     if state_changed or explanation_changed:
         changed = replace(new, since=at if state_changed else old.since)
-        event = Event(at, target, old.state, new.state, old.reason, new.reason)
+        event = Event(at, str(target), old.state, new.state, old.reason, new.reason)
         return Transition(changed, Change.CHANGED, event)
     pending = new.consecutive_failures > 0 and new.state is not State.UNHEALTHY
     return Transition(new, Change.PENDING if pending else Change.UNCHANGED, None)

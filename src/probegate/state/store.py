@@ -56,6 +56,7 @@ class _Tracked:
     since: float  # monotonic: when it appeared, or the reload that changed its probe
     warming: bool = False  # routed on its previous verdict until the new probe answers
     drained: bool = False  # drained through the admin API: no new requests
+    group: GroupKey = GroupKey("", "")  # its (pool, settings), set by `reload`: made once
 
     @property
     def stale_limit(self) -> float:
@@ -116,7 +117,12 @@ class HealthStore:
             tracked, kind = _adopt(probe, old.get(key), serving.get(key), now)
             self._targets[key] = tracked
             sorted_keys[kind].append(key)
-            self._members.setdefault(GroupKey(key.pool, key.settings), []).append(key)
+            group = GroupKey(key.pool, key.settings)
+            members = self._members.setdefault(group, [])
+            if members:
+                group = self._targets[members[0]].group  # one key object per group
+            tracked.group = group
+            members.append(key)
         self._warm = {}
         for group in self._members:
             previous = [by_target[id(t)] for t in _served(old_routes.get(group), by_target)]
@@ -168,7 +174,7 @@ class HealthStore:
         self.result_counts[(key, result.reason)] += 1
         before = tracked.record
         now = self._monotonic()
-        step = transitions.apply(before, result, threshold, now, str(key), rise=rise)
+        step = transitions.apply(before, result, threshold, now, key, rise=rise)
         tracked.record = step.record
         tracked.history.append(result)
         was_warming, tracked.warming = tracked.warming, False
@@ -189,7 +195,7 @@ class HealthStore:
             )
             self._emit(event, step.record, tracked.probe)
         self._stale_keys.discard(key)
-        group = GroupKey(key.pool, key.settings)
+        group = tracked.group
         warm = self._warm.get(group)
         if warm is not None and step.record.state is State.HEALTHY:
             del self._warm[group]  # a new target passed: the group follows the new plan
