@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import probegate
 from probegate.config.effective import EffectiveProbe
@@ -31,26 +30,28 @@ USER_AGENT = f"probegate-probe/{probegate.__version__}"
 _UNREACHABLE = {errno.EHOSTUNREACH: "host unreachable", errno.ENETUNREACH: "network unreachable"}
 
 
-@dataclass(slots=True)
 class Attempt:
     """What the probe has seen so far (mutable while it runs); `observation()` freezes it."""
 
-    probe: EffectiveProbe
-    started_at: float  # wall clock
-    monotonic: Callable[[], float]
-    phase: Phase
-    start: float = 0.0
-    mark: float = 0.0  # when the current phase began
-    failure: Failure | None = None
-    detail: str = ""
-    timings: dict[Phase, float] = field(default_factory=dict)
-    resolution: Resolution | None = None
-    connected_to: str | None = None
-    tls: TlsFacts | None = None
-    http: HttpFacts | None = None
-
-    def __post_init__(self) -> None:
-        self.start = self.mark = self.monotonic()
+    def __init__(
+        self,
+        probe: EffectiveProbe,
+        started_at: float,  # wall clock
+        monotonic: Callable[[], float],
+        phase: Phase,
+    ) -> None:
+        self.probe = probe
+        self.started_at = started_at
+        self.monotonic = monotonic
+        self.phase = phase
+        self.start = self.mark = monotonic()  # `mark`: when the current phase began
+        self.failure: Failure | None = None
+        self.detail = ""
+        self.timings: dict[Phase, float] = {}
+        self.resolution: Resolution | None = None
+        self.connected_to: str | None = None
+        self.tls: TlsFacts | None = None
+        self.http: HttpFacts | None = None
 
     def enter(self, phase: Phase) -> None:
         self.phase = phase

@@ -76,10 +76,18 @@ def _short_excerpt(body: bytes) -> str:
     return excerpt(body)
 
 
-@functools.lru_cache(maxsize=256)
+_DESCRIBED: dict[tuple[tuple[int, int], ...], str] = {}
+
+
 def _described(match: StatusMatch) -> str:
-    """Words of a match, made once per distinct match rather than once per probe."""
-    return match.describe()
+    """Words of a match, made once per distinct match rather than once per probe (keyed by its
+    ranges, which are all the words depend on: a tuple hashes in C, the dataclass in Python)."""
+    found = _DESCRIBED.get(match.ranges)
+    if found is None:
+        if len(_DESCRIBED) >= 256:
+            _DESCRIBED.clear()
+        found = _DESCRIBED[match.ranges] = match.describe()
+    return found
 
 
 def _decide(
@@ -127,8 +135,13 @@ def _base_facts(observation: Observation, probe: EffectiveProbe) -> dict[str, st
     }
     if observation.resolution is not None:
         facts.update(_resolution_facts(observation, target.member.address))
-    if observation.http is not None:
-        facts.update(_http_facts(observation, probe))
+    http = observation.http
+    if http is not None:  # set one by one: no second dict per probe
+        facts["status"] = facts["received"] = _text(http.status)
+        facts["reason_phrase"] = http.reason
+        facts["expected_body"] = probe.match.value.body or ""
+        body = http.body
+        facts["excerpt"] = _short_excerpt(body) if len(body) <= 64 else excerpt(body)
     return facts
 
 
@@ -144,18 +157,6 @@ def _resolution_facts(observation: Observation, name: str) -> dict[str, str]:
         "answer": resolution.answer or "no answer",
         "addresses": ", ".join(resolution.addresses) or "none",
         "previous_resolver": resolution.resolved_before or "none",
-    }
-
-
-def _http_facts(observation: Observation, probe: EffectiveProbe) -> dict[str, str]:
-    http = observation.http
-    assert http is not None
-    return {
-        "status": _text(http.status),
-        "received": _text(http.status),
-        "reason_phrase": http.reason,
-        "expected_body": probe.match.value.body or "",
-        "excerpt": _short_excerpt(http.body) if len(http.body) <= 64 else excerpt(http.body),
     }
 
 

@@ -1,7 +1,12 @@
 """What one probe saw: how far it got, how it ended, how long each phase took, and the facts.
 
 Rules of this module:
-- plain frozen values, no behaviour: the runner fills them, `evaluate` judges them;
+- plain values, no behaviour: the runner fills them, `evaluate` judges them;
+- the values made on every probe (`HttpFacts`, `Observation`; `ProbeResult`, `Record` and
+  `Transition` likewise) are values by convention — never assigned after `__init__` — rather
+  than frozen, and spell out their `__init__`: the compiled build compiles that one, where the
+  `__init__` that `dataclass` writes is interpreted, and for a frozen class sets each field
+  through `object.__setattr__` (~10× the cost of the compiled one, measured);
 - no asyncio, no sockets (the whole `health` core is pure; import-linter enforces it);
 - a probe always yields an Observation: failures are values (`Failure`), never exceptions.
 """
@@ -66,7 +71,7 @@ class TlsFacts:
     sni: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HttpFacts:
     status: int
     reason: str
@@ -74,8 +79,22 @@ class HttpFacts:
     body: bytes  # at most the read cap (64 KiB)
     body_truncated: bool
 
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes,
+        body_truncated: bool,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.body_truncated = body_truncated
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Observation:
     """One probe of one target. `failure` is None when a complete response head arrived."""
 
@@ -89,3 +108,27 @@ class Observation:
     connected_to: str | None = None  # "127.0.0.11:8080"
     tls: TlsFacts | None = None
     http: HttpFacts | None = None
+
+    def __init__(  # noqa: PLR0917 - the dataclass's own signature, positional too
+        self,
+        started_at: float,
+        phase: Phase,
+        failure: Failure | None,
+        detail: str = "",
+        timings_ms: dict[Phase, float] | None = None,
+        duration_ms: float = 0.0,
+        resolution: Resolution | None = None,
+        connected_to: str | None = None,
+        tls: TlsFacts | None = None,
+        http: HttpFacts | None = None,
+    ) -> None:
+        self.started_at = started_at
+        self.phase = phase
+        self.failure = failure
+        self.detail = detail
+        self.timings_ms = {} if timings_ms is None else timings_ms
+        self.duration_ms = duration_ms
+        self.resolution = resolution
+        self.connected_to = connected_to
+        self.tls = tls
+        self.http = http

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Final
 
 from probegate.config.effective import EffectiveProbe
-from probegate.config.plan import Protocol, server_address
+from probegate.config.plan import AddressKind, Protocol, server_address
 from probegate.health.attempt import (
     Attempt,
     connect_failure,
@@ -52,7 +52,8 @@ _SO_ERROR: Final = _socket.SO_ERROR
 
 def applies(probe: EffectiveProbe) -> bool:
     """Plain HTTP to a member given as an IP address: nothing to resolve and no TLS."""
-    return probe.protocol.value is Protocol.HTTP and probe.target.member.is_ip
+    # `member.kind`, not the `is_ip` property: an interpreted call on every probe
+    return probe.protocol.value is Protocol.HTTP and probe.target.member.kind is AddressKind.IP
 
 
 class PlainProbe(ResponseReader):

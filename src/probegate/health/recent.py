@@ -43,9 +43,8 @@ class RecentResults:
         return min(self._count, self._capacity)
 
     def append(self, result: ProbeResult) -> None:
-        facts, shown = _split_duration(result.facts)
+        facts, shown = self._facts_of(result.facts)
         slot = self._count % self._capacity
-        facts = self._shared(facts)
         row = (result.at, result.duration_ms, shown, result.status or 0, _INDEX[result.reason])
         if not self._rows:  # sized once, at the first result: growing would over-allocate
             self._rows = bytearray(_ROW.size * self._capacity)
@@ -69,20 +68,40 @@ class RecentResults:
             facts = {**facts, DURATION_FACT: str(shown)}
         return ProbeResult(REASONS[reason], facts, at, duration, {}, status or None)
 
-    def _shared(self, facts: dict[str, str]) -> dict[str, str]:
-        """An equal facts dict of a recent row, when there is one: shared instead of kept twice."""
+    def _facts_of(self, facts: dict[str, str]) -> tuple[dict[str, str], int]:
+        """What a row keeps of a result's facts: an equal dict of a recent row when there is one
+        (shared instead of kept twice), else the facts without `duration_ms`; and that fact as a
+        number, when it is a plain number (NO_FACT: it stays in the dict)."""
+        shown = facts.get(DURATION_FACT)
+        if (
+            shown is None
+            or not shown.isdigit()
+            or str(int(shown)) != shown
+            or int(shown) >= NO_FACT
+        ):
+            return self._shared(facts, facts, False), NO_FACT
+        return self._shared(facts, None, True), int(shown)
+
+    def _shared(
+        self, facts: dict[str, str], own: dict[str, str] | None, split: bool
+    ) -> dict[str, str]:
+        """An earlier row's facts equal to `facts` (without `duration_ms` when `split`), compared
+        in place, so a steady target makes no dict at all; else `own`, or a copy without it."""
         kept = len(self._facts)
         newest = (self._count - 1) % self._capacity
         for back in range(min(_SHARED_LOOKBACK, kept)):
             earlier = self._facts[(newest - back) % kept]
-            if earlier == facts:
+            if _same(earlier, facts, split):
                 return earlier
-        return facts
+        if own is not None:
+            return own
+        return {k: v for k, v in facts.items() if k != DURATION_FACT}
 
 
-def _split_duration(facts: dict[str, str]) -> tuple[dict[str, str], int]:
-    """The facts without `duration_ms` and that fact as a number, when it is a plain number."""
-    shown = facts.get(DURATION_FACT)
-    if shown is None or not shown.isdigit() or str(int(shown)) != shown or int(shown) >= NO_FACT:
-        return facts, NO_FACT
-    return {k: v for k, v in facts.items() if k != DURATION_FACT}, int(shown)
+def _same(kept: dict[str, str], facts: dict[str, str], split: bool) -> bool:
+    """`kept` equals `facts`, leaving out `facts`' duration when `split` (`kept` has none)."""
+    if not split:
+        return kept == facts
+    if len(kept) != len(facts) - 1:
+        return False
+    return all(facts.get(key) == value for key, value in kept.items())

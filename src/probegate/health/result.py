@@ -1,7 +1,8 @@
 """The verdict of one probe: a reason code, the facts that back it, and any warnings.
 
-Rules: plain frozen values; the message and remedy are rendered from `reason` + `facts` by
-`messages.py` in the operator's language, so a result never carries prose of its own.
+Rules: plain values, never changed once made (not frozen: health/observation.py says why); the
+message and remedy are rendered from `reason` + `facts` by `messages.py` in the operator's
+language, so a result never carries prose of its own.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class HealthWarning:
     facts: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProbeResult:
     reason: Reason
     facts: dict[str, str]  # values named in the reason's message and remedy
@@ -38,6 +39,27 @@ class ProbeResult:
     status: int | None = None
     warnings: tuple[HealthWarning, ...] = ()
     certificate_expiry: float | None = None  # earliest not_after of the presented chain (epoch)
+
+    # Spelled out so that the compiled build compiles it (observation.py says why).
+    def __init__(  # noqa: PLR0917 - the dataclass's own signature, positional too
+        self,
+        reason: Reason,
+        facts: dict[str, str],
+        at: float,
+        duration_ms: float,
+        phases_ms: dict[str, float],
+        status: int | None = None,
+        warnings: tuple[HealthWarning, ...] = (),
+        certificate_expiry: float | None = None,
+    ) -> None:
+        self.reason = reason
+        self.facts = facts
+        self.at = at
+        self.duration_ms = duration_ms
+        self.phases_ms = phases_ms
+        self.status = status
+        self.warnings = warnings
+        self.certificate_expiry = certificate_expiry
 
     @property
     def passed(self) -> bool:

@@ -2,7 +2,7 @@
 
 Rules of this module:
 - everything that affects a target's state lives here, and nowhere else;
-- pure functions over frozen values; time is passed in (`now`: monotonic seconds), never read;
+- pure functions over values never changed once made (`replace` makes new ones); time is passed in (`now`: monotonic seconds), never read;
 - one success → Healthy at once and the failure count resets — except for an Unhealthy target
   whose probe has a `healthyThreshold` (probegate extension) above 1: it needs that many passes
   in a row, and shows `recovering` meanwhile (a target never probed still needs one pass);
@@ -38,7 +38,7 @@ class Change(StrEnum):
     CHANGED = "changed"  # the state or the reason shown changed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     state: State
     reason: Reason
@@ -50,6 +50,29 @@ class Record:
     consecutive_successes: int = 0  # passes in a row while recovering (healthyThreshold)
     # facts of an overlay the store shows over the record (a passive ejection's run of failures)
     note: tuple[tuple[str, str], ...] = ()
+
+    # Spelled out so that the compiled build compiles it (health/observation.py says why).
+    def __init__(  # noqa: PLR0917 - the dataclass's own signature, positional too
+        self,
+        state: State,
+        reason: Reason,
+        consecutive_failures: int = 0,
+        last_result: ProbeResult | None = None,
+        last_success_at: float | None = None,
+        last_result_mono: float | None = None,
+        since: float | None = None,
+        consecutive_successes: int = 0,
+        note: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.state = state
+        self.reason = reason
+        self.consecutive_failures = consecutive_failures
+        self.last_result = last_result
+        self.last_success_at = last_success_at
+        self.last_result_mono = last_result_mono
+        self.since = since
+        self.consecutive_successes = consecutive_successes
+        self.note = note
 
 
 NEW_RECORD = Record(state=State.UNKNOWN, reason=Reason.NOT_YET_PROBED)
@@ -65,11 +88,16 @@ class Event:
     to_reason: Reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Transition:
     record: Record
     change: Change
     event: Event | None
+
+    def __init__(self, record: Record, change: Change, event: Event | None) -> None:
+        self.record = record
+        self.change = change
+        self.event = event
 
 
 def apply(

@@ -44,6 +44,7 @@ from probegate.state.snapshot import GroupKey, RouteGroup, Snapshot, TargetView,
 HISTORY_LENGTH = 50
 EVENT_LENGTH = 1000
 WARM_UP_MARGIN = 1.0  # seconds a group warm-up lasts beyond the new probe's timeout
+_NO_GROUP = GroupKey("", "")
 
 
 @dataclass(slots=True)
@@ -56,7 +57,7 @@ class _Tracked:
     since: float  # monotonic: when it appeared, or the reload that changed its probe
     warming: bool = False  # routed on its previous verdict until the new probe answers
     drained: bool = False  # drained through the admin API: no new requests
-    group: GroupKey = GroupKey("", "")  # its (pool, settings), set by `reload`: made once
+    group: GroupKey = _NO_GROUP  # its (pool, settings), set by `reload`: made once per group
 
     @property
     def stale_limit(self) -> float:
