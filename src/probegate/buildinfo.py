@@ -32,8 +32,8 @@ from types import ModuleType
 # to one another are native calls; and the duration histogram each answer feeds. `server` is here
 # because `Proxy` extends the compiled `ProxyContext` (interpreted classes cannot extend compiled
 # ones). The probe path too: thousands of probes a second through the same few functions — the
-# plain probe and its response reader, the attempt's bookkeeping, the frozen values it yields, the
-# evaluation, the state machine and the results ring.
+# plain probe and its response reader, the attempt's bookkeeping, the values it yields, the
+# evaluation, the state machine, the results ring and the scheduler that starts and ends probes.
 COMPILED = (
     "probegate.health.attempt",
     "probegate.health.capacity",
@@ -43,6 +43,7 @@ COMPILED = (
     "probegate.health.plain",
     "probegate.health.recent",
     "probegate.health.result",
+    "probegate.health.scheduler",
     "probegate.health.transitions",
     "probegate.histogram",
     "probegate.proxy.balancer",

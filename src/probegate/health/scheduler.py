@@ -26,6 +26,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import ClassVar
 
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import TargetKey
@@ -281,7 +282,9 @@ class Scheduler:
         self._live[key] = self._seq
         heapq.heappush(self._heap, (due, self._seq, key))
 
-    STALLED_AFTER = 10.0  # seconds a due probe may wait to start before the prober counts as stuck
+    # Seconds a due probe may wait to start before the prober counts as stuck (a class variable,
+    # not an instance attribute, in the compiled class too).
+    STALLED_AFTER: ClassVar[float] = 10.0
 
     def stalled(self, now: float | None = None) -> str | None:
         """Why the prober is stuck, or None: the earliest due probe has waited longer than
