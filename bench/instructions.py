@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import proxy  # noqa: E402 - bench/proxy.py: the same configurations and processes
+import proxy
 
 TARGETS = ("nginx", "haproxy", "probegate", "probegate-interp")
 WORKLOADS = {"small": ("http", "/"), "64k": ("http", "/64k.bin"), "https": ("https", "/")}
@@ -120,14 +120,18 @@ def measure(fleet: proxy.Fleet, name: str, ports: proxy.Ports, args: argparse.Na
     time.sleep(min(elapsed, 30.0))
     idle = dump(pid, fleet.folder, name) * elapsed / min(elapsed, 30.0)
     client.close()
-    return {"busy": busy, "idle": idle, "per_request": (busy - idle) / args.requests,
-            "seconds": elapsed}
+    return {
+        "busy": busy,
+        "idle": idle,
+        "per_request": (busy - idle) / args.requests,
+        "seconds": elapsed,
+    }
 
 
 def annotate(folder: Path, name: str, top: int) -> None:
     dumps = sorted(folder.glob(f"{name}.cg.*"), key=lambda p: p.stat().st_mtime)
     busy = dumps[-2]  # the last dump is the idle pause
-    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"--threshold=100",
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
                           str(busy)], capture_output=True, text=True, check=False).stdout  # fmt: skip
     lines = [line for line in out.splitlines() if re.match(r"^\s*[\d,]+ \(", line)]
     print(f"\n{name}: top {top} functions by inclusive instructions (busy dump {busy.name})")
