@@ -2,7 +2,8 @@
 
 Rules of this module:
 - everything that affects a target's state lives here, and nowhere else;
-- pure functions over values never changed once made (`replace` makes new ones); time is passed in (`now`: monotonic seconds), never read;
+- pure functions over values never changed once made (`replace` makes new ones); time is
+  passed in (`now`: monotonic seconds), never read;
 - one success → Healthy at once and the failure count resets — except for an Unhealthy target
   whose probe has a `healthyThreshold` (probegate extension) above 1: it needs that many passes
   in a row, and shows `recovering` meanwhile (a target never probed still needs one pass);

@@ -104,10 +104,9 @@ class Balancer:
                 found = before.upstreams  # another mapping, but this group did not change
             else:
                 found = tuple(self._resolve(backend.by_key, group.routable))
+                # slow start: a ramping target is picked less often
                 if group.weights is not None and len(found) == len(group.weights):
-                    found = weighted(
-                        found, group.weights
-                    )  # slow start: a ramping target less often
+                    found = weighted(found, group.weights)
         state = _Pick(backend, routes, group, found, before.turn if before is not None else 0)
         if len(self._picks) > 2 * len(self._by_group) + 16:  # plans a reload left behind
             self._picks = {id(p.backend): p for p in self._by_group.values()}

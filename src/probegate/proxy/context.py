@@ -71,7 +71,8 @@ class ProxyContext:
         self.stopping = False
         self._trace_prefix = os.urandom(8).hex().encode("ascii")
         self._trace_count = 0
-        self._trace_high = b""  # the trace's first 30 digits for the current 256 requests
+        # the trace's first 30 digits for the current 256 requests (remade when they pass)
+        self._trace_high = self._trace_prefix + hexlify(bytes(7))
         self.responses: dict[str, list[int]] = {}  # listener → answers per status class
         # (listener, pool, settings) → request durations; pool and settings empty for own answers
         self.durations: dict[tuple[str, str, str], Histogram] = {}
@@ -111,7 +112,7 @@ class ProxyContext:
         requests)."""
         count = self._trace_count = self._trace_count + 1
         low = count & 0xFF
-        if not low or not self._trace_high:
+        if not low:
             self._trace_high = self._trace_prefix + hexlify((count >> 8).to_bytes(7, "big"))
         return self._trace_high + _HEX_PAIRS[low]
 
