@@ -258,3 +258,11 @@ def test_spaced_request_line_looks_at_the_first_line_after_empty_ones(data: byte
     end = data.find(b"\n", start)
     line = data[start:] if end < 0 else data[start:end]
     assert wire.spaced_request_line(data) is (b"  " in line)
+
+
+def test_lower_equals_matches_a_name_in_any_case_and_nothing_else() -> None:
+    assert wire.lower_equals(b"Content-Length: 5", b"content-length")
+    assert wire.lower_equals(b"KEEP-ALIVE", b"keep-alive")
+    assert not wire.lower_equals(b"Content-Lengt", b"content-length")  # too short
+    assert not wire.lower_equals(b"Content_Length", b"content-length")
+    assert not wire.lower_equals(b"Connection", b"content-length")

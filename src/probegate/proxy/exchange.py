@@ -127,7 +127,7 @@ class Exchange(ResponseSide):
         self.backend = connection
         connection.exchange = self
         self.answering = SENT
-        self.parser = connection.parser  # one per connection (upstream.py)
+        self.parser = None  # chosen by the answer's first read (response.py)
         upstream = self.upstream
         assert upstream is not None
         parts = [self._forward_head(upstream)]

@@ -31,7 +31,8 @@ moves a phase is in lifecycle.py, request.py, response.py and exchange.py, and f
                                                                                   retried, set_cookie
     SENT        WAITING, CONNECTING,        a 1xx head → INTERIM; the final head  backend, parser,
                 INTERIM                     → RELAYING; a retry → CONNECTING;     reused, deadline,
-                                            502/504 → DONE                        sent_at,
+                                            502/504 → DONE                        sent_at, head_data,
+                                                                                  head_end,
                                                                                   continue_sent
     INTERIM     SENT                        the 1xx ended → SENT; a retry →       resp_lines (reset
                                             CONNECTING; 502/504 → DONE            when it ends)
@@ -131,6 +132,8 @@ class ExchangeBase(Carried):
         "backend",
         "client",
         "deadline",
+        "head_data",
+        "head_end",
         "head_size",
         "host",
         "host_count",
@@ -227,7 +230,11 @@ class ExchangeBase(Carried):
         self.timeout = 0.0  # requestTimeout of the settings
         self.deadline = 0.0  # coarse clock: the backend must have said something by then
         self.sent_at = 0.0  # monotonic: the request head went to the backend
+        # the backend connection's parser for this answer, chosen by its first read; that read,
+        # while it is parsed, when the answer's head is whole in it (response.py)
         self.parser: httptools.HttpResponseParser | None = None
+        self.head_data: bytes | None = None
+        self.head_end = 0  # where that head ends in it
         self.status = 0
         self.latency = 0.0  # seconds from sending the head to the response head
         self.resp_lines: list[bytes] = []

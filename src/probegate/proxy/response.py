@@ -42,7 +42,6 @@ log = logging.getLogger("probegate.proxy")
 
 TUNNEL_CLIENT_DONE: Final = 1
 TUNNEL_BACKEND_DONE: Final = 2
-_PLAIN_RESPONSE_CONNECTION: Final = frozenset({b"keep-alive", b"close"})
 # Status lines with the standard phrase (the backend's own phrase is not kept: RFC 9112 lets a
 # client ignore it, and one callback less per response is measurable).
 _STATUS_LINES: Final = {
@@ -53,6 +52,8 @@ _DROPPED: Final = wire.HOP_BY_HOP | {b"content-length"}
 # A bit per name length in _DROPPED: a header whose name has none of those lengths (Date, Server,
 # Content-Type, …) is forwarded without lowering its name to look it up.
 _DROPPED_LENGTHS: Final = wire.length_bits(_DROPPED)
+# The names in _DROPPED by their first byte, lower-cased (256 entries, most of them empty).
+_DROPPED_BY_FIRST: Final = [tuple(n for n in sorted(_DROPPED) if n[0] == c) for c in range(256)]
 _COOKIE: Final = (
     b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 )
@@ -65,7 +66,18 @@ class ResponseSide(RequestSide):
 
     def backend_data(self, data: bytes) -> None:
         parser = self.parser
-        assert parser is not None
+        if parser is None:  # the answer's first read chooses how its head is read
+            connection = self.backend
+            assert connection is not None
+            end = wire.plain_head_end(data) if self.rewritten is None else -1
+            if end >= 0:
+                parser = connection.parser
+                self.head_data = data
+                self.head_end = end
+            else:
+                parser = connection.fields_parser()
+            assert parser is not None
+            self.parser = parser
         self.deadline = self.proxy.now + self.timeout
         try:
             parser.feed_data(data)
@@ -104,27 +116,56 @@ class ResponseSide(RequestSide):
     # ------------------------------------------------------------------ parser callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        """One header line, from the `fields` parser (a head not read from one read's bytes)."""
         if self.answering is DONE:
             return
         if (_DROPPED_LENGTHS >> len(name)) & 1 and (lowered := name.lower()) in _DROPPED:
-            if lowered == b"content-length":
-                self.resp_length = value
-            elif lowered == b"transfer-encoding":
-                # llhttp frames a response by any coding list ending in chunked, and by the
-                # connection's end otherwise; the gateway accepts exactly one `chunked`
-                self.resp_te = value if self.resp_te is None else self.resp_te + b",," + value
-                self.resp_chunked = True
-            elif lowered == b"connection":
-                conn = self.resp_connection
-                self.resp_connection = value if conn is None else conn + b"," + value
-            elif lowered == b"upgrade":
-                self.resp_upgrade = value
+            self._framing_header(lowered, value)
             return
         lines = self.resp_lines  # appends: native list operations in the compiled build
         lines.append(name)
         lines.append(b": ")
         lines.append(value)
         lines.append(b"\r\n")
+
+    def _framing_header(self, lowered: bytes, value: bytes) -> None:
+        """A header the gateway does not forward as it is: framing and hop-by-hop."""
+        if lowered == b"content-length":
+            self.resp_length = value
+        elif lowered == b"transfer-encoding":
+            # llhttp frames a response by any coding list ending in chunked, and by the
+            # connection's end otherwise; the gateway accepts exactly one `chunked`
+            self.resp_te = value if self.resp_te is None else self.resp_te + b",," + value
+            self.resp_chunked = True
+        elif lowered == b"connection":
+            conn = self.resp_connection
+            self.resp_connection = value if conn is None else conn + b"," + value
+        elif lowered == b"upgrade":
+            self.resp_upgrade = value
+
+    def _read_head(self, data: bytes) -> None:
+        """The header lines of a head that arrived whole in `data` (llhttp has accepted it), in
+        one pass that calls no method per line: each stretch of lines with no framing or
+        hop-by-hop header among them goes to `resp_lines` as one slice of `data` (CRLFs
+        included), where the per-header callback puts (name, ": ", value, CRLF) quadruples."""
+        lines = data[: self.head_end].split(b"\r\n")
+        kept = self.resp_lines
+        pos = start = len(lines[0]) + 2  # where the line being looked at starts in `data`
+        for i in range(1, len(lines)):
+            line = lines[i]
+            size = len(line)
+            name = _dropped_name(line)
+            if name:
+                if pos > start:
+                    kept.append(data[start:pos])
+                j = len(name) + 1
+                while j < size and (line[j] == 32 or line[j] == 9):  # the value's leading OWS
+                    j += 1
+                self._framing_header(name, line[j:])
+                start = pos + size + 2
+            pos += size + 2
+        if pos > start:
+            kept.append(data[start:pos])
 
     def _live_status(self, passive: Passive, status: int) -> None:
         """Live traffic as health evidence (passiveHealth): this answer's status counts."""
@@ -136,6 +177,10 @@ class ResponseSide(RequestSide):
             return
         parser = self.parser
         assert parser is not None
+        data = self.head_data
+        if data is not None:
+            self.head_data = None
+            self._read_head(data)
         status = parser.get_status_code()
         if status < 200 and status != 101:
             self._interim(status)
@@ -154,8 +199,10 @@ class ResponseSide(RequestSide):
             self._live_status(info.backend.passive, status)
         head = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
         connection = self.resp_connection
-        if connection is not None and connection.lower() not in _PLAIN_RESPONSE_CONNECTION:
-            head += wire.without_named(self.resp_lines, wire.connection_tokens(connection))
+        if connection is not None and not _plain_connection(connection):
+            # it may name other headers to drop; without_named reads quadruples
+            lines = self.resp_lines if data is None else wire.quadruples(self.resp_lines)
+            head += wire.without_named(lines, wire.connection_tokens(connection))
         else:
             head += self.resp_lines
         length = self.resp_length
@@ -315,3 +362,21 @@ class _Tunnel(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.to_client.resume_reading()
+
+
+def _dropped_name(line: bytes) -> bytes:
+    """The name in _DROPPED that the header line `line` has, lower-cased; b"" for any other
+    (compared a byte at a time: a compiled loop, where `partition` and `lower` are method calls)."""
+    for name in _DROPPED_BY_FIRST[line[0] | 32]:
+        n = len(name)
+        if len(line) > n and line[n] == 58 and wire.lower_equals(line, name):
+            return name  # ":" right after the name (llhttp allows no space before it)
+    return b""
+
+
+def _plain_connection(value: bytes) -> bool:
+    """`Connection: keep-alive` or `close`, which name no other header."""
+    n = len(value)
+    return (n == 10 and wire.lower_equals(value, b"keep-alive")) or (
+        n == 5 and wire.lower_equals(value, b"close")
+    )

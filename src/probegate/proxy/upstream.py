@@ -69,17 +69,26 @@ class Carried:
 
 
 class BackendConnection(asyncio.Protocol):
-    """One connection to a target. It owns the response parser: the answers on a connection follow
-    one another, so one parser reads them all (httptools looks up its callbacks when it makes a
-    parser, a tenth of a small request's work when it was made per request); its callbacks
-    pass each event to the exchange the connection carries."""
+    """One connection to a target. It owns the response parsers: the answers on a connection
+    follow one another, so one parser reads them all (httptools looks up its callbacks when it
+    makes a parser, a tenth of a small request's work when it was made per request); its callbacks
+    pass each event to the exchange the connection carries.
 
-    __slots__ = ("closed", "exchange", "idle_since", "parser", "paused", "pool", "transport")
+    Two parsers, both llhttp, which validates every byte either way: `parser` has no header
+    callback, for an answer whose head arrived whole in its first read (the exchange then reads the
+    header lines from those bytes in one pass, response.py); `fields` (made when first needed)
+    calls back once per header, for the others: a head split over reads, a 1xx, a rewrite."""
 
-    # A callback httptools finds as None is not called: the status text, chunk boundaries.
+    __slots__ = (
+        "closed", "exchange", "fields", "idle_since", "parser", "paused", "pool", "transport",
+    )  # fmt: skip
+
+    # A callback httptools finds as None is not called: the status text, chunk boundaries, and
+    # (on this parser) the header lines.
     on_status: ClassVar[None] = None
     on_chunk_header: ClassVar[None] = None
     on_chunk_complete: ClassVar[None] = None
+    on_header: ClassVar[None] = None
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.transport: asyncio.Transport | None = None
@@ -88,6 +97,7 @@ class BackendConnection(asyncio.Protocol):
         # read still reach the exchange, which refuses to pool a connection that sent them.
         self.exchange: Carried | None = None
         self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.fields: httptools.HttpResponseParser | None = None
         self.pool = pool
         self.idle_since = 0.0
         self.closed = False
@@ -108,7 +118,7 @@ class BackendConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002
         self.closed = True
-        self.parser = None  # it holds this connection's callbacks: break the cycle
+        self.parser = self.fields = None  # they hold this connection's callbacks: break the cycle
         self.pool.forget(self)
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
@@ -129,10 +139,12 @@ class BackendConnection(asyncio.Protocol):
         if exchange is not None:
             exchange.on_message_begin()
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        exchange = self.exchange
-        if exchange is not None:
-            exchange.on_header(name, value)
+    def fields_parser(self) -> httptools.HttpResponseParser:
+        """The parser that calls back once per header line (made on first use)."""
+        fields = self.fields
+        if fields is None:
+            fields = self.fields = httptools.HttpResponseParser(_FieldReader(self))
+        return fields
 
     def on_headers_complete(self) -> None:
         exchange = self.exchange
@@ -162,11 +174,42 @@ class BackendConnection(asyncio.Protocol):
     def close(self) -> None:
         """Discard: never pooled again."""
         self.exchange = None
-        self.parser = None
+        self.parser = self.fields = None
         if not self.closed and self.transport is not None:
             self.closed = True
             self.transport.abort()
         self.pool.forget(self)
+
+
+class _FieldReader:
+    """The callbacks of a connection's `fields` parser: the same events as the connection's own,
+    and each header line."""
+
+    __slots__ = ("connection",)
+
+    on_status: ClassVar[None] = None
+    on_chunk_header: ClassVar[None] = None
+    on_chunk_complete: ClassVar[None] = None
+
+    def __init__(self, connection: BackendConnection) -> None:
+        self.connection = connection
+
+    def on_message_begin(self) -> None:
+        self.connection.on_message_begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        exchange = self.connection.exchange
+        if exchange is not None:
+            exchange.on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self.connection.on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self.connection.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self.connection.on_message_complete()
 
 
 class ConnectError(Exception):

@@ -143,6 +143,25 @@ def without_named(lines: list[bytes], tokens: list[bytes]) -> list[bytes]:
     return kept
 
 
+def lower_equals(data: bytes, name: bytes) -> bool:
+    """`data` starts with `name` (lower-case letters, digits and `-`), in any case. Compiled, a
+    byte loop (mypyc inlines `all` over a generator): `| 32` lower-cases a letter and leaves `-` and digits as they are; it maps only
+    control characters (CR among them) onto them, and a header line or value holds none."""
+    n = len(name)
+    return len(data) >= n and all(data[j] | 32 == name[j] for j in range(n))  # an inline loop
+
+
+def quadruples(stretches: list[bytes]) -> list[bytes]:
+    """Header lines kept as stretches of whole lines (CRLFs included), as (name, ": ", value,
+    CRLF) quadruples."""
+    out: list[bytes] = []
+    for line in b"".join(stretches).split(b"\r\n"):
+        if line:
+            name, _, value = line.partition(b":")
+            out += (name, b": ", value.strip(b" \t"), b"\r\n")
+    return out
+
+
 _UNRESERVED: Final = frozenset(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 )
@@ -162,6 +181,19 @@ def plain_path(path: bytes) -> bool:
             return False
         previous = c
     return True
+
+
+def plain_head_end(data: bytes) -> int:
+    """Where the head of a final (2xx-5xx) HTTP/1.x answer at the start of `data` ends, the
+    index of its blank line's CRLF CRLF; -1 when `data` does not begin with such an answer or its
+    head is not whole in it. llhttp still parses the same bytes and rejects what is not HTTP: a
+    head it accepts has no bare CR or LF, so its first CRLF CRLF is its end."""
+    if len(data) < 16 or not data.startswith(b"HTTP/1.") or data[8] != 32:
+        return -1
+    first = data[9]
+    if first < 50 or first > 53:  # "2" to "5": a 1xx may be followed by another head
+        return -1
+    return data.find(b"\r\n\r\n")
 
 
 def spaced_request_line(data: bytes) -> bool:
