@@ -1,10 +1,11 @@
-"""An answer's head read two ways give the client the same answer.
+"""An answer's head read two ways gives the client the same answer.
 
-A head that arrives whole in the backend connection's first read is read from those bytes in one
-pass (response.py `_read_head`, parser without a header callback); any other head, one header
-callback at a time (the connection's `fields` parser). Hypothesis builds heads llhttp accepts, the
-test feeds each whole and cut in two inside the head, and compares what reached the client, as
-llhttp parses it."""
+A final answer's head is read from its bytes in one pass (response.py `_read_head`, with the
+parser that has no header callback), kept until it is whole when it comes over several reads;
+a 1xx, a rewrite or a first read too short to show the status go through the connection's
+`fields` parser, one header callback at a time. Hypothesis builds heads llhttp accepts, the test
+feeds each whole, cut in two inside the head, and cut before the status code, and compares what
+reached the client, as llhttp parses it."""
 
 from __future__ import annotations
 
@@ -97,11 +98,13 @@ def test_a_head_read_whole_and_a_head_read_in_pieces_reach_the_client_alike(
     head = f"HTTP/1.1 {status} Whatever\r\n" + "".join(f"{line}\r\n" for line in lines)
     response = head.encode("latin-1") + b"Content-Length: 5\r\n\r\n" + BODY
     whole, fast = _through(response, None)
-    pieces, slow = _through(response, 1 + cut_at % (len(head) - 1))
+    pieces, kept = _through(response, 13 + cut_at % (len(head) - 13))
+    short, slow = _through(response, 1 + cut_at % 11)
     if connection != "close":  # (closing a connection drops its parsers)
         assert fast.fields is None  # read from the bytes: the per-header parser was never made
+        assert kept.fields is None
         assert slow.fields is not None
-    assert _client_view(whole) == _client_view(pieces)
+    assert _client_view(whole) == _client_view(pieces) == _client_view(short)
     status_seen, forwarded, body = _client_view(whole)
     assert (status_seen, body) == (status, BODY)
     names = [name for name, _ in forwarded]
@@ -125,7 +128,7 @@ def test_a_head_read_whole_forwards_its_lines_as_they_came() -> None:
     )
 
 
-def test_an_interim_answer_and_a_head_split_over_reads_use_the_header_callbacks() -> None:
+def test_an_interim_answer_and_a_read_too_short_for_the_status_use_the_header_callbacks() -> None:
     interim, backend = _through(
         b"HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         None,
@@ -134,9 +137,27 @@ def test_an_interim_answer_and_a_head_split_over_reads_use_the_header_callbacks(
     assert interim == (
         b"HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
     )
-    split, backend = _through(b"HTTP/1.1 200 OK\r\nA: b\r\nContent-Length: 0\r\n\r\n", 20)
+    split, backend = _through(b"HTTP/1.1 200 OK\r\nA: b\r\nContent-Length: 0\r\n\r\n", 10)
     assert backend.fields is not None
     assert split == b"HTTP/1.1 200 OK\r\nA: b\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_a_head_read_from_its_bytes_is_kept_until_whole_up_to_64_kib() -> None:
+    long_line = b"X-Long: " + b"a" * 1000 + b"\r\n"
+    answer, backend = _through(
+        b"HTTP/1.1 200 OK\r\n" + long_line * 3 + b"Content-Length: 2\r\n\r\nok", 600
+    )
+    assert backend.fields is None
+    assert answer == b"HTTP/1.1 200 OK\r\n" + long_line * 3 + b"Content-Length: 2\r\n\r\nok"
+    rig = Rig()
+    client, to_client = rig.client()
+    backend, to_backend = rig.backend()
+    client.data_received(GET)
+    backend.data_received(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(70):
+        backend.data_received(long_line)
+    assert to_client.take().startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert to_backend.aborted
 
 
 def test_a_connection_answers_with_either_parser_in_turn() -> None:
@@ -146,8 +167,8 @@ def test_a_connection_answers_with_either_parser_in_turn() -> None:
     backend, _ = rig.backend()
     answers = [
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na",
-        b"HTTP/1.1 200 OK\r\nContent",
-        b"-Length: 1\r\n\r\nb",
+        b"HTTP/1.1 2",  # too short to tell a final answer: the `fields` parser
+        b"00 OK\r\nContent-Length: 1\r\n\r\nb",
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc",
     ]
     for reads in (answers[:1], answers[1:3], answers[3:]):

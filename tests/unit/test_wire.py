@@ -266,3 +266,12 @@ def test_lower_equals_matches_a_name_in_any_case_and_nothing_else() -> None:
     assert not wire.lower_equals(b"Content-Lengt", b"content-length")  # too short
     assert not wire.lower_equals(b"Content_Length", b"content-length")
     assert not wire.lower_equals(b"Connection", b"content-length")
+
+
+def test_final_status_line_tells_a_final_answer_from_an_interim_one_or_a_short_read() -> None:
+    assert wire.final_status_line(b"HTTP/1.1 200 OK\r\n")
+    assert wire.final_status_line(b"HTTP/1.0 503 Service Unavailable\r\n")
+    assert not wire.final_status_line(b"HTTP/1.1 103 Early Hints\r\n")
+    assert not wire.final_status_line(b"HTTP/1.1 200")  # too short to be sure of the line
+    assert not wire.final_status_line(b"\r\nHTTP/1.1 200 OK\r\n")  # llhttp skips the CRLF
+    assert not wire.final_status_line(b"HTTP/2.0 200 OK\r\n")

@@ -32,7 +32,6 @@ moves a phase is in lifecycle.py, request.py, response.py and exchange.py, and f
     SENT        WAITING, CONNECTING,        a 1xx head → INTERIM; the final head  backend, parser,
                 INTERIM                     → RELAYING; a retry → CONNECTING;     reused, deadline,
                                             502/504 → DONE                        sent_at, head_data,
-                                                                                  head_end,
                                                                                   continue_sent
     INTERIM     SENT                        the 1xx ended → SENT; a retry →       resp_lines (reset
                                             CONNECTING; 502/504 → DONE            when it ends)
@@ -133,7 +132,6 @@ class ExchangeBase(Carried):
         "client",
         "deadline",
         "head_data",
-        "head_end",
         "head_size",
         "host",
         "host_count",
@@ -230,11 +228,10 @@ class ExchangeBase(Carried):
         self.timeout = 0.0  # requestTimeout of the settings
         self.deadline = 0.0  # coarse clock: the backend must have said something by then
         self.sent_at = 0.0  # monotonic: the request head went to the backend
-        # the backend connection's parser for this answer, chosen by its first read; that read,
-        # while it is parsed, when the answer's head is whole in it (response.py)
+        # the backend connection's parser for this answer, chosen by its first read; the bytes
+        # of the answer's head until it is whole, when it is read from its bytes (response.py)
         self.parser: httptools.HttpResponseParser | None = None
         self.head_data: bytes | None = None
-        self.head_end = 0  # where that head ends in it
         self.status = 0
         self.latency = 0.0  # seconds from sending the head to the response head
         self.resp_lines: list[bytes] = []
@@ -313,7 +310,8 @@ class ExchangeBase(Carried):
         out = self.out
         if not out:
             return
-        data = out[0] if len(out) == 1 else b"".join(out)
+        n = len(out)  # a head and a body, most often: `%` compiles to one allocation and copies
+        data = out[0] if n == 1 else b"%s%s" % (out[0], out[1]) if n == 2 else b"".join(out)
         out.clear()
         transport = self.client.transport
         if transport is not None and not self.client.closing:

@@ -40,6 +40,12 @@ _monotonic: Final = time.monotonic
 
 log = logging.getLogger("probegate.proxy")
 
+# A head read from its bytes is kept until it is whole: at most this much of it (nginx's
+# proxy_buffer_size is 4-8 KiB; past it, "upstream sent too big header" and a 502 there too).
+MAX_HEAD_READ: Final = 65536
+# A read up to this size is split into lines whole (the body's lines too); a larger one is cut
+# at the head's end first.
+_SPLIT_WHOLE: Final = 1024
 TUNNEL_CLIENT_DONE: Final = 1
 TUNNEL_BACKEND_DONE: Final = 2
 # Status lines with the standard phrase (the backend's own phrase is not kept: RFC 9112 lets a
@@ -52,8 +58,12 @@ _DROPPED: Final = wire.HOP_BY_HOP | {b"content-length"}
 # A bit per name length in _DROPPED: a header whose name has none of those lengths (Date, Server,
 # Content-Type, …) is forwarded without lowering its name to look it up.
 _DROPPED_LENGTHS: Final = wire.length_bits(_DROPPED)
-# The names in _DROPPED by their first byte, lower-cased (256 entries, most of them empty).
-_DROPPED_BY_FIRST: Final = [tuple(n for n in sorted(_DROPPED) if n[0] == c) for c in range(256)]
+# The names in _DROPPED by their first byte, lower-cased (256 entries, most of them empty), each
+# with its usual spelling and the colon (`Content-Length:`): the line is compared to that first.
+_DROPPED_BY_FIRST: Final = [
+    tuple((n, b"-".join(w.capitalize() for w in n.split(b"-")) + b":") for n in sorted(_DROPPED) if n[0] == c)
+    for c in range(256)
+]  # fmt: skip
 _COOKIE: Final = (
     b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 )
@@ -69,15 +79,18 @@ class ResponseSide(RequestSide):
         if parser is None:  # the answer's first read chooses how its head is read
             connection = self.backend
             assert connection is not None
-            end = wire.plain_head_end(data) if self.rewritten is None else -1
-            if end >= 0:
+            if self.rewritten is None and wire.final_status_line(data):
                 parser = connection.parser
                 self.head_data = data
-                self.head_end = end
             else:
                 parser = connection.fields_parser()
             assert parser is not None
             self.parser = parser
+        elif self.head_data is not None:  # a head read from its bytes, not whole yet
+            if len(self.head_data) + len(data) > MAX_HEAD_READ:
+                self._backend_broken("the backend's response head is longer than 64 KiB")
+                return
+            self.head_data += data
         self.deadline = self.proxy.now + self.timeout
         try:
             parser.feed_data(data)
@@ -144,16 +157,20 @@ class ResponseSide(RequestSide):
             self.resp_upgrade = value
 
     def _read_head(self, data: bytes) -> None:
-        """The header lines of a head that arrived whole in `data` (llhttp has accepted it), in
+        """The header lines of the head at the start of `data` (llhttp has accepted it), in
         one pass that calls no method per line: each stretch of lines with no framing or
         hop-by-hop header among them goes to `resp_lines` as one slice of `data` (CRLFs
         included), where the per-header callback puts (name, ": ", value, CRLF) quadruples."""
-        lines = data[: self.head_end].split(b"\r\n")
+        if len(data) > _SPLIT_WHOLE:  # a large read: find the head's end before splitting
+            data = data[: data.find(b"\r\n\r\n") + 2]
+        lines = data.split(b"\r\n")  # the head's lines, a blank one, maybe some of the body
         kept = self.resp_lines
         pos = start = len(lines[0]) + 2  # where the line being looked at starts in `data`
         for i in range(1, len(lines)):
             line = lines[i]
             size = len(line)
+            if not size:
+                break  # the blank line that ends the head
             name = _dropped_name(line)
             if name:
                 if pos > start:
@@ -197,25 +214,27 @@ class ResponseSide(RequestSide):
         info = self.info
         if info is not None and info.backend is not None and info.backend.passive is not None:
             self._live_status(info.backend.passive, status)
-        head = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
         connection = self.resp_connection
+        lines = self.resp_lines
         if connection is not None and not _plain_connection(connection):
             # it may name other headers to drop; without_named reads quadruples
-            lines = self.resp_lines if data is None else wire.quadruples(self.resp_lines)
-            head += wire.without_named(lines, wire.connection_tokens(connection))
-        else:
-            head += self.resp_lines
+            lines = wire.without_named(
+                lines if data is None else wire.quadruples(lines),
+                wire.connection_tokens(connection),
+            )
         length = self.resp_length
         if length is not None and not self.resp_chunked and status != 101:
-            head += (b"Content-Length: ", length, b"\r\n")  # the common case, inline
+            framing = b"Content-Length: %s\r\n" % length  # the common case, inline
         else:
-            head += self._framing(status)
+            framing = b"".join(self._framing(status))
+        cookie = b""
         if self.set_cookie is not None:
             info = self.info
             assert info is not None
             assert info.backend is not None
             name = info.backend.cookie
-            head.append(_COOKIE % (name, self.set_cookie, name, self.set_cookie))
+            cookie = _COOKIE % (name, self.set_cookie, name, self.set_cookie)
+        close = b""
         if status != 101:
             if (
                 not self.keep_alive
@@ -223,11 +242,17 @@ class ResponseSide(RequestSide):
                 or self.reading is not RECEIVED
                 or self.client.last
             ):
-                head.append(b"Connection: close\r\n")
+                close = b"Connection: close\r\n"
             elif self.version == "1.0":
-                head.append(b"Connection: keep-alive\r\n")
-        head.append(b"\r\n")
-        joined = b"".join(head)
+                close = b"Connection: keep-alive\r\n"
+        # `%` on bytes operands compiles to one allocation and copies; `join` only for the lines
+        joined = b"%s%s%s%s%s\r\n" % (
+            _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status,
+            b"".join(lines),
+            framing,
+            cookie,
+            close,
+        )
         self.out.append(joined)
         self.sent_bytes = len(joined)
         self.answering = RELAYING
@@ -365,9 +390,12 @@ class _Tunnel(asyncio.Protocol):
 
 
 def _dropped_name(line: bytes) -> bytes:
-    """The name in _DROPPED that the header line `line` has, lower-cased; b"" for any other
-    (compared a byte at a time: a compiled loop, where `partition` and `lower` are method calls)."""
-    for name in _DROPPED_BY_FIRST[line[0] | 32]:
+    """The name in _DROPPED that the header line `line` has, lower-cased; b"" for any other.
+    `startswith` and `==` on bytes are compiled operations; `partition` and `lower` would be
+    method calls (~500 instructions each)."""
+    for name, spelled in _DROPPED_BY_FIRST[line[0] | 32]:
+        if line.startswith(spelled):
+            return name
         n = len(name)
         if len(line) > n and line[n] == 58 and wire.lower_equals(line, name):
             return name  # ":" right after the name (llhttp allows no space before it)
@@ -376,6 +404,8 @@ def _dropped_name(line: bytes) -> bytes:
 
 def _plain_connection(value: bytes) -> bool:
     """`Connection: keep-alive` or `close`, which name no other header."""
+    if value in (b"keep-alive", b"close"):  # compiled: two comparisons
+        return True
     n = len(value)
     return (n == 10 and wire.lower_equals(value, b"keep-alive")) or (
         n == 5 and wire.lower_equals(value, b"close")

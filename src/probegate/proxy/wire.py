@@ -183,17 +183,15 @@ def plain_path(path: bytes) -> bool:
     return True
 
 
-def plain_head_end(data: bytes) -> int:
-    """Where the head of a final (2xx-5xx) HTTP/1.x answer at the start of `data` ends, the
-    index of its blank line's CRLF CRLF; -1 when `data` does not begin with such an answer or its
-    head is not whole in it. llhttp still parses the same bytes and rejects what is not HTTP: a
-    head it accepts has no bare CR or LF, so its first CRLF CRLF is its end."""
-    if len(data) < 16 or not data.startswith(b"HTTP/1.") or data[8] != 32:
-        return -1
+def final_status_line(data: bytes) -> bool:
+    """`data` begins with the status line of a final (2xx-5xx) HTTP/1.x answer: its head can be
+    read from its bytes (response.py), where a 1xx may be followed by another head in the same
+    read. llhttp still parses the same bytes and rejects what is not HTTP: a head it accepts has
+    no bare CR or LF, so its first CRLF CRLF is its end."""
+    if len(data) < 13 or not data.startswith(b"HTTP/1.") or data[8] != 32:
+        return False
     first = data[9]
-    if first < 50 or first > 53:  # "2" to "5": a 1xx may be followed by another head
-        return -1
-    return data.find(b"\r\n\r\n")
+    return 50 <= first <= 53  # "2" to "5"
 
 
 def spaced_request_line(data: bytes) -> bool:
