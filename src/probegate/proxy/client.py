@@ -206,7 +206,9 @@ class ClientConnection(ClientLink[Exchange]):
         if self.head_size > wire.MAX_HEAD or self.header_count > wire.MAX_HEADERS:
             exchange.reject(431, "header block over 32 KiB or 100 lines")
             raise _Stop
-        if (_SPECIAL_LENGTHS >> len(name)) & 1 and (lowered := name.lower()) in _SPECIAL:
+        if name == b"Host":  # every request has one, and mostly spelled so: no lower() for it
+            exchange.special(b"host", value)
+        elif (_SPECIAL_LENGTHS >> len(name)) & 1 and (lowered := name.lower()) in _SPECIAL:
             exchange.special(lowered, value)
             if exchange.rejected is not None:
                 raise _Stop
