@@ -87,10 +87,13 @@ class ResponseSide(RequestSide):
             assert parser is not None
             self.parser = parser
         elif self.head_data is not None:  # a head read from its bytes, not whole yet
-            if len(self.head_data) + len(data) > MAX_HEAD_READ:
+            more = self.head_more  # grown in place: a head sent a byte at a time stays linear
+            if more is None:
+                more = self.head_more = bytearray(self.head_data)
+            if len(more) + len(data) > MAX_HEAD_READ:
                 self._backend_broken("the backend's response head is longer than 64 KiB")
                 return
-            self.head_data += data
+            more += data
         self.deadline = self.proxy.now + self.timeout
         try:
             parser.feed_data(data)
@@ -197,6 +200,9 @@ class ResponseSide(RequestSide):
         data = self.head_data
         if data is not None:
             self.head_data = None
+            if self.head_more is not None:  # the head came over several reads
+                data = bytes(self.head_more)
+                self.head_more = None
             self._read_head(data)
         status = parser.get_status_code()
         if status < 200 and status != 101:
