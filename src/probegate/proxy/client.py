@@ -418,6 +418,6 @@ class ClientConnection(ClientLink[Exchange]):
 
 
 _READ: Final = frozenset({b"host", b"content-length", b"expect", b"x-forwarded-for", b"cookie"})
-# the headers Exchange.special sees, and their name lengths (see response.py's _DROPPED_LENGTHS)
+# the headers Exchange.special sees, and their name lengths (a cheap first test before lowering)
 _SPECIAL: Final = wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | _READ
 _SPECIAL_LENGTHS: Final = wire.length_bits(_SPECIAL)

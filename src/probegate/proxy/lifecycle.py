@@ -32,7 +32,6 @@ moves a phase is in lifecycle.py, request.py, response.py and exchange.py, and f
     SENT        WAITING, CONNECTING,        a 1xx head → INTERIM; the final head  backend, parser,
                 INTERIM                     → RELAYING; a retry → CONNECTING;     reused, deadline,
                                             502/504 → DONE                        sent_at, head_data,
-                                                                                  head_more,
                                                                                   continue_sent
     INTERIM     SENT                        the 1xx ended → SENT; a retry →       resp_lines (reset
                                             CONNECTING; 502/504 → DONE            when it ends)
@@ -193,7 +192,6 @@ class ExchangeBase(Carried):
     set_cookie: bytes | None = None
     resp_chunked = False
     resp_te: bytes | None = None  # the response's Transfer-Encoding, when it has one
-    head_more: bytearray | None = None  # a head read from its bytes that came over several reads
     resp_upgrade: bytes | None = None
     rechunk = False
     close_after = False
@@ -233,7 +231,7 @@ class ExchangeBase(Carried):
         # the backend connection's parser for this answer, chosen by its first read; the bytes
         # of the answer's head until it is whole, when it is read from its bytes (response.py)
         self.parser: httptools.HttpResponseParser | None = None
-        self.head_data: bytes | None = None
+        self.head_data: bytes | bytearray | None = None
         self.status = 0
         self.latency = 0.0  # seconds from sending the head to the response head
         self.resp_lines: list[bytes] = []

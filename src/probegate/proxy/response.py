@@ -1,9 +1,13 @@
 """The answer's half of an exchange: httptools parses the backend's response, the client gets it.
 
 Rules of this module:
-- the response head is rebuilt from parsed lines: hop-by-hop headers and those the backend's
-  `Connection` names are dropped, framing is the gateway's own (the backend's Content-Length kept,
-  chunked re-encoded, a close-delimited body chunked for HTTP/1.1 clients);
+- the response head is rebuilt: its header lines are forwarded as the backend wrote them, minus
+  hop-by-hop headers and those the backend's `Connection` names; framing is the gateway's own
+  (the backend's Content-Length kept, chunked re-encoded, a close-delimited body chunked for
+  HTTP/1.1 clients);
+- a final answer's head is read from its bytes once llhttp has accepted it whole (no callback
+  per header); a 1xx, a rewrite or a first read too short to show the status code go through
+  the connection's `fields` parser, one `on_header` per line;
 - framing errors (bad or repeated Content-Length, a Transfer-Encoding other than one `chunked`,
   garbage) are 502 before any byte reached the client and a cut connection after; the backend
   connection is pooled only once the read that ended the answer is parsed whole, and never after
@@ -55,15 +59,18 @@ _STATUS_LINES: Final = {
     for status in HTTPStatus
 }
 _DROPPED: Final = wire.HOP_BY_HOP | {b"content-length"}
-# A bit per name length in _DROPPED: a header whose name has none of those lengths (Date, Server,
-# Content-Type, …) is forwarded without lowering its name to look it up.
-_DROPPED_LENGTHS: Final = wire.length_bits(_DROPPED)
+
+
+def _spelled(name: bytes) -> bytes:
+    """A header name's usual spelling: `content-length` → `Content-Length`."""
+    return b"-".join(word.capitalize() for word in name.split(b"-"))
+
+
 # The names in _DROPPED by their first byte, lower-cased (256 entries, most of them empty), each
-# with its usual spelling and the colon (`Content-Length:`): the line is compared to that first.
+# with its usual spelling, which a name is compared to first.
 _DROPPED_BY_FIRST: Final = [
-    tuple((n, b"-".join(w.capitalize() for w in n.split(b"-")) + b":") for n in sorted(_DROPPED) if n[0] == c)
-    for c in range(256)
-]  # fmt: skip
+    tuple((n, _spelled(n)) for n in sorted(_DROPPED) if n[0] == c) for c in range(256)
+]
 _COOKIE: Final = (
     b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 )
@@ -86,14 +93,13 @@ class ResponseSide(RequestSide):
                 parser = connection.fields_parser()
             assert parser is not None
             self.parser = parser
-        elif self.head_data is not None:  # a head read from its bytes, not whole yet
-            more = self.head_more  # grown in place: a head sent a byte at a time stays linear
-            if more is None:
-                more = self.head_more = bytearray(self.head_data)
-            if len(more) + len(data) > MAX_HEAD_READ:
+        elif (pending := self.head_data) is not None:  # a head read from its bytes, not whole yet
+            if isinstance(pending, bytes):  # grown in place from here: linear, even a byte a read
+                pending = self.head_data = bytearray(pending)
+            if len(pending) + len(data) > MAX_HEAD_READ:
                 self._backend_broken("the backend's response head is longer than 64 KiB")
                 return
-            more += data
+            pending += data
         self.deadline = self.proxy.now + self.timeout
         try:
             parser.feed_data(data)
@@ -132,10 +138,11 @@ class ResponseSide(RequestSide):
     # ------------------------------------------------------------------ parser callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        """One header line, from the `fields` parser (a head not read from one read's bytes)."""
+        """One header line, from the `fields` parser (a head not read from its bytes)."""
         if self.answering is DONE:
             return
-        if (_DROPPED_LENGTHS >> len(name)) & 1 and (lowered := name.lower()) in _DROPPED:
+        lowered = _dropped_name(name)
+        if lowered:
             self._framing_header(lowered, value)
             return
         lines = self.resp_lines  # appends: native list operations in the compiled build
@@ -197,12 +204,11 @@ class ResponseSide(RequestSide):
             return
         parser = self.parser
         assert parser is not None
-        data = self.head_data
-        if data is not None:
+        pending = self.head_data
+        data = None
+        if pending is not None:
             self.head_data = None
-            if self.head_more is not None:  # the head came over several reads
-                data = bytes(self.head_more)
-                self.head_more = None
+            data = pending if isinstance(pending, bytes) else bytes(pending)  # over several reads
             self._read_head(data)
         status = parser.get_status_code()
         if status < 200 and status != 101:
@@ -396,15 +402,17 @@ class _Tunnel(asyncio.Protocol):
 
 
 def _dropped_name(line: bytes) -> bytes:
-    """The name in _DROPPED that the header line `line` has, lower-cased; b"" for any other.
-    `startswith` and `==` on bytes are compiled operations; `partition` and `lower` would be
-    method calls (~500 instructions each)."""
+    """The name in _DROPPED that `line`, a header line or a bare header name, has, lower-cased;
+    b"" for any other. `startswith` and `==` on bytes are compiled operations; `partition` and
+    `lower` would be method calls (~500 instructions each)."""
+    size = len(line)
     for name, spelled in _DROPPED_BY_FIRST[line[0] | 32]:
-        if line.startswith(spelled):
-            return name
         n = len(name)
-        if len(line) > n and line[n] == 58 and wire.lower_equals(line, name):
-            return name  # ":" right after the name (llhttp allows no space before it)
+        # the name, then the line's end or ":" (llhttp allows no space before it)
+        if (size == n or (size > n and line[n] == 58)) and (
+            line.startswith(spelled) or wire.lower_equals(line, name)
+        ):
+            return name
     return b""
 
 

@@ -75,9 +75,10 @@ class BackendConnection(asyncio.Protocol):
     pass each event to the exchange the connection carries.
 
     Two parsers, both llhttp, which validates every byte either way: `parser` has no header
-    callback, for an answer whose head arrived whole in its first read (the exchange then reads the
-    header lines from those bytes in one pass, response.py); `fields` (made when first needed)
-    calls back once per header, for the others: a head split over reads, a 1xx, a rewrite."""
+    callback, for a final answer (the exchange keeps the head's bytes and reads its lines in one
+    pass once llhttp has accepted it, response.py); `fields` (made when first needed) calls back
+    once per header, for the others: a 1xx, a rewrite, a first read too short to show the
+    status code."""
 
     __slots__ = (
         "closed", "exchange", "fields", "idle_since", "parser", "paused", "pool", "transport",

@@ -145,8 +145,9 @@ def without_named(lines: list[bytes], tokens: list[bytes]) -> list[bytes]:
 
 def lower_equals(data: bytes, name: bytes) -> bool:
     """`data` starts with `name` (lower-case letters, digits and `-`), in any case. Compiled, a
-    byte loop (mypyc inlines `all` over a generator): `| 32` lower-cases a letter and leaves `-` and digits as they are; it maps only
-    control characters (CR among them) onto them, and a header line or value holds none."""
+    byte loop (mypyc inlines `all` over a generator): `| 32` lower-cases a letter and leaves `-`
+    and digits as they are; it maps only control characters (CR among them) onto them, and a
+    header line or value holds none."""
     n = len(name)
     return len(data) >= n and all(data[j] | 32 == name[j] for j in range(n))  # an inline loop
 
@@ -187,7 +188,7 @@ def final_status_line(data: bytes) -> bool:
     """`data` begins with the status line of a final (2xx-5xx) HTTP/1.x answer: its head can be
     read from its bytes (response.py), where a 1xx may be followed by another head in the same
     read. llhttp still parses the same bytes and rejects what is not HTTP: a head it accepts has
-    no bare CR or LF, so its first CRLF CRLF is its end."""
+    no bare CR or LF, so its first blank line is its end."""
     if len(data) < 13 or not data.startswith(b"HTTP/1.") or data[8] != 32:
         return False
     first = data[9]
