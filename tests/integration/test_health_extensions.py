@@ -175,10 +175,16 @@ def test_slow_start_gives_a_recovered_server_a_growing_share(tmp_path: Path) -> 
                 for v in gw.gateway.snapshot().targets
                 if v.probe.target.key.server == a.address
             ]
+            store = gw.gateway.store
             wait_until(
-                lambda: all(v.ramp is None for v in gw.gateway.snapshot().targets),  # type: ignore[union-attr]
+                # The view says the ramp is over at once; the proxy's weights follow at the next
+                # sweep (about a second later), when the group is republished at full shares.
+                lambda: (
+                    all(v.ramp is None for v in gw.gateway.snapshot().targets)  # type: ignore[union-attr]
+                    and store.routes[GroupKey("web", "s")].weights is None
+                ),
                 10,
-                "the ramp to end",
+                "the ramp to end and the group to be republished at full shares",
             )
             late = share_of_a()
     assert ramp

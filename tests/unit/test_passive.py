@@ -126,6 +126,23 @@ def test_it_returns_after_the_ejection_time_once_a_probe_passes_and_ramps_up() -
     assert store.routes[GROUP].weights is None  # the ramp is over
 
 
+def test_a_view_taken_after_the_ramp_ends_does_not_leave_its_weights_published() -> None:
+    clock = Clock()
+    store = healthy_store(2, clock, slow=20)
+    key = store.probes[0].target.key
+    assert store.eject(key, FACTS)
+    clock.now += 11
+    store.record(key, OK)
+    store.sweep()
+    assert store.routes[GROUP].weights is not None
+    clock.now += 21
+    for probe in store.probes:
+        store.record(probe.target.key, OK)
+    assert store.view().targets[0].ramp is None  # the operator looks first ...
+    store.sweep()  # ... and the next sweep still republishes the group at full shares
+    assert store.routes[GROUP].weights is None
+
+
 def test_the_nth_ejection_lasts_n_times_longer_capped() -> None:
     assert [ejection_seconds(30, n) for n in (1, 2, 3, 50)] == [30, 60, 90, 300]
     assert may_eject(routable=3, ejected=0, max_percent=50)

@@ -75,13 +75,14 @@ class Outliers:
             self.ramps[key] = (now, window)
 
     def share(self, key: TargetKey, now: float) -> float | None:
+        """Read only: a view may ask at any time, and only `retire` ends a ramp (after the
+        sweep has marked its group, so the group is republished at full shares)."""
         ramp = self.ramps.get(key)
-        if ramp is None:
-            return None
-        share = ramp_share(ramp[0], ramp[1], now)
-        if share is None:
-            del self.ramps[key]
-        return share
+        return None if ramp is None else ramp_share(ramp[0], ramp[1], now)
+
+    def retire(self, now: float) -> None:
+        """Forget the ramps that are over."""
+        self.ramps = {k: v for k, v in self.ramps.items() if ramp_share(v[0], v[1], now)}
 
     def overlay(self, key: TargetKey, record: Record) -> Record:
         ejection = self.ejected.get(key)

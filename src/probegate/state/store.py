@@ -293,6 +293,7 @@ class HealthStore:
         self._dirty |= {GroupKey(k.pool, k.settings) for k in self._outliers.ramps}
         self.expire_warm_ups(now)
         self.flush()
+        self._outliers.retire(now)
 
     def _note_stale(self, group: GroupKey, now: float) -> None:
         """One event per target when it goes stale (staleness is otherwise applied at read time)."""
