@@ -105,8 +105,10 @@ def versions() -> dict[str, str]:
     return {"cpu": f"{model} × {os.cpu_count()}", **tools, "python": python, "probegate": probegate}
 
 
-def tree_cpu(root: int) -> tuple[float, float]:
-    """User and system CPU seconds of `root` and its descendants (e.g. nginx master + worker)."""
+def tree_usage(root: int) -> dict[str, float]:
+    """CPU seconds (user, sys), minor page faults and context switches (voluntary: it slept;
+    involuntary: it was preempted) of `root` and its descendants (e.g. nginx master + worker).
+    Faults and switches are system time that no syscall count shows."""
     stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -117,9 +119,23 @@ def tree_cpu(root: int) -> tuple[float, float]:
     tree = {root}
     for _generation in range(3):  # children, grandchildren, ...
         tree |= {pid for pid, fields in stats.items() if int(fields[1]) in tree}
-    mine = [stats[pid] for pid in tree if pid in stats]
     tick = os.sysconf("SC_CLK_TCK")
-    return sum(int(f[11]) for f in mine) / tick, sum(int(f[12]) for f in mine) / tick
+    usage = {"user": 0.0, "sys": 0.0, "faults": 0.0, "vcs": 0.0, "ivcs": 0.0}
+    for pid in tree & stats.keys():
+        fields = stats[pid]  # stat(5) field n is fields[n - 3]
+        usage["user"] += int(fields[11]) / tick
+        usage["sys"] += int(fields[12]) / tick
+        usage["faults"] += int(fields[7])
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                usage["vcs"] += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                usage["ivcs"] += int(line.split()[1])
+    return usage
 
 
 def core_times() -> list[tuple[int, int]]:
@@ -374,13 +390,16 @@ def parse_wrk(out: str) -> Run:
 
 def measure(url: str, pid: int | None, args: argparse.Namespace) -> Run:
     wrk(url, args.warmup, args.connections)  # unrecorded: fills pools, warms caches
-    cpu0, cores0 = tree_cpu(pid) if pid else (0.0, 0.0), core_times()
+    use0, cores0 = tree_usage(pid) if pid else {}, core_times()
     run = parse_wrk(wrk(url, args.duration, args.connections))
-    cpu1, cores1 = tree_cpu(pid) if pid else (0.0, 0.0), core_times()
+    use1, cores1 = tree_usage(pid) if pid else {}, core_times()
     if pid:
-        run["user_us"] = (cpu1[0] - cpu0[0]) * 1e6 / max(run["requests"], 1.0)
-        run["sys_us"] = (cpu1[1] - cpu0[1]) * 1e6 / max(run["requests"], 1.0)
+        requests = max(run["requests"], 1.0)
+        run["user_us"] = (use1["user"] - use0["user"]) * 1e6 / requests
+        run["sys_us"] = (use1["sys"] - use0["sys"]) * 1e6 / requests
         run["cpu_us"] = run["user_us"] + run["sys_us"]
+        for key in ("faults", "vcs", "ivcs"):  # per 1,000 requests
+            run[f"{key}_k"] = (use1[key] - use0[key]) * 1000 / requests
     for core, ((busy0, total0), (busy1, total1)) in enumerate(zip(cores0, cores1, strict=True)):
         run[f"cpu{core}_busy"] = 100 * (busy1 - busy0) / max(total1 - total0, 1)
     run["errors"] = run["non2xx"] + run["socket_errors"]
@@ -433,10 +452,12 @@ def report(workload: str, runs: dict[str, list[Run]], workers: int = 1) -> list[
                      spread(target, "p99_ms", ".2f"), cpu, ratio(target, "rps"),
                      ratio(target, "cpu_us"), ratio(target, "p99_ms"),
                      f"{sum(values(target, 'errors')):.0f}",
-                     f"{med(target, 'cpu0_busy'):.0f} / {med(target, 'cpu1_busy'):.0f}"])  # fmt: skip
+                     f"{med(target, 'cpu0_busy'):.0f} / {med(target, 'cpu1_busy'):.0f}",
+                     "-" if not values(target, "faults_k") else
+                     f"{med(target, 'faults_k'):.1f} / {med(target, 'vcs_k'):.0f}+{med(target, 'ivcs_k'):.0f}"])  # fmt: skip
     headers = ["target", "rps (min–max)", "p50 ms", "p99 ms (min–max)",
                "µs/req (min–max) = user+sys", "rps ×nginx", "CPU ×nginx", "p99 ×nginx",
-               "errors", "busy % CPU0/1"]  # fmt: skip
+               "errors", "busy % CPU0/1", "per 1k req: faults / switches vol+invol"]  # fmt: skip
     scheme, path = WORKLOADS[workload]
     each = f", {workers} workers each" if workers != 1 else ""
     print_table(f"{workload}: GET {scheme}://…{path}, medians over rounds{each}", headers, rows)
