@@ -224,20 +224,34 @@ def test_chunks() -> None:
     assert wire.LAST_CHUNK == b"0\r\n\r\n"
 
 
-@given(st.sampled_from(sorted(wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS)), st.randoms())
-def test_the_name_length_prefilter_never_hides_a_header_the_gateway_must_see(
-    name: bytes, rnd: Random
+_NAMED = wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | {b"content-length", b"host"}
+_TOKEN = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-!#$%&'*+.^_`|~", min_size=1, max_size=20)  # fmt: skip
+
+
+@given(st.sampled_from(sorted(_NAMED)), st.randoms(), st.sampled_from([b"", b":", b": v", b":v"]))
+def test_a_named_header_is_found_in_any_spelling_as_a_name_or_a_line(
+    name: bytes, rnd: Random, rest: bytes
 ) -> None:
-    bits = wire.length_bits(wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS)
-    spelled = bytes(c ^ 0x20 if 97 <= c <= 122 and rnd.random() < 0.5 else c for c in name)
-    assert (bits >> len(spelled)) & 1  # any spelling of a special name passes the first test
+    spelling = bytes(c ^ 0x20 if 97 <= c <= 122 and rnd.random() < 0.5 else c for c in name)
+    assert wire.named(wire.name_table(_NAMED), spelling + rest) == name
 
 
-def test_the_name_length_prefilter_lets_common_headers_skip_lowering() -> None:
-    bits = wire.length_bits(frozenset({b"connection", b"te"}))
-    assert bits == (1 << 10) | (1 << 2)
-    assert not (bits >> len(b"Content-Type")) & 1
-    assert not (bits >> len(b"X-" + b"a" * 100)) & 1  # longer than any: no bit, no error
+@given(_TOKEN.map(str.encode), st.sampled_from([b"", b": value"]))
+def test_named_answers_exactly_what_lowering_and_a_set_would(token: bytes, rest: bytes) -> None:
+    table = wire.name_table(_NAMED)
+    expected = token.lower() if token.lower() in _NAMED else b""
+    assert wire.named(table, token + rest) == expected
+
+
+def test_named_tells_a_longer_or_shorter_name_apart() -> None:
+    table = wire.name_table(frozenset({b"connection", b"te"}))
+    assert wire.named(table, b"Connection") == b"connection"
+    assert wire.named(table, b"connections") == b""
+    assert wire.named(table, b"Connectio") == b""
+    assert wire.named(table, b"TE: trailers") == b"te"
+    assert wire.named(table, b"Tex: 1") == b""
+    assert wire.named(table, b"") == b""
+    assert wire.spelled(b"x-forwarded-for") == b"X-Forwarded-For"
 
 
 _PATH_BYTES = st.binary(max_size=40) | st.lists(st.sampled_from([b"/", b".", b"%", b"a"])).map(

@@ -208,7 +208,7 @@ class ClientConnection(ClientLink[Exchange]):
             raise _Stop
         if name == b"Host":  # every request has one, and mostly spelled so: no lower() for it
             exchange.special(b"host", value)
-        elif (_SPECIAL_LENGTHS >> len(name)) & 1 and (lowered := name.lower()) in _SPECIAL:
+        elif lowered := wire.named(_SPECIAL_NAMES, name):
             exchange.special(lowered, value)
             if exchange.rejected is not None:
                 raise _Stop
@@ -418,6 +418,6 @@ class ClientConnection(ClientLink[Exchange]):
 
 
 _READ: Final = frozenset({b"host", b"content-length", b"expect", b"x-forwarded-for", b"cookie"})
-# the headers Exchange.special sees, and their name lengths (a cheap first test before lowering)
+# the headers Exchange.special sees, arranged for wire.named (found without lowering a name)
 _SPECIAL: Final = wire.HOP_BY_HOP | wire.OWN_REQUEST_HEADERS | _READ
-_SPECIAL_LENGTHS: Final = wire.length_bits(_SPECIAL)
+_SPECIAL_NAMES: Final = wire.name_table(_SPECIAL)

@@ -61,16 +61,7 @@ _STATUS_LINES: Final = {
 _DROPPED: Final = wire.HOP_BY_HOP | {b"content-length"}
 
 
-def _spelled(name: bytes) -> bytes:
-    """A header name's usual spelling: `content-length` → `Content-Length`."""
-    return b"-".join(word.capitalize() for word in name.split(b"-"))
-
-
-# The names in _DROPPED by their first byte, lower-cased (256 entries, most of them empty), each
-# with its usual spelling, which a name is compared to first.
-_DROPPED_BY_FIRST: Final = [
-    tuple((n, _spelled(n)) for n in sorted(_DROPPED) if n[0] == c) for c in range(256)
-]
+_DROPPED_NAMES: Final = wire.name_table(_DROPPED)
 _COOKIE: Final = (
     b"Set-Cookie: %s=%s; Path=/\r\nSet-Cookie: %sCORS=%s; Path=/; SameSite=None; Secure\r\n"
 )
@@ -141,7 +132,7 @@ class ResponseSide(RequestSide):
         """One header line, from the `fields` parser (a head not read from its bytes)."""
         if self.answering is DONE:
             return
-        lowered = _dropped_name(name)
+        lowered = wire.named(_DROPPED_NAMES, name)
         if lowered:
             self._framing_header(lowered, value)
             return
@@ -181,7 +172,7 @@ class ResponseSide(RequestSide):
             size = len(line)
             if not size:
                 break  # the blank line that ends the head
-            name = _dropped_name(line)
+            name = wire.named(_DROPPED_NAMES, line)
             if name:
                 if pos > start:
                     kept.append(data[start:pos])
@@ -399,21 +390,6 @@ class _Tunnel(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.to_client.resume_reading()
-
-
-def _dropped_name(line: bytes) -> bytes:
-    """The name in _DROPPED that `line`, a header line or a bare header name, has, lower-cased;
-    b"" for any other. `startswith` and `==` on bytes are compiled operations; `partition` and
-    `lower` would be method calls (~500 instructions each)."""
-    size = len(line)
-    for name, spelled in _DROPPED_BY_FIRST[line[0] | 32]:
-        n = len(name)
-        # the name, then the line's end or ":" (llhttp allows no space before it)
-        if (size == n or (size > n and line[n] == 58)) and (
-            line.startswith(spelled) or wire.lower_equals(line, name)
-        ):
-            return name
-    return b""
 
 
 def _plain_connection(value: bytes) -> bool:
