@@ -193,8 +193,9 @@ class ClientConnection(ClientLink[Exchange]):
     def on_url(self, url: bytes) -> None:
         exchange = self.parsing
         assert exchange is not None
-        exchange.url += url
-        if len(exchange.url) > wire.MAX_HEAD:
+        so_far = exchange.url  # mostly empty: llhttp gives a whole target in one piece
+        url = exchange.url = so_far + url if so_far else url
+        if len(url) > wire.MAX_HEAD:
             exchange.reject(414, "request line over 32 KiB")
             raise _Stop
 

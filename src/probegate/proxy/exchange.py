@@ -130,15 +130,15 @@ class Exchange(ResponseSide):
         self.parser = None  # chosen by the answer's first read (response.py)
         upstream = self.upstream
         assert upstream is not None
-        parts = [self._forward_head(upstream)]
-        if self.pending:
-            parts += self.pending
+        head = self._forward_head(upstream)
+        if self.pending:  # body bytes that came while no connection was ready: one write
+            head = b"".join([head, *self.pending])
             self.pending = None
             self.pending_size = 0
             self.client.resume_reading_for(wire.PAUSE_BUFFER)
         transport = connection.transport
         assert transport is not None
-        transport.write(b"".join(parts) if len(parts) > 1 else parts[0])
+        transport.write(head)
         self.sent_at = _monotonic()
         self.deadline = self.proxy.now + self.timeout
         if self.expect is not None and not self.body_started and not self.continue_sent:
