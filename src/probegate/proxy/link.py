@@ -20,8 +20,8 @@ from collections import deque
 from typing import Generic, TypeVar
 
 from probegate.proxy.clientauth import NO_CERTIFICATE, ClientCertificate
-from probegate.proxy.routing import Entry
-from probegate.proxy.tables import Tables
+from probegate.proxy.routing import Entry, Route
+from probegate.proxy.tables import RouteInfo, Tables
 
 E = TypeVar("E")  # the exchange type a client connection carries
 
@@ -42,6 +42,8 @@ class ClientLink(asyncio.Protocol, Generic[E]):
         "queue",
         "route_entry",
         "route_host",
+        "route_info",
+        "route_last",
         "route_tables",
         "scheme",
         "transport",
@@ -72,6 +74,9 @@ class ClientLink(asyncio.Protocol, Generic[E]):
         self.route_host: bytes | None = None
         self.route_tables: Tables | None = None
         self.route_entry: Entry | None = None
+        # the last route chosen under route_tables, and its RouteInfo (by_route[id(route)])
+        self.route_last: Route | None = None
+        self.route_info: RouteInfo | None = None
 
     def finished(self, exchange: E, keep_alive: bool) -> None:
         """The exchange at the head of the queue has written its whole answer."""

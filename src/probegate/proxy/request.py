@@ -166,11 +166,15 @@ class RequestSide(ExchangeBase):
         else:
             entry = tables.routes.entry(client.local_port, client.local_ip, host)
             client.route_host, client.route_tables, client.route_entry = host, tables, entry
+            client.route_last = None  # it belongs to route_tables
         route = entry if entry is None or isinstance(entry, Route) else entry.select(path)
         if route is None:
             self.local = (404, "no listener or rule matches this host\n", ())
             return
-        info = tables.by_route[id(route)]
+        info = client.route_info
+        if route is not client.route_last or info is None:
+            info = client.route_info = tables.by_route[id(route)]
+            client.route_last = route
         if info.rewrite is not None:  # the only cost of rewrites to a request without a set
             assert entry is not None
             rerouted = rewrite_request(self, info, entry, tables)
