@@ -115,9 +115,16 @@ class RecordingBackend(Backend):
         self.requests: list[Seen] = []
         self.raw = bytearray()  # everything received on every connection, in arrival order
         self.probes = 0
+        self.incomplete: set[int] = set()  # connections holding part of a request
 
     @override
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self.incomplete.discard(id(writer))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         parse = _Parse()
         parser = httptools.HttpRequestParser(parse)
         start = 0
@@ -126,6 +133,7 @@ class RecordingBackend(Backend):
             data = await reader.read(65536)
             if not data:
                 return
+            self.incomplete.add(id(writer))
             self.raw += data
             buffer += data
             try:
@@ -147,6 +155,8 @@ class RecordingBackend(Backend):
                 self.requests.append(seen)
                 await self.respond(seen, writer)
             parse.done.clear()
+            if start == len(buffer):
+                self.incomplete.discard(id(writer))
             await writer.drain()
 
     async def respond(self, seen: Seen, writer: asyncio.StreamWriter) -> None:

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import re
 import socket
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from typing import Self
 import pytest
 from typing_extensions import override
 
+from probegate.demo.backends import wait_until
 from probegate.demo.faults import GARBAGE
 from tests.integration.proxykit import (
     RecordingBackend,
@@ -523,6 +525,23 @@ def talk(port: int, data: bytes, count: int) -> Outcome:
         return Outcome(replies, closed, client.received)
 
 
+def settled(backend: RecordingBackend) -> int:
+    """Where the next case's bytes start in `backend.raw`, once the last case's are all in: a
+    request the gateway cut (a body over the limit) may still be arriving on its connection,
+    so wait until no connection holds part of a request and nothing more has come for 50 ms."""
+    wait_until(lambda: not backend.incomplete, 10, "the last case's cut request to end")
+    last = [len(backend.raw), time.monotonic()]  # size, when it last changed
+
+    def quiet() -> bool:
+        size, now = len(backend.raw), time.monotonic()
+        if size != last[0]:
+            last[:] = [size, now]
+        return now - last[1] >= 0.05 and not backend.incomplete
+
+    wait_until(quiet, 10, "the backend to stop receiving")
+    return int(last[0])
+
+
 def sentinel(port: int) -> None:
     """A valid request on a fresh connection, answered by the backend: whatever the gateway
     forwarded for the case before it has reached the backend by now."""
@@ -643,8 +662,8 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
 @pytest.mark.parametrize("case", REQUEST_CASES)
 def test_request(front: Front, case: Case) -> None:
     backend = front.backend
+    mark = settled(backend)
     backend.requests.clear()
-    mark = len(backend.raw)
 
     outcome = talk(front.port, case.data, len(case.statuses))
     sentinel(front.port)
