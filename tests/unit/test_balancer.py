@@ -114,3 +114,14 @@ def test_a_reload_keeps_the_turn_and_old_plans_are_not_kept() -> None:
         balancer.pick(backend, None)
     assert servers([balancer.pick(backend, None)]) == [str((2 + 100) % 3 + 1)]
     assert len(balancer._picks) <= 2 * len(balancer._by_group) + 17
+
+
+def test_two_plans_picked_in_turn_keep_their_own_round_robins() -> None:
+    balancer, health, tables, backend, ups, _ = setup()
+    shop = tables.backends[GroupKey("shop", "plain")]
+    picked = []
+    for _ in range(3):  # web, shop, web, shop, ...: the latest pick's plan changes every time
+        picked += [balancer.pick(backend, None), balancer.pick(shop, None)]
+    assert servers(picked) == ["1", "1", "2", "1", "3", "1"]
+    publish(health, ups[1].target)  # republished: the remembered pick is not used any more
+    assert servers([balancer.pick(backend, None), balancer.pick(backend, None)]) == ["2", "2"]

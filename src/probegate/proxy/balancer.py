@@ -58,6 +58,7 @@ class Balancer:
         self.health = health
         self._monotonic = monotonic
         self._picks: dict[int, _Pick] = {}  # id(backend plan) → its round robin
+        self._last: _Pick | None = None  # the latest pick's: most requests repeat its plan
         self._by_group: dict[GroupKey, _Pick] = {}  # the latest per group: a reload keeps its turn
         self.draining: dict[bytes, tuple[Upstream, float]] = {}  # cookie → (removed member, until)
         self.previous: dict[Target, Upstream] = {}  # retired upstreams a warm-up may still use
@@ -69,9 +70,12 @@ class Balancer:
         tried: Sequence[tuple[Upstream, str]] = (),
     ) -> Upstream | None:
         routes = self.health.routes
-        state = self._picks.get(id(backend))
-        if state is None or state.routes is not routes or state.backend is not backend:
-            state = self._resolved(backend, routes)
+        state = self._last
+        if state is None or state.backend is not backend or state.routes is not routes:
+            state = self._picks.get(id(backend))
+            if state is None or state.routes is not routes or state.backend is not backend:
+                state = self._resolved(backend, routes)
+            self._last = state
         group = state.group
         if group is None:
             return None
