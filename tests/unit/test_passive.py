@@ -14,7 +14,7 @@ import pytest
 from probegate.config.compile import compile_plan
 from probegate.config.effective import effective_probes
 from probegate.config.load import load_document
-from probegate.config.plan import GatewayPlan
+from probegate.config.plan import GatewayPlan, TargetKey
 from probegate.health.codes import Reason, State
 from probegate.health.result import ProbeResult
 from probegate.proxy.balancer import weighted
@@ -97,11 +97,22 @@ def test_max_ejection_percent_keeps_the_last_servers_in() -> None:
     assert not alone.eject(alone.probes[0].target.key, FACTS)  # never the only server
 
 
-def test_it_returns_after_the_ejection_time_once_a_probe_passes_and_ramps_up() -> None:
-    clock = Clock()
+def ejected_first(clock: Clock) -> tuple[HealthStore, TargetKey]:
+    """Two healthy targets with a 20 s slow start; the first one just ejected."""
     store = healthy_store(2, clock, slow=20)
     key = store.probes[0].target.key
     assert store.eject(key, FACTS)
+    return store, key
+
+
+def all_pass(store: HealthStore) -> None:
+    for probe in store.probes:
+        store.record(probe.target.key, OK)
+
+
+def test_it_returns_after_the_ejection_time_once_a_probe_passes_and_ramps_up() -> None:
+    clock = Clock()
+    store, key = ejected_first(clock)
     clock.now += 5
     store.record(key, OK)  # too soon: still out
     assert routable(store) == ["127.0.1.2:8081"]
@@ -113,14 +124,12 @@ def test_it_returns_after_the_ejection_time_once_a_probe_passes_and_ramps_up() -
     assert weights is not None
     assert weights[0] == pytest.approx(0.05)  # slow start: a small share first
     clock.now += 10
-    for probe in store.probes:  # probes keep passing meanwhile
-        store.record(probe.target.key, OK)
+    all_pass(store)  # probes keep passing meanwhile
     store.sweep()
     assert store.routes[GROUP].weights == pytest.approx((0.5, 1.0))
     assert store.view().targets[0].ramp == pytest.approx(0.5)
     clock.now += 11
-    for probe in store.probes:
-        store.record(probe.target.key, OK)
+    all_pass(store)
     store.sweep()
     store.sweep()
     assert store.routes[GROUP].weights is None  # the ramp is over
@@ -128,16 +137,13 @@ def test_it_returns_after_the_ejection_time_once_a_probe_passes_and_ramps_up() -
 
 def test_a_view_taken_after_the_ramp_ends_does_not_leave_its_weights_published() -> None:
     clock = Clock()
-    store = healthy_store(2, clock, slow=20)
-    key = store.probes[0].target.key
-    assert store.eject(key, FACTS)
+    store, key = ejected_first(clock)
     clock.now += 11
     store.record(key, OK)
     store.sweep()
     assert store.routes[GROUP].weights is not None
     clock.now += 21
-    for probe in store.probes:
-        store.record(probe.target.key, OK)
+    all_pass(store)
     assert store.view().targets[0].ramp is None  # the operator looks first ...
     store.sweep()  # ... and the next sweep still republishes the group at full shares
     assert store.routes[GROUP].weights is None
