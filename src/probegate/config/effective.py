@@ -75,7 +75,8 @@ class EffectiveProbe:
         """Where the probe connects, with the path it asks for (the Host header is separate)."""
         address = self.target.member.address
         shown = f"[{address}]" if ":" in address else address
-        return f"{self.protocol.value.value.lower()}://{shown}:{self.port.value}{self.path.value}"
+        # a StrEnum member is its own value (`.value` is a property in Python code: per probe)
+        return f"{self.protocol.value.lower()}://{shown}:{self.port.value}{self.path.value}"
 
 
 _DECIDED_FIELDS = tuple(

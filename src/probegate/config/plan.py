@@ -61,7 +61,10 @@ class StatusMatch:
     body: str | None
 
     def accepts(self, status: int) -> bool:
-        return any(low <= status <= high for low, high in self.ranges)
+        for low, high in self.ranges:  # noqa: SIM110 - a loop: any() makes a generator per probe
+            if low <= status <= high:
+                return True
+        return False
 
     def describe(self) -> str:
         return ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.ranges)

@@ -11,7 +11,7 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from typing import ClassVar, cast
 
 import httptools
 
@@ -34,6 +34,12 @@ class ResponseReader:
     """The response side of one probe: bytes in, httptools callbacks, bounded reads. It decides
     nothing and does no I/O: `feed` takes what arrived, `done_reading` says the wait is over
     (head complete, body read or capped, garbage, or the connection lost)."""
+
+    # httptools looks up every callback when it makes a parser (one per probe); a missing one
+    # costs an AttributeError, one found as None is simply not called.
+    on_message_begin: ClassVar[None] = None
+    on_chunk_header: ClassVar[None] = None
+    on_chunk_complete: ClassVar[None] = None
 
     def __init__(self, probe: EffectiveProbe) -> None:
         self.want_body = probe.match.value.body is not None

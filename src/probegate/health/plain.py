@@ -48,12 +48,14 @@ _AF_INET: Final = _socket.AF_INET
 _AF_INET6: Final = _socket.AF_INET6
 _SOL_SOCKET: Final = _socket.SOL_SOCKET
 _SO_ERROR: Final = _socket.SO_ERROR
+_HTTP: Final = Protocol.HTTP  # enum members read per probe: see `codes.SUCCESS`
+_IP_ADDRESS: Final = AddressKind.IP
 
 
 def applies(probe: EffectiveProbe) -> bool:
     """Plain HTTP to a member given as an IP address: nothing to resolve and no TLS."""
     # `member.kind`, not the `is_ip` property: an interpreted call on every probe
-    return probe.protocol.value is Protocol.HTTP and probe.target.member.kind is AddressKind.IP
+    return probe.protocol.value is _HTTP and probe.target.member.kind is _IP_ADDRESS
 
 
 class PlainProbe(ResponseReader):

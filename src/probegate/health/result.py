@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from probegate.health.codes import Reason
+from probegate.health.codes import SUCCESS, Reason
 
 
 class WarningCode(StrEnum):
@@ -63,4 +63,4 @@ class ProbeResult:
 
     @property
     def passed(self) -> bool:
-        return self.reason is Reason.SUCCESS
+        return self.reason is SUCCESS

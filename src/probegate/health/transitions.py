@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Final
 
 from probegate.config.plan import TargetKey, Tier
-from probegate.health.codes import Reason, State
+from probegate.health.codes import HEALTHY, SUCCESS, UNHEALTHY, Reason, State
 from probegate.health.result import ProbeResult
 
 STALE_INTERVALS = 3
@@ -37,6 +38,12 @@ class Change(StrEnum):
     UNCHANGED = "unchanged"  # same state, same reason
     PENDING = "pending"  # failing, but the threshold has not decided yet
     CHANGED = "changed"  # the state or the reason shown changed
+
+
+# per-probe reads, as module names (see `codes.SUCCESS`)
+UNCHANGED: Final = Change.UNCHANGED
+PENDING: Final = Change.PENDING
+CHANGED: Final = Change.CHANGED
 
 
 @dataclass(slots=True)
@@ -113,7 +120,7 @@ def apply(
     """Fold one probe result into a target's record (`rise`: the probe's healthyThreshold).
     `target` is what an event names; a key is put into words only when there is an event."""
     passes = record.consecutive_successes + 1
-    if result.passed and record.state is State.UNHEALTHY and passes < rise:
+    if result.passed and record.state is UNHEALTHY and passes < rise:
         recovering = replace(
             record,
             reason=Reason.RECOVERING,
@@ -126,8 +133,8 @@ def apply(
         return _transition(record, recovering, result.at, target)
     if result.passed:
         new = Record(
-            state=State.HEALTHY,
-            reason=Reason.SUCCESS,
+            state=HEALTHY,
+            reason=SUCCESS,
             consecutive_failures=0,
             last_result=result,
             last_success_at=result.at,
@@ -142,7 +149,7 @@ def apply(
             down, kept = False, State.UNKNOWN
         new = replace(
             record,
-            state=State.UNHEALTHY if down else kept,
+            state=UNHEALTHY if down else kept,
             reason=result.reason,
             consecutive_failures=failures,
             consecutive_successes=0,
@@ -154,13 +161,13 @@ def apply(
 
 def _transition(old: Record, new: Record, at: float, target: TargetKey | str) -> Transition:
     state_changed = new.state is not old.state
-    explanation_changed = new.state is State.UNHEALTHY and new.reason is not old.reason
+    explanation_changed = new.state is UNHEALTHY and new.reason is not old.reason
     if state_changed or explanation_changed:
         changed = replace(new, since=at if state_changed else old.since)
         event = Event(at, str(target), old.state, new.state, old.reason, new.reason)
-        return Transition(changed, Change.CHANGED, event)
-    pending = new.consecutive_failures > 0 and new.state is not State.UNHEALTHY
-    return Transition(new, Change.PENDING if pending else Change.UNCHANGED, None)
+        return Transition(changed, CHANGED, event)
+    pending = new.consecutive_failures > 0 and new.state is not UNHEALTHY
+    return Transition(new, PENDING if pending else UNCHANGED, None)
 
 
 def stale_after(interval: float, timeout: float) -> float:

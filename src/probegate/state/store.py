@@ -33,10 +33,10 @@ from types import MappingProxyType
 from probegate.config.effective import EffectiveProbe, destination, identity
 from probegate.config.plan import Target, TargetKey, Tier
 from probegate.health import transitions
-from probegate.health.codes import Reason, State
+from probegate.health.codes import HEALTHY, Reason, State
 from probegate.health.recent import RecentResults
 from probegate.health.result import ProbeResult
-from probegate.health.transitions import NEW_RECORD, Change, Event, Record, Routing
+from probegate.health.transitions import CHANGED, NEW_RECORD, Change, Event, Record, Routing
 from probegate.state.passive import Outliers, may_eject
 from probegate.state.reloading import ReloadSummary
 from probegate.state.snapshot import GroupKey, RouteGroup, Snapshot, TargetView, Unrouted
@@ -201,7 +201,7 @@ class HealthStore:
         if warm is not None and step.record.state is State.HEALTHY:
             del self._warm[group]  # a new target passed: the group follows the new plan
         if (
-            step.change is Change.CHANGED
+            step.change is CHANGED
             or group in self._unrouted_stale
             or was_warming
             or returned
@@ -440,7 +440,7 @@ def _served(group: RouteGroup | None, by_target: Mapping[int, _Tracked]) -> Iter
 def _explained_differently(before: Record, step: transitions.Transition) -> bool:
     """A target out of rotation whose reason or failure count changed: the 502 text changes."""
     after = step.record
-    if after.state is State.HEALTHY:
+    if after.state is HEALTHY:
         return False
     return after.reason is not before.reason or (
         step.change is Change.PENDING and after.consecutive_failures != before.consecutive_failures
