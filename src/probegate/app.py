@@ -46,7 +46,7 @@ from probegate.state.snapshot import Snapshot
 from probegate.state.store import HealthStore
 from probegate.workers.child import worker_main
 from probegate.workers.launcher import fork_launcher
-from probegate.workers.pool import Launcher, PublishingStore, WorkerPool, worker_count
+from probegate.workers.pool import Launcher, WorkerPool, worker_count
 
 log = logging.getLogger("probegate")
 
@@ -79,7 +79,7 @@ class Gateway:
         self._plan = compile_plan(loaded)
         self.history = _open_history(self._plan)
         self.hub = EventHub()  # live events for GET /backendhealth/stream
-        store = (HealthStore if workers is None else PublishingStore)(
+        store = HealthStore(
             self._plan.tier,
             effective_probes(self._plan),
             monotonic=time.monotonic,
@@ -92,7 +92,7 @@ class Gateway:
         self.fleet: WorkerPool | None = None  # the worker processes, when they serve
         self._workers = workers
         self.alone_by_choice = False  # `probegate run` with one worker: say so if that changes
-        if isinstance(store, PublishingStore) and workers is not None:
+        if workers is not None:
             self.fleet = WorkerPool(self._plan, workers.count, workers.launcher, store, store.eject)
         else:
             self._proxy = Proxy(self._plan, self.store, self._prober.resolver)

@@ -33,7 +33,8 @@ from types import ModuleType
 # because `Proxy` extends the compiled `ProxyContext` (interpreted classes cannot extend compiled
 # ones). The probe path too: thousands of probes a second through the same few functions — the
 # plain probe and its response reader, the attempt's bookkeeping, the values it yields, the
-# evaluation, the state machine, the results ring and the scheduler that starts and ends probes.
+# evaluation, the state machine, the results ring, the scheduler that starts and ends probes and
+# the store that folds each result in.
 COMPILED = (
     "probegate.health.attempt",
     "probegate.health.capacity",
@@ -64,6 +65,7 @@ COMPILED = (
     "probegate.proxy.upstream",
     "probegate.proxy.wire",
     "probegate.proxy.words",
+    "probegate.state.store",
 )
 ENV = "PROBEGATE_DATA_PATH"  # "interpreted" imports the sources even when the build is compiled
 BUILD_FILE = "_build.json"

@@ -22,9 +22,9 @@ from probegate.health.codes import Reason
 from probegate.health.result import ProbeResult
 from probegate.runtime import usable_cpus
 from probegate.state.snapshot import GroupKey, RouteGroup
+from probegate.state.store import HealthStore
 from probegate.workers.channel import Channel
 from probegate.workers.child import WorkerHealth
-from probegate.workers.pool import PublishingStore
 from tests.unit.fakeclock import Clock
 
 
@@ -131,7 +131,7 @@ def test_descriptors_given_to_the_channel_are_closed_once_sent() -> None:
 def test_the_store_tells_which_route_groups_changed() -> None:
     plan = compile_plan(load_document(document(), "test", Path.cwd()))
     published: list[tuple[dict[GroupKey, RouteGroup], bool]] = []
-    store = PublishingStore(plan.tier, effective_probes(plan), monotonic=Clock())
+    store = HealthStore(plan.tier, effective_probes(plan), monotonic=Clock())
     store.on_publish = lambda groups, whole: published.append((dict(groups), whole))
     summary = store.reload(plan.tier, effective_probes(plan))
     assert summary.kept

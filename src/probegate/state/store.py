@@ -96,6 +96,9 @@ class HealthStore:
         self._wall_clock = wall_clock
         # Set by the scheduler so that the many changes of one loop turn publish once.
         self.publish_soon: Callable[[], None] | None = None
+        # Set by the worker pool: told the groups each publication changed (True: all of them,
+        # after a reload), which it sends to the worker processes.
+        self.on_publish: Callable[[Mapping[GroupKey, RouteGroup], bool], None] | None = None
         self.routes: Mapping[GroupKey, RouteGroup] = MappingProxyType({})
         self.result_counts: Counter[tuple[TargetKey, Reason]] = Counter()  # for /metrics
         self.reload(tier, probes)
@@ -135,6 +138,8 @@ class HealthStore:
         self._outliers.keep(self._targets)
         self.routes = MappingProxyType({g: self._route_group(g, now) for g in self._members})
         self._dirty.clear()
+        if self.on_publish is not None:
+            self.on_publish(dict(self.routes), True)
         return self._summary(old, sorted_keys)
 
     def _warm_up_time(self, group: GroupKey) -> float:
@@ -317,11 +322,14 @@ class HealthStore:
             return
         now = self._monotonic()
         routes = dict(self.routes)
+        changed: dict[GroupKey, RouteGroup] = {}
         for group in self._dirty:
             if group in self._members:
-                routes[group] = self._route_group(group, now)
+                routes[group] = changed[group] = self._route_group(group, now)
         self._dirty.clear()
         self.routes = MappingProxyType(routes)
+        if self.on_publish is not None:
+            self.on_publish(changed, False)
 
     def _mark(self, group: GroupKey) -> None:
         first = not self._dirty

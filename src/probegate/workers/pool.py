@@ -5,7 +5,7 @@ Rules of this module:
   no queued connection with it (the others, and its replacement, accept them);
 - a worker is forked by the launcher (launcher.py) and gets everything over its control channel:
   the plan, the published routes and the sockets, in one first message;
-- the store publishes each changed route group (`PublishingStore`), sent to every worker in the
+- the store publishes each changed route group (`HealthStore.on_publish`), sent to every worker in the
   order it happened; a reload's plan goes before the routes the reload publishes;
 - a worker that dies is replaced in its slot at once (its restarts are counted); one retired by
   a reload, or at stop, drains first;
@@ -25,14 +25,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from probegate.config.effective import EffectiveProbe
-from probegate.config.plan import GatewayPlan, TargetKey, Tier
+from probegate.config.plan import GatewayPlan, TargetKey
 from probegate.errors import ProbegateError
 from probegate.metrics import Traffic, WorkerRow
 from probegate.proxy.listeners import Endpoint, ListenerChanges, endpoints, plan_listeners
 from probegate.proxy.server import listening_socket
 from probegate.runtime import usable_cpus
-from probegate.state.reloading import ReloadSummary
 from probegate.state.snapshot import GroupKey, RouteGroup
 from probegate.state.store import HealthStore
 from probegate.workers.channel import Channel
@@ -47,26 +45,6 @@ STOP_MARGIN = 5.0  # seconds beyond the drain timeout before a stopping worker i
 
 def worker_count(given: int | None) -> int:
     return given if given is not None else usable_cpus()
-
-
-class PublishingStore(HealthStore):
-    """The health store, telling `on_publish` which route groups each publication changed."""
-
-    on_publish: Callable[[Mapping[GroupKey, RouteGroup], bool], None] | None = None
-
-    def flush(self) -> None:
-        before = self.routes
-        super().flush()
-        after = self.routes
-        if after is not before and self.on_publish is not None:
-            changed = {g: r for g, r in after.items() if before.get(g) is not r}
-            self.on_publish(changed, False)
-
-    def reload(self, tier: Tier, probes: tuple[EffectiveProbe, ...]) -> ReloadSummary:
-        summary = super().reload(tier, probes)
-        if self.on_publish is not None:
-            self.on_publish(dict(self.routes), True)
-        return summary
 
 
 @dataclass(slots=True, eq=False)
@@ -135,7 +113,7 @@ class WorkerPool:
         plan: GatewayPlan,
         count: int,
         launcher: Launcher,
-        store: PublishingStore,
+        store: HealthStore,
         on_eject: Callable[[TargetKey, dict[str, str]], object],
     ) -> None:
         self.plan = plan
