@@ -15,9 +15,10 @@ from probegate.demo.backends import HttpBackend
 from probegate.demo.faults import Silent, closed_port
 from probegate.health.capacity import Capacity
 from probegate.health.codes import Reason
+from probegate.health.evaluate import Outcome
 from probegate.health.observation import Failure, Observation, Phase
 from probegate.health.plain import PlainProbe, applies
-from probegate.health.prober import Outcome, Prober
+from probegate.health.prober import Prober
 from probegate.resolver import Resolver
 from tests.integration.test_runner import make_probe, run
 

@@ -37,6 +37,7 @@ from probegate.config import syntax
 from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import GatewayPlan
 from probegate.health.codes import Reason
+from probegate.health.evaluate import Outcome
 from probegate.health.ondemand import (
     Budget,
     OnDemandBusy,
@@ -46,7 +47,7 @@ from probegate.health.ondemand import (
     longest_timeout,
     probe_now,
 )
-from probegate.health.prober import Outcome, Prober
+from probegate.health.prober import Prober
 from probegate.health.result import ProbeResult
 from probegate.health.transitions import Event
 from probegate.i18n import Lang

@@ -31,7 +31,8 @@ from probegate.config.plan import (
     server_address,
 )
 from probegate.health.capacity import Capacity
-from probegate.health.prober import Outcome, Prober
+from probegate.health.evaluate import Outcome
+from probegate.health.prober import Prober
 
 ONDEMAND_REQUESTS = 16  # on-demand requests served at once; one more is answered 429
 ONDEMAND_PROBES = 64  # probes of those requests in flight at once; more wait for a permit

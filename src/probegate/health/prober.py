@@ -15,28 +15,19 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from probegate.config.effective import EffectiveProbe, TlsMode
 from probegate.health import plain, runner
 from probegate.health.capacity import Capacity
 from probegate.health.codes import Reason
-from probegate.health.evaluate import evaluate, now_utc
+from probegate.health.evaluate import Outcome, deliver_plain, evaluate, now_utc
 from probegate.health.observation import Observation
-from probegate.health.result import ProbeResult
 from probegate.health.tlscheck import CertVerdict, SystemStore, check_chain, trust_policy
 from probegate.resolver import Resolver
 
 DEFAULT_CONNECT_LIMIT = 256
 DEFAULT_WARN_DAYS = 14
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    observation: Observation
-    certificate: CertVerdict | None
-    result: ProbeResult
 
 
 Done = Callable[[Outcome | Exception], object]
@@ -105,7 +96,7 @@ class Prober(AsyncProber):
     def start(self, probe: EffectiveProbe, done: Done) -> Cancellable:
         if not plain.applies(probe):
             return super().start(probe, done)
-        observed = functools.partial(self._observed, probe, done)
+        observed = functools.partial(deliver_plain, probe, done)
         one = plain.PlainProbe(
             probe,
             self._connects,
@@ -115,14 +106,6 @@ class Prober(AsyncProber):
         )
         one.start()
         return one
-
-    def _observed(self, probe: EffectiveProbe, done: Done, observation: Observation) -> None:
-        try:
-            outcome = self._judge(observation, probe)
-        except Exception as exc:
-            done(exc)
-            return
-        done(outcome)
 
     def _judge(self, observation: Observation, probe: EffectiveProbe) -> Outcome:
         try:

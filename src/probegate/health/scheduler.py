@@ -32,7 +32,8 @@ from probegate.config.effective import EffectiveProbe
 from probegate.config.plan import TargetKey
 from probegate.health import transitions
 from probegate.health.capacity import Capacity
-from probegate.health.prober import AsyncProber, Cancellable, Outcome
+from probegate.health.evaluate import Outcome
+from probegate.health.prober import AsyncProber, Cancellable
 from probegate.state.reloading import ReloadSummary
 from probegate.state.store import HealthStore
 
