@@ -11,6 +11,7 @@ import pytest
 from probegate.admin.api import stale_problem
 from probegate.config.effective import EffectiveProbe
 from probegate.health.codes import Reason
+from probegate.health.evaluate import Outcome
 from probegate.health.ondemand import (
     Budget,
     OnDemandBusy,
@@ -19,7 +20,6 @@ from probegate.health.ondemand import (
     longest_timeout,
     probe_now,
 )
-from probegate.health.prober import Outcome
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
 from tests.unit.fakeclock import Clock
 from tests.unit.test_scheduling import FakeProber, _one_probe, build, plan_of

@@ -13,8 +13,9 @@ from probegate.config.effective import EffectiveProbe, effective_probes
 from probegate.config.load import load_document
 from probegate.config.plan import GatewayPlan, TargetKey
 from probegate.health.codes import Reason, State
+from probegate.health.evaluate import Outcome
 from probegate.health.observation import Observation, Phase
-from probegate.health.prober import AsyncProber, Outcome
+from probegate.health.prober import AsyncProber
 from probegate.health.result import ProbeResult
 from probegate.health.scheduler import FIRST_PROBE_WINDOW, Scheduler
 from probegate.proxy.context import unrouted_words
