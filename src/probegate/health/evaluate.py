@@ -10,7 +10,6 @@ Rules of this module:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -32,7 +31,6 @@ _CONNECT = {
     Failure.CONNECT_UNREACHABLE,
 }
 _HANDSHAKE = {Failure.TLS_HANDSHAKE, Failure.TLS_TIMEOUT}
-_SKIP_VERIFY: Final = TlsMode.INSECURE_SKIP_VERIFY  # read per probe: see `codes.SUCCESS`
 _BROKEN_RESPONSE = {Failure.RESPONSE_CLOSED, Failure.RESPONSE_MALFORMED}
 # v2 Https modes where the model's switches apply (both off is NOT_VALIDATED)
 _V2_VALIDATED = {
@@ -41,6 +39,8 @@ _V2_VALIDATED = {
     TlsMode.NAME_ONLY,
     TlsMode.NOT_VALIDATED,
 }
+
+_SKIP_VERIFY: Final = TlsMode.INSECURE_SKIP_VERIFY  # read per probe: see `codes.SUCCESS`
 
 
 @dataclass(slots=True)
@@ -59,19 +59,6 @@ class Outcome:
         self.observation = observation
         self.certificate = certificate
         self.result = result
-
-
-def deliver_plain(
-    probe: EffectiveProbe, done: Callable[[Outcome | Exception], object], observation: Observation
-) -> None:
-    """A plain HTTP probe's end: no certificate to judge, so straight to its result (compiled,
-    where the prober's general path runs four interpreted calls per probe)."""
-    try:
-        outcome = Outcome(observation, None, evaluate(observation, probe, None))
-    except Exception as exc:
-        done(exc)
-        return
-    done(outcome)
 
 
 def evaluate(

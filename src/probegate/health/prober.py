@@ -21,7 +21,7 @@ from probegate.config.effective import EffectiveProbe, TlsMode
 from probegate.health import plain, runner
 from probegate.health.capacity import Capacity
 from probegate.health.codes import Reason
-from probegate.health.evaluate import Outcome, deliver_plain, evaluate, now_utc
+from probegate.health.evaluate import Outcome, evaluate, now_utc
 from probegate.health.observation import Observation
 from probegate.health.tlscheck import CertVerdict, SystemStore, check_chain, trust_policy
 from probegate.resolver import Resolver
@@ -96,7 +96,7 @@ class Prober(AsyncProber):
     def start(self, probe: EffectiveProbe, done: Done) -> Cancellable:
         if not plain.applies(probe):
             return super().start(probe, done)
-        observed = functools.partial(deliver_plain, probe, done)
+        observed = functools.partial(plain.deliver, probe, done)
         one = plain.PlainProbe(
             probe,
             self._connects,

@@ -5,8 +5,8 @@ Rules of this module:
   no queued connection with it (the others, and its replacement, accept them);
 - a worker is forked by the launcher (launcher.py) and gets everything over its control channel:
   the plan, the published routes and the sockets, in one first message;
-- the store publishes each changed route group (`HealthStore.on_publish`), sent to every worker in the
-  order it happened; a reload's plan goes before the routes the reload publishes;
+- the store publishes each changed route group (`HealthStore.on_publish`), sent to every worker
+  in the order it happened; a reload's plan goes before the routes the reload publishes;
 - a worker that dies is replaced in its slot at once (its restarts are counted); one retired by
   a reload, or at stop, drains first;
 - every wait on a worker is bounded: a stuck worker delays an answer, it never hangs one.
